@@ -79,17 +79,15 @@ class TranslateConfig:
         if self.temperature < 0 or self.rounds < 0 or self.retries < 0:
             raise Cpp2PyError("temperature, rounds and retries must not be negative")
 
-    def resolved_model(self) -> tuple[str, str | None]:
-        """(base model, adapter): with no model given, the default base and the shipped adapter if any."""
-        if self.model is not None:
+    def resolved_model(self) -> tuple[str | None, str | None]:
+        """(base, adapter). No model and no adapter: the default base plus the shipped adapter if any; an
+        adapter alone: the base it records (``None`` here)."""
+        if self.model is not None or self.adapter is not None:
             return self.model, self.adapter
         from cpp2py import model as model_lib
 
-        adapter = self.adapter
-        if adapter is None:
-            shipped = model_lib.default_adapter_dir()
-            adapter = str(shipped) if shipped else None
-        return model_lib.DEFAULT_BASE, adapter
+        shipped = model_lib.default_adapter_dir()
+        return model_lib.DEFAULT_BASE, (str(shipped) if shipped else None)
 
     def resolved_device(self) -> str:
         if self.device != "auto":
