@@ -112,6 +112,10 @@ def split_tokens(line: str, *, tokenized_strings: bool) -> list[str]:
 
 def detokenize_python(line: str, *, tokenized_strings: bool = False) -> str:
     """Tokenised XLCoST Python -> indented code with one space between tokens (not yet pretty)."""
+    return python_from_tokens(split_tokens(line, tokenized_strings=tokenized_strings))
+
+
+def python_from_tokens(tokens: list[str]) -> str:
     lines: list[str] = []
     level = 0
     current: list[str] = []
@@ -121,7 +125,7 @@ def detokenize_python(line: str, *, tokenized_strings: bool = False) -> str:
             lines.append("    " * level + " ".join(current))
             current.clear()
 
-    for tok in split_tokens(line, tokenized_strings=tokenized_strings):
+    for tok in tokens:
         if tok == "NEW_LINE":
             flush()
         elif tok == "INDENT":
@@ -132,12 +136,50 @@ def detokenize_python(line: str, *, tokenized_strings: bool = False) -> str:
             level -= 1
             if level < 0:
                 raise Malformed("DEDENT below column 0")
-        elif tok == "TABSYMBOL":
-            current.append("\t")
-        else:
+        elif tok != "TABSYMBOL":  # outside a literal it stands for layout that INDENT already gives
             current.append(tok)
     flush()
     return "\n".join(lines) + "\n" if lines else ""
+
+
+_IDENT = re.compile(r"^[A-Za-z_]\w*$")
+
+
+def _py_operand(tok: str, *, end: bool) -> bool:
+    if tok in _SPECIAL or tok == "TABSYMBOL":
+        return False
+    if _IDENT.match(tok):
+        return not keyword.iskeyword(tok) or tok in _VALUE_KEYWORDS
+    return tok[:1].isdigit() or (end and tok in (")", "]"))
+
+
+def repair_lost_bar(cpp: list[str], py: list[str]) -> tuple[list[str], list[str]] | None:
+    """Put back the lone `|` operator that XLCoST lost in some pairs, on both sides, or return None.
+
+    Such pairs read `( arr [ i ] m ) == m` in C++ and Python alike (two operands side by side inside
+    brackets, which Python never allows). We insert `|` there in the Python, and in the C++ where the
+    same tokens occur; the caller keeps the repair only if the Python then parses.
+    """
+    depth, gaps = 0, []
+    for i, tok in enumerate(py[:-1]):
+        depth += (tok in _OPEN) - (tok in _CLOSE)
+        if depth > 0 and _py_operand(tok, end=True) and _py_operand(py[i + 1], end=False):
+            gaps.append(i + 1)
+    if not gaps:
+        return None
+    cpp = list(cpp)
+    for g in gaps:
+        window = py[max(g - 4, 0):g + 1]
+        cut = len(window) - 1
+        for j in range(len(cpp) - len(window) + 1):
+            if cpp[j:j + len(window)] == window:
+                cpp.insert(j + cut, "|")
+                break
+        else:
+            return None
+    for g in reversed(gaps):
+        py = py[:g] + ["|"] + py[g:]
+    return cpp, py
 
 
 _OPEN, _CLOSE = "([{", ")]}"
@@ -150,7 +192,7 @@ def _is_keyword(tok: tokenize.TokenInfo) -> bool:
 
 
 def _space_between(prev: tokenize.TokenInfo, cur: tokenize.TokenInfo, prev_unary: bool,
-                   innermost: str | None) -> bool:
+                   innermost: str | None, in_lambda: bool) -> bool:
     p, t = prev.string, cur.string
     if prev_unary:
         return False
@@ -168,8 +210,8 @@ def _space_between(prev: tokenize.TokenInfo, cur: tokenize.TokenInfo, prev_unary
         callable_before = (prev.type == tokenize.NAME and not _is_keyword(prev)) or p in (")", "]") \
             or prev.type == tokenize.STRING or (t == "[" and p == "}")
         return not callable_before
-    if (t == "=" or p == "=") and innermost == "(":
-        return False  # keyword arguments and defaults: f(a, end="")
+    if (t == "=" or p == "=") and (innermost == "(" or in_lambda):
+        return False  # keyword arguments and defaults: f(a, end=""), lambda x=1: x
     return True
 
 
@@ -192,6 +234,7 @@ def respace_python(code: str) -> str:
     prev_row = 0
     prev_unary = False
     fdepth = 0
+    lambda_depth: int | None = None  # bracket depth of a lambda whose parameters are being read
     tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
     for tok in tokens:
         if tok.type in skip:
@@ -224,7 +267,7 @@ def respace_python(code: str) -> str:
         innermost = stack[-1] if stack else None
         first_in_row = row != prev_row or not out
         if not first_in_row and prev is not None:
-            if _space_between(prev, tok, prev_unary, innermost):
+            if _space_between(prev, tok, prev_unary, innermost, lambda_depth is not None):
                 out.append(" ")
         t = tok.string
         prev_unary = t in _UNARY_CANDIDATES and (
@@ -234,6 +277,10 @@ def respace_python(code: str) -> str:
             stack.append(t)
         elif tok.type == tokenize.OP and t in _CLOSE and stack:
             stack.pop()
+        if t == "lambda" and tok.type == tokenize.NAME:
+            lambda_depth = len(stack)
+        elif t == ":" and lambda_depth == len(stack):
+            lambda_depth = None
         out.append(t)
         prev, prev_row = tok, row
     result = []
@@ -442,8 +489,7 @@ def restore_cpp(line: str, *, tokenized_strings: bool = False) -> str:
     return format_cpp(tokens)
 def restore_cpp(line: str, *, tokenized_strings: bool = False) -> str:
     """Tokenised XLCoST C++ -> readable C++ (raises Malformed)."""
-    tokens = [t for t in split_tokens(line, tokenized_strings=tokenized_strings) if t != "TABSYMBOL"]
-    return format_cpp(tokens)
+    return format_cpp([t for t in split_tokens(line, tokenized_strings=tokenized_strings) if t != "TABSYMBOL"])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -503,7 +549,7 @@ def _finish_splits(splits: dict[str, list[dict]], stats: dict[str, dict], out: P
 
 def _split_stats(read: int) -> dict:
     return {"pairs_read": read, "python_parses": 0, "python_parse_rate": 0.0, "python_respaced": 0,
-            "dropped": Counter()}
+            "repaired_lost_bar": 0, "dropped": Counter()}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -599,8 +645,15 @@ def read_xlcost_split(files: XlcostFiles) -> tuple[list[dict], dict]:
             stats["dropped"]["empty"] += 1
             continue
         try:
-            raw_py = detokenize_python(py_line, tokenized_strings=files.tokenized_strings)
-            cpp = restore_cpp(cpp_line, tokenized_strings=files.tokenized_strings)
+            cpp_toks = split_tokens(cpp_line, tokenized_strings=files.tokenized_strings)
+            py_toks = split_tokens(py_line, tokenized_strings=files.tokenized_strings)
+            raw_py = python_from_tokens(py_toks)
+            if _ast_dump(raw_py) is None and (fixed := repair_lost_bar(cpp_toks, py_toks)):
+                if _ast_dump(python_from_tokens(fixed[1])) is not None:
+                    cpp_toks, py_toks = fixed
+                    raw_py = python_from_tokens(py_toks)
+                    stats["repaired_lost_bar"] += 1
+            cpp = format_cpp([t for t in cpp_toks if t != "TABSYMBOL"])
         except Malformed:
             stats["dropped"]["malformed"] += 1
             continue
