@@ -685,3 +685,288 @@ def prepare_xlcost(src: str | Path, out: str | Path) -> dict:
     result = {"source": str(src), "layout": files[0].source, "splits": stats}
     write_json(out / "stats.json", result)
     return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running trusted reference code (CoST C++ oracles, benchmark reference checks)
+# ---------------------------------------------------------------------------------------------------
+# cpp2py.sandbox is not on main yet. What runs here is the corpora's own reference code, not model
+# output, so a plain subprocess in a temporary directory with a timeout is enough; model-generated code
+# runs only through cpp2py.sandbox.
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    stdout: str
+    detail: str = ""
+
+
+def _run(cmd: list[str], *, cwd: str, timeout: float, stdin: str | None = None) -> RunResult:
+    try:
+        p = subprocess.run(cmd, cwd=cwd, input=stdin or "", capture_output=True, text=True,
+                           timeout=timeout, errors="replace")
+    except subprocess.TimeoutExpired:
+        return RunResult(False, "", "timeout")
+    return RunResult(p.returncode == 0, p.stdout, p.stderr[-2000:] if p.returncode else "")
+
+
+def run_reference_cpp(source: str, *, stdin: str | None = None, timeout: float = 10.0,
+                      compile_timeout: float = 60.0) -> tuple[str, RunResult]:
+    """Compile with ``g++ -std=c++17 -O2`` and run; returns (stage, result) with stage compile|run."""
+    with tempfile.TemporaryDirectory(prefix="cpp2py-ref-") as d:
+        Path(d, "main.cpp").write_text(source, encoding="utf-8")
+        built = _run(["g++", "-std=c++17", "-O2", "-o", "main", "main.cpp"], cwd=d, timeout=compile_timeout)
+        if not built.ok:
+            return "compile", built
+        return "run", _run([str(Path(d, "main"))], cwd=d, timeout=timeout, stdin=stdin)
+
+
+def run_reference_python(code: str, *, stdin: str | None = None, timeout: float = 10.0) -> RunResult:
+    with tempfile.TemporaryDirectory(prefix="cpp2py-ref-") as d:
+        Path(d, "main.py").write_text(code, encoding="utf-8")
+        return _run([sys.executable, "-I", "main.py"], cwd=d, timeout=timeout, stdin=stdin)
+
+
+def same_stdout(a: str, b: str) -> bool:
+    """The benchmark's stdout comparison: trailing whitespace of each line (and trailing lines) ignored."""
+    norm = lambda s: "\n".join(line.rstrip() for line in s.rstrip().splitlines())  # noqa: E731
+    return norm(a) == norm(b)
+
+
+# ---------------------------------------------------------------------------------------------------
+# CoST
+# ---------------------------------------------------------------------------------------------------
+
+# CoST turned each snippet's leading comment into a '''string (some lost their first quote); the
+# lookahead lets a comment that itself ends in a quote (`'ops'` + the closing triple) end at the last one.
+_LEADING_DOC = re.compile(r"""^\s*(?:'{2,3}|\"{3})(.*?)(?:'{3}|\"{3})(?!['"])[ \t]*(?:\n|$)""", re.S)
+
+
+def _clean_snippet(snippet: str) -> str:
+    # GeeksforGeeks pages indent with no-break spaces, which neither Python nor g++ accept.
+    return snippet.replace("\u00a0", " ").replace("\r\n", "\n")
+
+
+def _python_snippet(snippet: str) -> str:
+    """Turn a snippet's leading comment string, which sits at column 0, into # comments at the
+    indentation of the code under it; left as a string, an indented snippet would not parse."""
+    snippet = _clean_snippet(snippet)
+    m = _LEADING_DOC.match(snippet)
+    if not m:
+        return snippet
+    rest = snippet[m.end():]
+    code_line = next((ln for ln in rest.splitlines() if ln.strip()), "")
+    indent = code_line[: len(code_line) - len(code_line.lstrip())]
+    comment = "\n".join(f"{indent}# {ln.strip()}".rstrip() for ln in m.group(1).strip().splitlines())
+    return comment + "\n" + rest
+
+
+def _join_snippets(snippets: Iterable[str]) -> str:
+    text = "\n".join(_clean_snippet(s).rstrip("\n") for s in snippets if s.strip())
+    text = "\n".join(line.rstrip() for line in text.splitlines())
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+
+
+def _decode(raw: bytes, name: str) -> tuple[str, str]:
+    for enc in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(enc), enc
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1"), "latin-1"  # cp1252 leaves 5 bytes undefined; latin-1 maps all
+
+
+def read_cost_problems(src: str | Path) -> Iterator[tuple[str, str | None, dict]]:
+    """Yield (problem id, CSV text or None, info) for each CoST CSV in the zip or folder."""
+    src = Path(src)
+    if not src.exists():
+        raise Cpp2PyError(f"{src}: no such file or directory (expected CoST_data.zip)")
+    if src.is_dir():
+        entries = [(p.stem, p.read_bytes) for p in sorted(src.rglob("*.csv")) if "__MACOSX" not in p.parts]
+    else:
+        try:
+            zf = zipfile.ZipFile(src)
+        except zipfile.BadZipFile:
+            raise Cpp2PyError(f"{src}: not a zip file") from None
+        names = sorted(n for n in zf.namelist() if n.endswith(".csv") and "__MACOSX" not in n
+                       and not Path(n).name.startswith("._"))
+        entries = [(Path(n).stem, (lambda n=n: zf.read(n))) for n in names]
+    if not entries:
+        raise Cpp2PyError(f"{src}: no CoST .csv files in it")
+    for pid, read in entries:
+        text, enc = _decode(read(), pid)
+        yield pid, text, {"encoding": enc}
+
+
+def parse_cost_csv(text: str) -> dict[str, list[str]]:
+    """CoST CSV -> {"title": [title], language: [snippets...]}; raises ValueError when malformed."""
+    try:
+        rows = list(csv.reader(io.StringIO(text)))
+    except csv.Error as e:
+        raise ValueError(f"bad CSV ({e})") from None
+    if not rows or not rows[0]:
+        raise ValueError("no header row [title, snippet counts]")
+    out = {"title": [rows[0][0]]}
+    for row in rows[1:]:
+        if row and row[0].strip():
+            out[row[0].strip()] = [s for s in row[1:] if s.strip()]
+    return out
+
+
+def cost_split(problem_id: str) -> str:
+    """Deterministic 80/10/10 split by the problem id's sha1, so a problem is never in two splits."""
+    bucket = int(hashlib.sha1(problem_id.encode("utf-8")).hexdigest(), 16) % 100
+    return "train" if bucket < 80 else "val" if bucket < 90 else "test"
+
+
+def _bench_one(rec: dict, timeout: float) -> tuple[dict, str, bool | None]:
+    """Compile and run one CoST C++ program; (record, outcome, does the reference Python agree)."""
+    stage, res = run_reference_cpp(rec["cpp"], timeout=timeout)
+    if not res.ok:
+        return rec, f"{stage}_{'timeout' if res.detail == 'timeout' else 'error'}", None
+    if not res.stdout.strip():
+        return rec, "no_output", None
+    py = run_reference_python(rec["python"], timeout=timeout)
+    return rec, "ok", py.ok and same_stdout(py.stdout, res.stdout)
+
+
+def prepare_cost(src: str | Path, out: str | Path, *, bench_splits: tuple[str, ...] = ("test",),
+                 jobs: int = 2, timeout: float = 10.0) -> dict:
+    """CoST zip -> out/{train,val,test}.jsonl, stats.json and the compare_stdout benchmark
+    out/cost-stdout.jsonl (programs of ``bench_splits`` whose C++ compiles, exits 0 and prints)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = Path(out)
+    bad = [s for s in bench_splits if s not in SPLITS]
+    if bad:
+        raise Cpp2PyError(f"--bench-splits: unknown split(s) {', '.join(bad)}; choose from {', '.join(SPLITS)}")
+    splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    dropped = {s: Counter() for s in SPLITS}
+    read = Counter()
+    encodings = Counter()
+    parses = Counter()
+    for pid, text, info in read_cost_problems(src):
+        split = cost_split(pid)
+        read[split] += 1
+        encodings[info["encoding"]] += 1
+        try:
+            rows = parse_cost_csv(text)
+        except ValueError:
+            dropped[split]["malformed_csv"] += 1
+            continue
+        if not rows.get("C++"):
+            dropped[split]["no_cpp"] += 1
+            continue
+        if not rows.get("Python"):
+            dropped[split]["no_python"] += 1
+            continue
+        cpp = _join_snippets(rows["C++"])
+        python = _join_snippets(_python_snippet(s) for s in rows["Python"])
+        if _ast_dump(python) is None:
+            dropped[split]["python_syntax_error"] += 1
+            continue
+        parses[split] += 1
+        splits[split].append({"id": f"cost/{pid}", "cpp": cpp, "python": python, "source": "cost"})
+    if not sum(read.values()):
+        raise Cpp2PyError(f"{src}: no CoST problems read")
+    stats = {s: {"pairs_read": read[s], "python_parses": parses[s],
+                 "python_parse_rate": round(parses[s] / max(read[s], 1), 4), "dropped": dropped[s]}
+             for s in SPLITS}
+    stats = _plain_stats(_finish_splits(splits, stats, out))
+
+    todo = [r for s in bench_splits for r in splits[s]]
+    outcomes: Counter = Counter()
+    agree = 0
+    bench = []
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:  # each job is a g++ / program process
+        for rec, outcome, py_agrees in pool.map(lambda r: _bench_one(r, timeout), todo):
+            outcomes[outcome] += 1
+            if outcome == "ok":
+                agree += bool(py_agrees)
+                bench.append({"id": rec["id"], "cpp": rec["cpp"], "python": rec["python"], "test": None,
+                              "stdin": None, "compare_stdout": True})
+    write_jsonl(out / "cost-stdout.jsonl", bench)
+    result = {"source": str(src), "encodings": dict(encodings), "splits": stats,
+              "benchmark": {"file": "cost-stdout.jsonl", "splits": list(bench_splits), "candidates": len(todo),
+                            "outcomes": dict(sorted(outcomes.items())), "items": len(bench),
+                            "reference_python_agrees": agree}}
+    write_json(out / "stats.json", result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# HumanEval-X
+# ---------------------------------------------------------------------------------------------------
+
+
+def _read_gz_jsonl(path: Path) -> list[dict]:
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise Cpp2PyError(f"{path}: cannot read gzipped JSONL ({e})") from None
+    records = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise Cpp2PyError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+    if not records:
+        raise Cpp2PyError(f"{path}: empty file")
+    return records
+
+
+def _find_one(src: Path, pattern: str) -> Path:
+    hits = sorted(src.rglob(pattern))
+    if not hits:
+        raise Cpp2PyError(f"{src}: no {pattern} under it (expected cpp/data/ and python/data/ of HumanEval-X)")
+    return hits[0]
+
+
+def _entry_point(rec: dict) -> str:
+    """HumanEval-X omits entry_point: the function is the last top-level def of the prompt."""
+    if rec.get("entry_point"):
+        return rec["entry_point"]
+    names = re.findall(r"^def\s+([A-Za-z_]\w*)\s*\(", rec["prompt"], re.M)
+    if not names:
+        raise Cpp2PyError(f"{rec.get('task_id')}: no function definition in the Python prompt")
+    return names[-1]
+
+
+def _task_number(rec: dict, path: Path) -> int:
+    try:
+        return int(str(rec["task_id"]).rsplit("/", 1)[1])
+    except (KeyError, IndexError, ValueError):
+        raise Cpp2PyError(f"{path}: record without a task_id like 'CPP/0': {str(rec)[:80]}") from None
+
+
+def prepare_humaneval_x(src: str | Path, out: str | Path) -> dict:
+    """HumanEval-X C++/Python -> out/humaneval-x.jsonl in the benchmark format (Python tests)."""
+    src, out = Path(src), Path(out)
+    if not src.is_dir():
+        raise Cpp2PyError(f"{src}: no such directory (expected the HumanEval-X folder)")
+    cpp_path = _find_one(src, "humaneval_cpp.jsonl*")
+    py_path = _find_one(src, "humaneval_python.jsonl*")
+    cpp = {_task_number(r, cpp_path): r for r in _read_gz_jsonl(cpp_path)}
+    py = {_task_number(r, py_path): r for r in _read_gz_jsonl(py_path)}
+    items = []
+    for i in sorted(set(cpp) & set(py)):
+        c, p = cpp[i], py[i]
+        entry = _entry_point(p)
+        test = p["test"]
+        # Some tests already end with the call; running check() twice would only cost time.
+        if not re.search(rf"^check\({re.escape(entry)}\)\s*$", test, re.M):
+            test = test.rstrip("\n") + f"\n\ncheck({entry})\n"
+        items.append({"id": f"humaneval-x/{i}", "cpp": c["declaration"] + c["canonical_solution"],
+                      "python": p["prompt"] + p["canonical_solution"], "test": test,
+                      "stdin": None, "compare_stdout": False})
+    if not items:
+        raise Cpp2PyError(f"{cpp_path} and {py_path}: no task ids in common")
+    write_jsonl(out / "humaneval-x.jsonl", items)
+    stats = {"source": str(src), "items": len(items), "cpp_only": len(set(cpp) - set(py)),
+             "python_only": len(set(py) - set(cpp)), "file": "humaneval-x.jsonl"}
+    write_json(out / "stats.json", stats)
+    return stats
