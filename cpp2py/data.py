@@ -169,7 +169,10 @@ def repair_lost_bar(cpp: list[str], py: list[str]) -> tuple[list[str], list[str]
         return None
     cpp = list(cpp)
     for g in gaps:
-        window = py[max(g - 4, 0):g + 1]
+        start = g - 1
+        while start > max(g - 4, 0) and py[start - 1] not in _SPECIAL:
+            start -= 1
+        window = py[start:g + 1]
         cut = len(window) - 1
         for j in range(len(cpp) - len(window) + 1):
             if cpp[j:j + len(window)] == window:
