@@ -105,12 +105,44 @@ def translate(
 
 @app.command()
 def evaluate(
-    benchmark: Path = typer.Option(..., help="Benchmark JSONL (prepare output or your own)."),
-    predictions: Optional[List[Path]] = typer.Option(None, help="Predictions JSONL, one per system; repeatable."),
-    out: Path = typer.Option(Path("eval"), help="Report folder: metrics.json, report.md, plots."),
+    benchmark: Path = typer.Option(..., help="Benchmark JSONL (prepare output or your own: id, cpp, python, test, stdin, compare_stdout)."),
+    predictions: Optional[List[Path]] = typer.Option(None, help="Predictions JSONL ({\"id\", \"prediction\"} lines), one per system, named after the file; repeatable."),
+    out: Path = typer.Option(Path("eval"), help="Report folder: metrics.json, details.jsonl, report.md, PNG plots."),
+    allow_exec: bool = typer.Option(False, "--allow-exec/--no-exec", help=(
+        "Run the predictions against the benchmark's tests to get CA@k. This executes model-generated code: "
+        "it runs in cpp2py.sandbox (subprocess with time/memory/process/file-size limits, a throw-away uid and "
+        "no network where the OS allows; see docs/evaluation.md for what it does not protect against). Off by "
+        "default, so CA@k is null unless you opt in.")),
+    baseline: Optional[List[str]] = typer.Option(None, help="Add a baseline system: naive-copy (the C++ itself; CodeBLEU's floor)."),
+    model: Optional[str] = typer.Option(None, help="One-shot: translate the benchmark with this model (translate stage), then score it too."),
+    adapter: Optional[Path] = typer.Option(None, help="One-shot: LoRA adapter for --model; its recorded training data feeds the contamination check."),
+    backend: str = typer.Option("hf", help="One-shot backend: hf or openai."),
+    base_url: Optional[str] = typer.Option(None, help="One-shot: OpenAI-compatible server URL (backend openai)."),
+    train_data: Optional[List[Path]] = typer.Option(None, help="Training JSONL (with `cpp`) for the contamination check; repeatable."),
+    threshold: float = typer.Option(0.5, help="Items whose C++ 5-gram Jaccard to some training program is >= this are contaminated."),
+    workers: int = typer.Option(0, help="Parallel sandbox runs (0: one per CPU)."),
+    timeout: float = typer.Option(10.0, help="Seconds per program run."),
+    k: Optional[List[int]] = typer.Option(None, "--k", help="CA@k values to report (needs >= k samples per id); repeatable. Default: 1."),
 ) -> None:
-    """Score translations: CodeBLEU, exact match, parse rate, execution accuracy."""
-    _not_yet("evaluate")
+    """Score translations side by side: CodeBLEU (4 components), BLEU, exact match, parse rate, length ratio,
+    execution accuracy CA@k with 95% bootstrap CIs, failure kinds, and contamination vs the training data."""
+    from cpp2py.evaluate import EvaluateConfig, evaluate as run_evaluate
+
+    ks = sorted(set(k or []) | {1})
+    cfg = EvaluateConfig(
+        benchmark=str(benchmark), predictions=[str(p) for p in predictions or []], out=str(out),
+        allow_exec=allow_exec, baselines=list(baseline or []), model=model,
+        adapter=str(adapter) if adapter else None, backend=backend, base_url=base_url,
+        train_data=[str(p) for p in train_data or []], threshold=threshold, workers=workers, timeout=timeout, ks=ks,
+    )
+    result = run_evaluate(cfg)
+    for name, m in result.items():
+        ca = m.get("ca@1")
+        cb = m.get("codebleu")
+        typer.echo(f"{name}: n={m['n']} codebleu={'-' if cb is None else f'{cb:.4f}'} "
+                   f"ca@1={'-' if ca is None else f'{ca:.4f}'} length_ratio="
+                   f"{'-' if m.get('length_ratio') is None else format(m['length_ratio'], '.2f')}")
+    typer.echo(f"report: {out / 'report.md'}")
 
 
 @app.command()
