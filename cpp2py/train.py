@@ -392,7 +392,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if resume else None)
     wall = time.perf_counter() - start
-    eval_loss = trainer.evaluate()["eval_loss"] if trainer.eval_dataset is not None else None
+    evals = [h for h in trainer.state.log_history if "eval_loss" in h]
+    eval_loss = None
+    if trainer.eval_dataset is not None:  # the last scheduled eval may already be at the final step
+        last = evals[-1] if evals and evals[-1]["step"] == trainer.state.global_step else None
+        eval_loss = last["eval_loss"] if last else trainer.evaluate()["eval_loss"]
 
     model = trainer.model
     bad = [n for n, p in model.named_parameters() if p.requires_grad and not torch.isfinite(p).all()]
