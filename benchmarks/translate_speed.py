@@ -3,7 +3,7 @@
 Run as (GPU):
     python benchmarks/translate_speed.py --benchmark prepared/xlcost/val.jsonl --out speed.json
 Run as (CPU, 2 cores: latency of a 20-line function only):
-    python benchmarks/translate_speed.py --device cpu --only latency --out speed-cpu.json
+    taskset -c 0,1 python benchmarks/translate_speed.py --device cpu --threads 2 --only latency --out speed-cpu.json
 
 Measurements (the model is loaded once, outside every timing; CUDA is synchronised around each):
 
@@ -115,10 +115,14 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--dtype", default="auto")
     ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CPU threads for torch (e.g. 2 with `taskset -c 0,1` to mimic a 2-core machine)")
     ap.add_argument("--compile", action="store_true", help="also measure decode with a static cache + compile")
     ap.add_argument("--only", choices=["all", "ratio", "decode", "latency"], default="all")
     ap.add_argument("--out", type=Path, default=Path("translate_speed.json"))
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     cfg = TranslateConfig(model=args.model, adapter=args.adapter, device=args.device, dtype=args.dtype,
                           batch_size=args.batch_size)

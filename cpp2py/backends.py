@@ -117,7 +117,9 @@ class HFBackend:
         self.eos_ids = eos
         # A clean generation config: a checkpoint's sampling defaults (top_k, repetition_penalty...) must
         # not leak into greedy decoding; what we decode with is what TranslateConfig says.
-        self.model.generation_config = GenerationConfig(
+        # (set on the transformers model itself: a peft wrapper's generate() reads the inner model's config)
+        inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+        inner.generation_config = GenerationConfig(
             eos_token_id=sorted(eos), pad_token_id=tokenizer.pad_token_id,
             bos_token_id=getattr(model.generation_config, "bos_token_id", None),
         )

@@ -445,3 +445,21 @@ def test_default_model_translates_an_example():
     example = Path(__file__).parents[1] / "examples" / "gcd_lcm.cpp"
     python = tr.translate_source(example.read_text(), device="cpu")
     assert prompt.parses(python) and not python.startswith("# cpp2py:")
+
+
+def test_hf_backend_loads_a_lora_adapter_through_the_model_stage(tiny_model_dir, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    adapter = tmp_path / "adapter"
+    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                                LoraConfig(r=2, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    peft_model.save_pretrained(adapter)
+    cfg = TranslateConfig(model=str(tiny_model_dir), adapter=str(adapter), device="cpu", max_new_tokens=6,
+                          retries=0)
+    backend = tr.make_backend(cfg)
+    assert tr.make_backend(cfg) is backend  # loaded once per process
+    assert backend.model.get_base_model().generation_config.eos_token_id == sorted(backend.eos_ids)
+    assert any("lora_A" in name for name, _ in backend.model.named_parameters())
+    result = Translator(backend, cfg).translate_many([ADD])[0]
+    assert result.pieces == 1 and result.raw == str(result.raw)
