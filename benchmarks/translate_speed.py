@@ -135,7 +135,7 @@ def main() -> None:
         "date": datetime.date.today().isoformat(), "device": device,
         "card": torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu",
         "cpu_threads": torch.get_num_threads(), "torch": torch.__version__, "model": base, "adapter": adapter,
-        "dtype": str(next(backend.model.parameters()).dtype), "load_seconds": round(load_s, 2),
+        "dtype": args.dtype, "load_seconds": round(load_s, 2),
     }
     if args.only in ("all", "ratio"):
         if not args.benchmark:

@@ -137,10 +137,21 @@ class HFBackend:
         if dtype == "auto":
             # bf16 halves memory traffic on GPUs; on CPU fp32 measured faster on 2 cores (docs/translation.md).
             dtype = "bfloat16" if device.startswith("cuda") else "float32"
+        int8 = dtype == "int8"
+        if int8 and device != "cpu":
+            raise Cpp2PyError("dtype int8 is the CPU path (torch dynamic quantisation); on a GPU use --load-in-4bit")
         model, tokenizer, style = model_lib.load_adapter_model(
-            adapter, base=base, quantization="nf4" if cfg.load_in_4bit else "none", dtype=dtype,
-            device_map={"": device} if device != "cpu" else None,
+            adapter, base=base, quantization="nf4" if cfg.load_in_4bit else "none",
+            dtype="float32" if int8 else dtype, device_map={"": device} if device != "cpu" else None,
         )
+        if int8:
+            import torch
+
+            # CPU decoding is bound by reading the weights: int8 Linear weights (fbgemm) read a quarter of
+            # fp32's bytes. Merge a LoRA adapter first so that the merged weights are what gets quantised.
+            if hasattr(model, "merge_and_unload"):
+                model = model.merge_and_unload()
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         return cls(model, tokenizer, style, cfg)
 
     @property

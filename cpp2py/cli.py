@@ -153,7 +153,7 @@ def translate(
     rounds: int = typer.Option(3, help="--verify: repair rounds."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Directory/JSONL: skip inputs already translated."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32."),
+    dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32, or int8 (CPU: dynamic int8 quantisation, faster)."),
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights (bitsandbytes, GPU)."),
     num_gpus: int = typer.Option(1, help="GPUs for data-parallel translation (only 1 for now)."),
 ) -> None:

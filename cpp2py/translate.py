@@ -46,7 +46,7 @@ class TranslateConfig:
     base_url: str | None = None           # openai backend: e.g. http://127.0.0.1:8000/v1
     api_key_env: str = "CPP2PY_API_KEY"   # environment variable holding the key (OPENAI_API_KEY is the fallback)
     device: str = "auto"                  # auto | cpu | cuda | cuda:N
-    dtype: str = "auto"                   # auto (bf16 on GPU, fp32 on CPU) | bfloat16 | float16 | float32
+    dtype: str = "auto"                   # auto (bf16 on GPU, fp32 on CPU) | bfloat16 | float16 | float32 | int8 (CPU)
     load_in_4bit: bool = False            # NF4 weights (bitsandbytes, GPU)
     compile: bool = False                 # static KV cache + compiled decode step (GPU, batch 1 latency)
     batch_size: int = 16                  # hf: sequences per generate call

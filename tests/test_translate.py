@@ -463,3 +463,14 @@ def test_hf_backend_loads_a_lora_adapter_through_the_model_stage(tiny_model_dir,
     assert any("lora_A" in name for name, _ in backend.model.named_parameters())
     result = Translator(backend, cfg).translate_many([ADD])[0]
     assert result.pieces == 1 and result.raw == str(result.raw)
+
+
+def test_int8_cpu_path_generates(tiny_model_dir):
+    import torch
+
+    cfg = TranslateConfig(model=str(tiny_model_dir), device="cpu", dtype="int8", max_new_tokens=4, retries=0)
+    backend = tr.make_backend(cfg)
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in backend.model.modules())
+    assert isinstance(Translator(backend, cfg).translate_many([ADD])[0].raw, str)
+    with pytest.raises(Cpp2PyError, match="int8 is the CPU path"):
+        tr.make_backend(TranslateConfig(model=str(tiny_model_dir), device="cuda", dtype="int8"))
