@@ -115,11 +115,24 @@ def evaluate(
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default)."),
+    model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf file or hub id (default: the packaged default model)."),
+    adapter: Optional[str] = typer.Option(None, help="A trained adapter directory (default: the packaged adapter, if any)."),
+    backend: str = typer.Option("hf", help="hf (local model) or openai (forward to an OpenAI-compatible server)."),
+    base_url: Optional[str] = typer.Option(None, help="Base URL of the OpenAI-compatible server for --backend openai."),
+    host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default; anything else is reachable by others)."),
     port: int = typer.Option(8000, help="Port."),
+    batch_size: int = typer.Option(8, min=1, help="Most requests answered by one model call."),
+    max_queue: int = typer.Option(64, min=1, help="Most requests waiting for the model; more get HTTP 429."),
+    max_body_kb: int = typer.Option(256, min=1, help="Largest request body in KiB; larger gets HTTP 413."),
+    timeout: float = typer.Option(300.0, min=0.1, help="Seconds a request may wait and run; longer gets HTTP 504."),
+    allow_exec: bool = typer.Option(False, "--allow-exec", help="Let Verify run translations (in the sandbox); off: verify requests get 403."),
 ) -> None:
     """HTTP API (incl. OpenAI-compatible) and a web page for translating C++."""
-    _not_yet("serve")
+    from cpp2py.serve import ServeConfig, run_serve
+
+    run_serve(ServeConfig(model=model, adapter=adapter, backend=backend, base_url=base_url, host=host, port=port,
+                          batch_size=batch_size, max_queue=max_queue, max_body_kb=max_body_kb, timeout=timeout,
+                          allow_exec=allow_exec))
 
 
 def main() -> None:
