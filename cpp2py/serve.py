@@ -372,7 +372,8 @@ def create_app(translator_or_backend: Any, cfg: ServeConfig | None = None) -> An
         reply = (await wait_for("chat", cap, msgs))
         usage = await asyncio.to_thread(engine.count_tokens, msgs, reply)
         cid, created, model = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), req.model or cfg.served_model_name
-        finish = "length" if usage and usage["completion_tokens"] >= cap else "stop"
+        # Backends mark a reply cut at the token cap (translate's ``Reply.hit_token_cap``).
+        finish = "length" if getattr(reply, "hit_token_cap", False) else "stop"
         if req.stream:
             return StreamingResponse(_sse(cid, created, model, reply, finish), media_type="text/event-stream")
         return {"id": cid, "object": "chat.completion", "created": created, "model": model,
