@@ -97,6 +97,7 @@
       if (!h.allow_exec) {
         verify.disabled = true; $("verify-label").classList.add("disabled");
         $("verify-label").title = "The server was started without --allow-exec, so it does not run code.";
+        $("verify-label").appendChild(document.createTextNode(" (off: no --allow-exec)"));
       }
     } catch (e) { server.textContent = "server unreachable"; server.className = "server down"; }
   }
