@@ -36,6 +36,7 @@ from typing import Any, Callable
 from pydantic import BaseModel, ConfigDict, Field
 
 from cpp2py import prompt
+from cpp2py.cpp_source import check_cpp
 from cpp2py.errors import Cpp2PyError
 
 log = logging.getLogger("cpp2py.serve")
@@ -167,7 +168,10 @@ class BatchWorker:
                         j.future.set_exception(e)
                     continue
                 for j, r in zip(jobs, results):
-                    j.future.set_result(r)
+                    if isinstance(r, Exception):
+                        j.future.set_exception(r)
+                    else:
+                        j.future.set_result(r)
 
 
 class _Engine:
@@ -200,36 +204,37 @@ class _Engine:
         translator = self.verifier if key else self.translator
         cpps = [p["cpp"] for p in payloads]
         items = [p["item"] for p in payloads] if key else None
-        return translator.translate_many(cpps, items)
+        try:
+            return translator.translate_many(cpps, items)
+        except Cpp2PyError:
+            if len(payloads) == 1:
+                raise
+        # One input was refused (e.g. a declaration too long for the window): answer the others, and
+        # that one with its error.
+        out: list[Any] = []
+        for k, cpp in enumerate(cpps):
+            try:
+                out += translator.translate_many([cpp], [items[k]] if items else None)
+            except Cpp2PyError as e:
+                out.append(e)
+        return out
 
     def count_tokens(self, msgs: list[dict[str, str]], reply: str) -> dict[str, int] | None:
         """Token usage for a chat completion, when the backend has a local tokenizer to count with."""
         tok = getattr(self.backend, "tokenizer", None)
-        if tok is None:
+        if tok is None:  # a remote backend only estimates its counts
             return None
         style = getattr(self.backend, "style", None) or prompt.style_for(tok)
-        p = len(tok(prompt.render(tok, msgs, style), add_special_tokens=False)["input_ids"])
-        c = len(tok(reply, add_special_tokens=False)["input_ids"])
+        p = self.backend.count_tokens(prompt.render(tok, msgs, style))
+        c = self.backend.count_tokens(str(reply))
         return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
-def check_cpp(cpp: str) -> str | None:
-    """Why ``cpp`` cannot be C++ source (None when it may be): empty, binary, or plainly Python."""
-    if not cpp.strip():
-        return "cpp is empty"
-    if "\x00" in cpp:
-        return "cpp contains NUL bytes (binary data?)"
-    # Python that parses and has none of C++'s braces or semicolons is not worth a model call.
-    if not any(ch in cpp for ch in "{;") and prompt.parses(cpp):
-        return "cpp does not look like C++ (it has no braces or semicolons and parses as Python)"
-    return None
-
-
 def _verify_item(cpp: str, stdin: str | None, test: str | None) -> dict[str, Any]:
-    """The benchmark-format item the verify loop checks against: a Python test, else the C++ program's stdout."""
-    has_main = "main" in cpp and "(" in cpp
-    return {"id": "request", "cpp": cpp, "python": None, "test": test, "stdin": stdin,
-            "compare_stdout": test is None and has_main}
+    """The oracle for a request: its Python ``test`` if given, else a full program's stdout on ``stdin``."""
+    from cpp2py.translate import file_oracle
+
+    return {**file_oracle(cpp), "stdin": stdin or "", "test": test}
 
 
 def _error(status: int, message: str, kind: str) -> Any:
@@ -347,17 +352,19 @@ def create_app(translator_or_backend: Any, cfg: ServeConfig | None = None) -> An
 
     @app.post("/v1/translate")
     async def translate(req: TranslateRequest) -> dict[str, Any]:
-        if (why := check_cpp(req.cpp)) is not None:
-            raise StarletteHTTPException(400, why)
+        try:
+            check_cpp(req.cpp, "cpp")
+        except Cpp2PyError as e:
+            raise StarletteHTTPException(400, str(e))
         if req.verify and not cfg.allow_exec:
             raise StarletteHTTPException(
                 403, "verify runs the translation and this server was started without --allow-exec")
-        payload = {"cpp": req.cpp, "item": _verify_item(req.cpp, req.stdin, req.test)}
+        payload = {"cpp": req.cpp, "item": _verify_item(req.cpp, req.stdin, req.test) if req.verify else None}
         r = await wait_for("translate", req.verify, payload)
         out = {"python": r.python, "parses": r.parses, "verified": r.verified, "repairs": r.repairs,
                "seconds": round(r.seconds, 3), "hit_token_cap": r.hit_token_cap}
-        if getattr(r, "log", None) is not None:
-            out["log"] = r.log
+        if req.verify:
+            out["check"] = r.check   # the last verdict, e.g. "pass: ..." or "wrong_answer: ..."
         return out
 
     @app.get("/v1/models")

@@ -35,7 +35,12 @@ class FakeBackend:
         self.calls: list[tuple[int, int | None]] = []   # (batch size, max_new_tokens) per call
         self.entered = threading.Event()
 
-    def generate(self, conversations, *, max_new_tokens=None):
+    context_window = 4096
+
+    def count_tokens(self, text):
+        return len(text) // 3 + 1
+
+    def generate(self, conversations, *, max_new_tokens=None, **decoding):
         self.calls.append((len(conversations), max_new_tokens))
         self.entered.set()
         if self.gate is not None:
@@ -102,7 +107,7 @@ def test_translate_returns_the_models_python_and_its_checks():
     assert isinstance(body["seconds"], float) and body["seconds"] >= 0
 
 
-@pytest.mark.parametrize("cpp, why", [("", "empty"), ("  \n\t", "empty"), ("print('hi')\nx = 1\n", "C++"),
+@pytest.mark.parametrize("cpp, why", [("", "empty"), ("  \n\t", "empty"), ("print('hi')\nx = 1\n", "not look like C++"),
                                       ("int\x00main", "NUL")])
 def test_translate_refuses_input_that_is_not_cpp(cpp, why):
     with client() as c:
@@ -270,6 +275,88 @@ def test_queue_overflow_gets_429_and_queued_requests_still_finish():
             done = [running.result(), *(q.result() for q in queued)]
     assert [d.status_code for d in done] == [200, 200, 200]
     assert [d.json()["python"] for d in done] == [expected_python(f"int g{i}() {{ return {i}; }}") for i in range(3)]
+
+
+# --- verify (runs code: only with allow_exec, only in the sandbox) ---
+
+EVEN_SUM = """#include <iostream>
+int main() {
+    int total = 0;
+    for (int x = 1; x <= 6; x++) if (x % 2 == 0) total += x;
+    std::cout << total << std::endl;
+    return 0;
+}"""
+
+
+class WrongThenRight(FakeBackend):
+    """Answers a first translation that prints the wrong number, and a right one when asked to repair."""
+
+    def generate(self, conversations, *, max_new_tokens=None, **decoding):
+        self.calls.append((len(conversations), max_new_tokens))
+        return ["```python\nprint(12)\n```" if len(conv) > 2 else "```python\nprint(5)\n```"
+                for conv in conversations]
+
+
+def test_verify_with_allow_exec_repairs_against_the_cpp_programs_output():
+    with client(WrongThenRight(), allow_exec=True) as c:
+        assert c.get("/healthz").json()["allow_exec"] is True
+        body = c.post("/v1/translate", json={"cpp": EVEN_SUM, "verify": True}).json()
+    assert body["python"] == "print(12)"
+    assert body["verified"] is True and body["repairs"] == 1 and body["check"].startswith("pass")
+
+
+def test_verify_reports_a_failure_it_could_not_repair():
+    class AlwaysWrong(FakeBackend):
+        def generate(self, conversations, **kw):
+            return ["```python\nprint(5)\n```"] * len(conversations)
+
+    with client(AlwaysWrong(), allow_exec=True) as c:
+        body = c.post("/v1/translate", json={"cpp": EVEN_SUM, "verify": True}).json()
+    assert body["verified"] is False and body["repairs"] >= 1 and body["check"].startswith("wrong_answer")
+
+
+def test_a_refused_input_does_not_fail_the_requests_batched_with_it():
+    gate = threading.Event()
+    backend = FakeBackend(gate=gate)
+    huge = "int huge() {\n" + "    x += 1;\n" * 400 + "    return x;\n}"   # one declaration over the window
+    with live_server(backend, batch_size=8, batch_wait_ms=50) as url, httpx.Client(timeout=30) as h:
+        post = lambda cpp: h.post(f"{url}/v1/translate", json={"cpp": cpp})  # noqa: E731
+        with ThreadPoolExecutor(3) as pool:
+            first = pool.submit(post, ADD)
+            assert backend.entered.wait(10)
+            batch = [pool.submit(post, huge), pool.submit(post, "int ok() { return 2; }")]
+            while h.get(f"{url}/healthz").json()["waiting"] < 2:
+                time.sleep(0.02)
+            gate.set()
+            refused, ok = (f.result() for f in batch)
+    assert first.result().status_code == 200
+    assert "declaration" in error_of(refused, 400)
+    assert ok.status_code == 200 and ok.json()["python"] == expected_python("int ok() { return 2; }")
+
+
+# --- the real backend, with the tiny random model ---
+
+def test_tiny_model_through_the_real_hf_backend(tiny_model_dir):
+    from fastapi.testclient import TestClient
+
+    from cpp2py.translate import TranslateConfig, Translator, make_backend
+
+    # A random model never writes Python: short replies and no retries keep this test fast.
+    tcfg = TranslateConfig(model=str(tiny_model_dir), device="cpu", batch_size=2, max_new_tokens=8, retries=0)
+    with TestClient(create_app(Translator(make_backend(tcfg), tcfg), ServeConfig(batch_size=2)),
+                    base_url=LOOPBACK) as c:
+        with ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(lambda cpp: c.post("/v1/translate", json={"cpp": cpp}),
+                                    [ADD, "int f() { return 1; }", "int g(int x) { return x * x; }"]))
+        chat = c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "int f();"}],
+                                                    "max_tokens": 8})
+    for a in answers:
+        assert a.status_code == 200, a.text
+        body = a.json()
+        assert isinstance(body["python"], str) and isinstance(body["parses"], bool)
+    assert chat.status_code == 200, chat.text
+    usage = chat.json()["usage"]
+    assert usage["prompt_tokens"] > 0 and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
 # --- the command line ---

@@ -64,9 +64,11 @@
       if (data.repairs) badge("info", data.repairs + " repair" + (data.repairs > 1 ? "s" : ""));
       if (data.hit_token_cap) badge("bad", "cut at token limit");
       badge("info", data.seconds.toFixed(2) + " s");
-      var log = data.log;
-      if (Array.isArray(log)) log = log.map(function (x) { return typeof x === "string" ? x : JSON.stringify(x, null, 2); }).join("\n\n");
-      if (log) { logPre.textContent = log; logBox.hidden = false; logBox.open = data.verified === false; }
+      if (data.check !== undefined) {
+        logPre.textContent = data.repairs + " repair round" + (data.repairs === 1 ? "" : "s") +
+          " after the first attempt.\nLast check: " + (data.check || "(none)");
+        logBox.hidden = false; logBox.open = data.verified === false;
+      }
     } catch (e) {
       showError("Could not reach the server: " + e.message);
     } finally {
