@@ -199,6 +199,8 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
     # transformers can neither quantise nor save a GGUF-loaded model; a from_config twin can do both.
     config = loaded.config
     config.dtype = torch.bfloat16
+    if hasattr(config, "quantization_config"):  # the GGUF loader's; the saved model is plain bf16
+        del config.quantization_config
     out_emb, in_emb = loaded.get_output_embeddings(), loaded.get_input_embeddings()
     if not config.tie_word_embeddings and out_emb is not None and torch.equal(out_emb.weight, in_emb.weight):
         config.tie_word_embeddings = True  # the GGUF stored one matrix; keep it one (smaller, as upstream)

@@ -274,7 +274,8 @@ def _sft_config(cfg: TrainConfig, work: Path, has_eval: bool, on_gpu: bool) -> A
         fp16=False,
         use_cpu=not on_gpu,
         completion_only_loss=True,
-        max_length=cfg.data.max_length,
+        # examples over max_length are already dropped; trl refuses a max_length it cannot enforce padding-free
+        max_length=None if cfg.batch.padding_free and not cfg.batch.packing else cfg.data.max_length,
         packing=cfg.batch.packing,
         padding_free=cfg.batch.padding_free,
         pad_to_multiple_of=cfg.data.max_length if cfg.batch.pad_to_max_length else None,
