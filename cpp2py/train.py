@@ -1,0 +1,479 @@
+"""QLoRA fine-tuning: trl's SFTTrainer over prompt/completion records, with a guard against NaN updates.
+
+Run as: cpp2py train --config configs/qwen2.5-coder-0.5b-qlora.yaml [lora.r=8 ...] [--resume]
+
+The recipe (configs/*.yaml, parsed strictly into :class:`TrainConfig`): a base model in 4-bit NF4 with
+double quantisation (bitsandbytes), LoRA adapters (peft), trl's ``SFTTrainer`` with the loss on the
+completion only; the completion ends with the tokenizer's EOS, which is a trained label, so the model
+learns to stop. Prompts come from :mod:`cpp2py.prompt`.
+
+Examples longer than ``max_length`` are dropped (and counted), never truncated: truncation cuts off the
+end of the completion and its EOS, teaching the model not to stop. Examples with nothing to learn (an
+empty side, no completion tokens) are dropped up front too, since a batch without a single label makes
+the loss 0/0.
+
+Non-finite steps: :class:`NonFiniteGuard` drops the update of any step whose loss or gradients are not
+finite, writes the step and the ids and lengths of its examples to ``nonfinite_batches.jsonl``, and the
+run fails if the final adapter holds a non-finite weight.
+
+The run works in ``<output_dir>.partial/`` (checkpoints, TensorBoard logs) and is renamed to
+``output_dir`` only once the adapter, tokenizer, ``prompt.json``, ``train_config.yaml`` and
+``train_metrics.json`` are written, so a crash never leaves a directory that looks complete.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from cpp2py.errors import Cpp2PyError
+from cpp2py.files import JsonlAppender, atomic_write, read_jsonl, write_json
+
+
+@dataclass
+class QuantizationConfig:
+    load_in_4bit: bool = True
+    quant_type: Literal["nf4", "fp4"] = "nf4"
+    double_quant: bool = True
+    compute_dtype: str = "auto"  # bf16 on GPUs that have it; fp32 on CPU
+
+
+@dataclass
+class LoraSection:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: str | list[str] = "all-linear"
+
+
+@dataclass
+class OptimConfig:
+    optimizer: str = "paged_adamw_32bit"
+    lr: float = 2e-4
+    scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    max_grad_norm: float = 0.3
+
+
+@dataclass
+class DataConfig:
+    train: str = "data/xlcost/train.jsonl"
+    val: str | None = "data/xlcost/val.jsonl"
+    extra_train: list[str] = field(default_factory=list)  # e.g. CoST program pairs
+    max_length: int = 512
+    max_train_examples: int | None = None
+    max_val_examples: int | None = None
+
+
+@dataclass
+class BatchConfig:
+    per_device_batch_size: int = 8
+    grad_accum: int = 4
+    packing: bool = False
+    padding_free: bool = False
+    group_by_length: bool = True
+    pad_to_max_length: bool = False  # the published seed recipe; only for comparisons
+
+
+@dataclass
+class TrainConfig:
+    model: str = "qwen2.5-coder-0.5b-instruct"
+    quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
+    lora: LoraSection = field(default_factory=LoraSection)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    epochs: float = 1.0
+    max_steps: int = -1
+    gradient_checkpointing: bool = True
+    eval_steps: int = 50
+    save_steps: int = 100
+    logging_steps: int = 10
+    seed: int = 0
+    output_dir: str = "runs/adapter"
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
+    dtype: str = "auto"  # compute dtype of the non-quantised parts
+    adapter_dtype: Literal["bf16", "fp32"] = "bf16"  # what the saved adapter weights are stored as
+    keep_checkpoints: bool = False
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_records(paths: list[str], style: str, tokenizer: Any, max_length: int,
+                 limit: int | None = None) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Prompt/completion records (with ``id``) from prepare-format JSONL files, and drop counts.
+
+    Lengths are counted the way trl tokenises (the full prompt+completion), so what is kept fits.
+    """
+    from cpp2py.prompt import training_record
+
+    records: list[dict[str, Any]] = []
+    stats = {"read": 0, "empty": 0, "too_long": 0, "no_completion_tokens": 0, "duplicate_id": 0}
+    seen: set[str] = set()
+    for path in paths:
+        if not Path(path).is_file():
+            raise Cpp2PyError(f"{path}: no such data file (run `cpp2py prepare` first)")
+        for lineno, ex in enumerate(read_jsonl(path), 1):
+            stats["read"] += 1
+            cpp, python = ex.get("cpp"), ex.get("python")
+            if not isinstance(cpp, str) or not isinstance(python, str):
+                raise Cpp2PyError(f"{path}:{lineno}: expected string fields 'cpp' and 'python'")
+            ex_id = str(ex.get("id", f"{Path(path).stem}:{lineno}"))
+            if ex_id in seen:
+                stats["duplicate_id"] += 1
+                continue
+            if not cpp.strip() or not python.strip():
+                stats["empty"] += 1
+                continue
+            rec = training_record(cpp, python, style)
+            n_prompt, n_total = _token_counts(tokenizer, rec)
+            if n_total > max_length:
+                stats["too_long"] += 1
+                continue
+            if n_total - n_prompt < 2:  # no completion beyond EOS: the loss would be 0/0
+                stats["no_completion_tokens"] += 1
+                continue
+            seen.add(ex_id)
+            records.append({"id": ex_id, **rec})
+            if limit is not None and len(records) >= limit:
+                break
+    stats["kept"] = len(records)
+    if not records:
+        raise Cpp2PyError(f"{', '.join(paths)}: no usable examples ({stats})")
+    return records, stats
+
+
+def _ids(encoded: Any) -> list[int]:
+    return list(encoded["input_ids"] if isinstance(encoded, dict) or hasattr(encoded, "keys") else encoded)
+
+
+def _token_counts(tokenizer: Any, rec: dict[str, Any]) -> tuple[int, int]:
+    if isinstance(rec["prompt"], list):
+        prompt = _ids(tokenizer.apply_chat_template(rec["prompt"], tokenize=True, add_generation_prompt=True))
+        full = _ids(tokenizer.apply_chat_template(rec["prompt"] + rec["completion"], tokenize=True))
+        return len(prompt), len(full)
+    prompt = tokenizer(rec["prompt"])["input_ids"]
+    full = tokenizer(rec["prompt"] + rec["completion"] + tokenizer.eos_token)["input_ids"]
+    return len(prompt), len(full)
+
+
+# ---------------------------------------------------------------- trainer pieces
+
+
+class IdCollator:
+    """trl's collator, plus the ids and lengths of the batch's examples for the NaN guard."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = self.inner([{k: v for k, v in ex.items() if k in ("input_ids", "labels", "seq_lengths")}
+                            for ex in examples])
+        batch["cpp2py_ids"] = [str(ex.get("id", "?")) for ex in examples]
+        batch["cpp2py_lengths"] = [len(ex["input_ids"]) for ex in examples]
+        return batch
+
+
+def _trainer_class():
+    from transformers import TrainerCallback
+    from trl import SFTTrainer
+
+    class GuardedSFTTrainer(SFTTrainer):
+        """SFTTrainer that remembers which examples went into the current optimizer step."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.step_batches: list[dict[str, Any]] = []
+            self.step_nonfinite_loss = False
+            self.tokens_seen = 0  # real tokens, padding excluded, in this session
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            import torch
+
+            ids, lengths = inputs.pop("cpp2py_ids", None), inputs.pop("cpp2py_lengths", None)
+            result = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                          num_items_in_batch=num_items_in_batch)
+            if model.training:
+                self.tokens_seen += sum(lengths or [])
+                loss = result[0] if return_outputs else result
+                labels = inputs.get("labels")
+                n_labels = int((labels[..., 1:] != -100).sum()) if labels is not None else -1
+                finite = bool(torch.isfinite(loss.detach()).all())
+                self.step_batches.append({"ids": ids, "lengths": lengths, "label_tokens": n_labels,
+                                          "loss": float(loss.detach()) if finite else str(float(loss.detach()))})
+                self.step_nonfinite_loss |= not finite
+            return result
+
+    class NonFiniteGuard(TrainerCallback):
+        """Drops an optimizer update whose loss or gradients are not finite, and records the batch."""
+
+        def __init__(self, trainer: GuardedSFTTrainer, log_path: Path):
+            self.trainer = trainer
+            self.log_path = log_path
+            self.skipped: list[int] = []
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.trainer.step_batches = []
+            self.trainer.step_nonfinite_loss = False
+
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):
+            import torch
+
+            params = [p for p in self.trainer.model.parameters() if p.requires_grad and p.grad is not None]
+            bad_grad = any(not bool(torch.isfinite(p.grad).all()) for p in params)
+            if not (bad_grad or self.trainer.step_nonfinite_loss):
+                return
+            for p in params:  # a None grad makes the optimizer leave the weight and its moments alone
+                p.grad = None
+            step = state.global_step + 1
+            self.skipped.append(step)
+            with JsonlAppender(self.log_path, key="step") as log:
+                log.write({"step": step, "nonfinite_loss": self.trainer.step_nonfinite_loss,
+                           "nonfinite_grad": bad_grad, "batches": self.trainer.step_batches})
+
+    return GuardedSFTTrainer, NonFiniteGuard
+
+
+def _sft_config(cfg: TrainConfig, work: Path, has_eval: bool, on_gpu: bool) -> Any:
+    import torch
+    from trl import SFTConfig
+
+    bf16 = on_gpu and torch.cuda.is_bf16_supported()
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(work),
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch.per_device_batch_size,
+        per_device_eval_batch_size=cfg.batch.per_device_batch_size,
+        gradient_accumulation_steps=cfg.batch.grad_accum,
+        learning_rate=cfg.optim.lr,
+        lr_scheduler_type=cfg.optim.scheduler,
+        warmup_ratio=cfg.optim.warmup_ratio,
+        weight_decay=cfg.optim.weight_decay,
+        max_grad_norm=cfg.optim.max_grad_norm,
+        optim=cfg.optim.optimizer,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=cfg.eval_steps,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to=_report_to(cfg.report_to),
+        logging_dir=str(work / "runs"),
+        bf16=bf16,
+        fp16=False,
+        use_cpu=not on_gpu,
+        completion_only_loss=True,
+        # examples over max_length are already dropped; trl refuses a max_length it cannot enforce padding-free
+        max_length=None if cfg.batch.padding_free and not cfg.batch.packing else cfg.data.max_length,
+        packing=cfg.batch.packing,
+        padding_free=cfg.batch.padding_free,
+        pad_to_multiple_of=cfg.data.max_length if cfg.batch.pad_to_max_length else None,
+        remove_unused_columns=False,  # keep `id` for the NaN guard; IdCollator strips it
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+    fields = {f.name for f in dataclasses.fields(SFTConfig)}
+    if "train_sampling_strategy" in fields:  # newer transformers replaced the group_by_length flag
+        kwargs["train_sampling_strategy"] = "group_by_length" if cfg.batch.group_by_length else "random"
+    else:
+        kwargs["group_by_length"] = cfg.batch.group_by_length
+    if "logging_dir" not in fields:
+        kwargs.pop("logging_dir")
+    return SFTConfig(**{k: v for k, v in kwargs.items() if k in fields})
+
+
+def _report_to(wanted: list[str]) -> list[str]:
+    import importlib.util
+
+    out = [r for r in wanted if r != "wandb" or importlib.util.find_spec("wandb")]
+    if "tensorboard" in out and not (importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX")):
+        out.remove("tensorboard")
+    return out or ["none"]
+
+
+def _peak_memory(on_gpu: bool) -> dict[str, Any]:
+    import resource
+
+    import torch
+
+    if on_gpu:
+        return {"peak_memory_bytes": torch.cuda.max_memory_allocated(), "peak_memory_kind": "gpu_max_allocated"}
+    # ru_maxrss is KiB on Linux
+    return {"peak_memory_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "peak_memory_kind": "cpu_max_rss"}
+
+
+# ---------------------------------------------------------------- the run
+
+
+def build_model_and_tokenizer(cfg: TrainConfig):
+    """The base model (NF4 when configured) with fresh LoRA adapters, and its tokenizer."""
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    from cpp2py.model import load_model, load_tokenizer
+
+    tokenizer = load_tokenizer(cfg.model)
+    q = cfg.quantization
+    if q.load_in_4bit and q.quant_type != "nf4":
+        raise Cpp2PyError(f"quantization.quant_type {q.quant_type!r}: only nf4 is supported")
+    model = load_model(cfg.model, quantization="nf4" if q.load_in_4bit else "none",
+                       dtype=q.compute_dtype if q.load_in_4bit else cfg.dtype, double_quant=q.double_quant)
+    if q.load_in_4bit:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
+                                                gradient_checkpointing_kwargs={"use_reentrant": False})
+    lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                      target_modules=cfg.lora.target_modules, bias="none", task_type="CAUSAL_LM")
+    return get_peft_model(model, lora), tokenizer
+
+
+def build_trainer(cfg: TrainConfig, work: Path, callbacks: list[Any] | None = None):
+    """The guarded SFTTrainer for ``cfg`` working in ``work``; returns (trainer, guard, data_stats)."""
+    import torch
+    from datasets import Dataset
+    from transformers import set_seed
+
+    from cpp2py.prompt import style_for
+
+    set_seed(cfg.seed)
+    on_gpu = torch.cuda.is_available()
+    model, tokenizer = build_model_and_tokenizer(cfg)
+    style = style_for(tokenizer)
+    train_recs, train_stats = load_records([cfg.data.train, *cfg.data.extra_train], style, tokenizer,
+                                           cfg.data.max_length, cfg.data.max_train_examples)
+    val_ds, val_stats = None, None
+    if cfg.data.val:
+        val_recs, val_stats = load_records([cfg.data.val], style, tokenizer, cfg.data.max_length,
+                                           cfg.data.max_val_examples)
+        val_ds = Dataset.from_list(val_recs)
+    trainer_cls, guard_cls = _trainer_class()
+    args = _sft_config(cfg, work, val_ds is not None, on_gpu)
+    trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(train_recs),
+                          eval_dataset=val_ds, processing_class=tokenizer, callbacks=callbacks)
+    trainer.data_collator = IdCollator(trainer.data_collator)
+    guard = guard_cls(trainer, work / "nonfinite_batches.jsonl")
+    trainer.add_callback(guard)
+    return trainer, guard, {"train": train_stats, "val": val_stats, "style": style}
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None = None) -> Path:
+    """Run the recipe; returns the finished output directory."""
+    import torch
+    import yaml
+
+    from cpp2py.prompt import prompt_spec
+
+    out = Path(cfg.output_dir)
+    work = out.with_name(out.name + ".partial")
+    if out.exists():
+        raise Cpp2PyError(f"{out}: already exists; choose another output_dir or remove it")
+    checkpoints = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if work.is_dir() else []
+    if resume and not checkpoints:
+        raise Cpp2PyError(f"{work}: no checkpoint to resume from")
+    if not resume and work.exists():
+        shutil.rmtree(work)  # leftovers of a crashed run; --resume would have continued it
+    work.mkdir(parents=True, exist_ok=True)
+    with atomic_write(work / "train_config.yaml") as f:
+        yaml.safe_dump(dataclasses.asdict(cfg), f, sort_keys=False)
+
+    trainer, guard, data_stats = build_trainer(cfg, work, callbacks)
+    on_gpu = torch.cuda.is_available()
+    if on_gpu:
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if resume else None)
+    wall = time.perf_counter() - start
+    evals = [h for h in trainer.state.log_history if "eval_loss" in h]
+    eval_loss = None
+    if trainer.eval_dataset is not None:  # the last scheduled eval may already be at the final step
+        last = evals[-1] if evals and evals[-1]["step"] == trainer.state.global_step else None
+        eval_loss = last["eval_loss"] if last else trainer.evaluate()["eval_loss"]
+
+    model = trainer.model
+    bad = [n for n, p in model.named_parameters() if p.requires_grad and not torch.isfinite(p).all()]
+    if bad:
+        raise Cpp2PyError(f"{work}: the adapter has non-finite weights ({bad[0]}, ... {len(bad)} tensors); "
+                          f"see {work / 'nonfinite_batches.jsonl'}")
+    _save_adapter(model, work, cfg)
+    trainer.processing_class.save_pretrained(work)
+    write_json(work / "prompt.json", prompt_spec(data_stats["style"]))
+    history = trainer.state.log_history
+    tokens = trainer.tokens_seen
+    metrics = {
+        "model": cfg.model,
+        "steps": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+        "tokens_seen": tokens,
+        "wall_time_s": round(wall, 2),
+        "tokens_per_s": round(tokens / wall, 1) if wall > 0 else None,
+        "final_train_loss": next((h["loss"] for h in reversed(history) if "loss" in h), result.training_loss),
+        "mean_train_loss": result.training_loss,
+        "final_val_loss": eval_loss,
+        "loss_curve": [{"step": h["step"], "loss": h["loss"]} for h in history if "loss" in h],
+        "val_curve": [{"step": h["step"], "loss": h["eval_loss"]} for h in history if "eval_loss" in h],
+        "skipped_nonfinite_steps": guard.skipped,
+        "data": data_stats,
+        "device": torch.cuda.get_device_name(0) if on_gpu else "cpu",
+        "resumed": resume,
+        **_peak_memory(on_gpu),
+    }
+    write_json(work / "train_metrics.json", metrics)
+    if not cfg.keep_checkpoints:
+        for ckpt in work.glob("checkpoint-*"):
+            shutil.rmtree(ckpt)
+    os.replace(work, out)
+    return out
+
+
+def _save_adapter(model: Any, work: Path, cfg: TrainConfig) -> None:
+    """adapter_model.safetensors in ``adapter_dtype``, with the base recorded by its portable name."""
+    import torch
+    from peft import get_peft_model_state_dict
+    from safetensors.torch import save_file
+
+    dtype = torch.bfloat16 if cfg.adapter_dtype == "bf16" else torch.float32
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in get_peft_model_state_dict(model).items()}
+    save_file(state, str(work / "adapter_model.safetensors"), metadata={"format": "pt"})
+    peft_cfg = model.peft_config["default"]
+    # the base's resolved path is a cache dir on this machine; the configured name resolves anywhere
+    peft_cfg.base_model_name_or_path = cfg.model
+    peft_cfg.save_pretrained(str(work))
+
+
+# ---------------------------------------------------------------- merge
+
+
+def merge_adapter(adapter: str | Path, out: str | Path, *, push_to_hub: str | None = None) -> Path:
+    """Base model in bf16 (dequantised, not 4-bit) + LoRA merged: a plain transformers model."""
+    from cpp2py.model import load_adapter_model
+    from cpp2py.prompt import prompt_spec
+
+    out = Path(out)
+    if out.exists():
+        raise Cpp2PyError(f"{out}: already exists")
+    model, tokenizer, style = load_adapter_model(adapter, quantization="none", dtype="bf16")
+    merged = model.merge_and_unload()
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    merged.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    write_json(tmp / "prompt.json", prompt_spec(style))
+    os.replace(tmp, out)
+    if push_to_hub:
+        from huggingface_hub import get_token
+
+        if not get_token():
+            raise Cpp2PyError("--push-to-hub needs a token: run `hf auth login` or set HF_TOKEN")
+        merged.push_to_hub(push_to_hub)
+        tokenizer.push_to_hub(push_to_hub)
+    return out

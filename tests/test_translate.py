@@ -1,0 +1,447 @@
+"""Translation: batching, stopping, resume, interrupts, extraction, the openai backend, --verify, bad input."""
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from cpp2py import prompt
+from cpp2py.backends import Reply
+from cpp2py.cpp_source import looks_like_cpp, split_declarations
+from cpp2py.errors import Cpp2PyError
+import cpp2py.translate as tr
+from cpp2py.translate import NOT_PARSING, TranslateConfig, Translator
+
+ADD = "int add(int a, int b) {\n    return a + b;\n}\n"
+MUL = "int mul(int a, int b) {\n    int r = a * b;\n    return r;\n}\n"
+PROGRAM = '#include <iostream>\nusing namespace std;\nint main() {\n    cout << 6 * 7 << endl;\n    return 0;\n}\n'
+
+
+class FakeBackend:
+    """Replies from ``script(conversation) -> str``; counts calls; can raise after ``interrupt_after`` calls."""
+
+    context_window = 100_000
+
+    def __init__(self, script, interrupt_after: int | None = None):
+        self.script, self.interrupt_after = script, interrupt_after
+        self.calls: list[list[list[dict]]] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, conversations, *, max_new_tokens=None, temperature=None):
+        if self.interrupt_after is not None and len(self.calls) >= self.interrupt_after:
+            raise KeyboardInterrupt
+        self.calls.append(conversations)
+        return [Reply(self.script(c)) for c in conversations]
+
+
+def cpp_of(conv) -> str:
+    return prompt._cpp_of(conv)
+
+
+def echo_translation(conv) -> str:
+    """A 'model' that translates `int NAME(...)` to a Python def of the same name, in a fence."""
+    import re
+
+    names = re.findall(r"int (\w+)\(", cpp_of(conv))
+    body = "\n\n".join(f"def {n}(*args):\n    return 0" for n in names) or "pass"
+    return f"Here you go:\n```python\n{body}\n```\nHope this helps."
+
+
+# -- HF backend with the tiny random model -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_hf(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from cpp2py.backends import HFBackend
+
+    torch.manual_seed(0)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    return HFBackend(model, tok, prompt.style_for(tok), TranslateConfig(model=str(tiny_model_dir)))
+
+
+def test_batched_greedy_equals_one_at_a_time_in_input_order(tiny_hf):
+    sources = [ADD, "int f() { return 1; }", MUL + MUL, "for (int i = 0; i < n; i++) { cout << i << endl; }"]
+    convs = [prompt.messages(s) for s in sources]
+    tiny_hf.cfg = TranslateConfig(model="tiny", batch_size=3)
+    batched = tiny_hf.generate(convs, max_new_tokens=12)
+    tiny_hf.cfg = TranslateConfig(model="tiny", batch_size=1)
+    single = [tiny_hf.generate([c], max_new_tokens=12)[0] for c in convs]
+    assert batched == single
+    assert len(set(batched)) > 1  # different inputs, different outputs: the order is really checked
+
+
+def test_token_budget_scales_with_input_and_is_flagged(tiny_hf):
+    from cpp2py.backends import token_budget
+
+    tiny_hf.cfg = TranslateConfig(model="tiny", batch_size=2, max_new_tokens_cap=40)
+    short, long_ = prompt.messages("int f();"), prompt.messages(MUL * 6)
+    replies = tiny_hf.generate([short, long_])
+    for conv, reply in zip((short, long_), replies):
+        n_new = len(tiny_hf.tokenizer(reply, add_special_tokens=False)["input_ids"])
+        budget = token_budget(tiny_hf.count_tokens(conv[1]["content"]), 40)
+        assert n_new <= budget + 1  # (+1: decoding then re-encoding may merge differently)
+        if reply.hit_token_cap:
+            assert n_new >= budget - 1 and "```" not in reply[reply.find("```") + 3:]
+
+
+def test_stopping_criterion_stops_each_row_at_its_closing_fence(tiny_hf):
+    import torch
+
+    from cpp2py.backends import _StopAtFenceOrBudget
+
+    tok = tiny_hf.tokenizer
+    rows = [tok("```python\nprint('hello', end='')\n```", add_special_tokens=False)["input_ids"],
+            tok("def add(a, b):\n    return a + b\n", add_special_tokens=False)["input_ids"]]
+    width = max(map(len, rows))
+    stop = _StopAtFenceOrBudget(tok, 0, [1000, 1000], tiny_hf.eos_ids, tiny_hf.backtick_ids)
+    done_at = [None, None]
+    for step in range(1, width + 1):
+        ids = torch.tensor([(r + [tok.pad_token_id] * width)[:step] for r in rows])
+        done = stop(ids, None)
+        for k in (0, 1):
+            if done[k] and done_at[k] is None:
+                done_at[k] = step
+    assert done_at == [len(rows[0]), None]
+    assert stop.hit_cap == [False, False]
+
+
+# -- extraction, retries, markers ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("reply, expected", [
+    ("```python\ndef add(a, b):\n    return a + b\n```", "def add(a, b):\n    return a + b"),
+    ("Sure! Here is the code:\n```py\nx = 1\n```\nIt sets x.", "x = 1"),
+    ("```cpp\nint x;\n```\n```python\ny = 2\n```", "y = 2"),
+    ("def f():\n    return 3\n\nThis returns 3.", "def f():\n    return 3"),
+    ("```python\nwhile True:\n    pass", "while True:\n    pass"),  # cut at the cap: unclosed fence
+])
+def test_translation_extracts_code_from_replies(reply, expected):
+    cfg = TranslateConfig(model="fake")
+    result = Translator(FakeBackend(lambda c: reply), cfg).translate_many([ADD])[0]
+    assert result.python == expected and result.parses and result.raw == reply
+
+
+def test_unparseable_reply_is_retried_then_marked():
+    answers = iter(["```python\ndef f(:\n```", "```python\ndef f():\n    return 1\n```"])
+    fake = FakeBackend(lambda c: next(answers))
+    r = Translator(fake, TranslateConfig(model="fake", retries=2)).translate_many([ADD])[0]
+    assert r.parses and len(fake.calls) == 2
+
+    bad = FakeBackend(lambda c: "```python\ndef f(:\n```")
+    r = Translator(bad, TranslateConfig(model="fake", retries=2)).translate_many([ADD])[0]
+    assert not r.parses and len(bad.calls) == 3
+    assert r.file_text().startswith(NOT_PARSING)
+
+
+def test_num_samples_keeps_first_parsing_sample():
+    answers = iter(["```python\n)(\n```", "```python\nz = 3\n```"])
+    fake = FakeBackend(lambda c: next(answers))
+    r = Translator(fake, TranslateConfig(model="fake", temperature=0.5, num_samples=2)).translate_many([ADD])[0]
+    assert r.python == "z = 3" and len(fake.calls) == 1 and len(fake.calls[0]) == 2
+
+
+# -- long inputs ----------------------------------------------------------------------------------
+
+def test_splitter_finds_top_level_declarations():
+    src = ('#include <vector>\nusing namespace std;\nconst int N = 5; // "{"\n'
+           'struct P { int x; };\nint a[] = {1, 2};\n'
+           'int f(int x) { string s = "}"; char c = \'}\'; /* } */ return x; }\n'
+           'template <typename T>\nT g(T v) {\n  if (v) { return v; }\n  return v;\n}\n' + PROGRAM.split("\n", 2)[2])
+    split = split_declarations(src)
+    assert split.preamble.splitlines() == ["#include <vector>", "using namespace std;", "const int N = 5;"]
+    decls = split.declarations
+    assert len(decls) == 5
+    assert decls[0].endswith("struct P { int x; };") and decls[1] == "int a[] = {1, 2};"
+    assert decls[2].startswith("int f(int x)") and decls[2].endswith("return x; }")
+    assert decls[3].startswith("template <typename T>") and decls[4].startswith("int main()")
+
+
+def test_long_input_is_split_translated_and_reassembled():
+    src = "#include <cmath>\nconst int K = 3;\n" + ADD + MUL + "int sq(int x) {\n    return x * x;\n}\n"
+
+    def model(conv):
+        cpp = cpp_of(conv)
+        names = [n for n in ("add", "mul", "sq") if f"int {n}(" in cpp]
+        return "```python\nimport math\nK = 3\n\n" + "\n\n".join(f"def {n}(a, b=0):\n    return 0" for n in names) + "\n```"
+
+    fake = FakeBackend(model)
+    r = Translator(fake, TranslateConfig(model="fake", max_input_tokens=25)).translate_many([src])[0]
+    assert r.pieces > 1 and r.parses
+    assert r.python.count("import math") == 1 and r.python.startswith("import math")
+    assert r.python.count("K = 3") == 1
+    assert all(f"def {n}(" in r.python for n in ("add", "mul", "sq"))
+
+
+def test_a_declaration_too_long_for_one_piece_is_refused():
+    fake = FakeBackend(echo_translation)
+    with pytest.raises(Cpp2PyError, match="over the .*limit"):
+        Translator(fake, TranslateConfig(model="fake", max_input_tokens=8)).translate_many([MUL + ADD])
+
+
+def test_looks_like_cpp():
+    assert looks_like_cpp(ADD) and looks_like_cpp(PROGRAM)
+    assert not looks_like_cpp("def add(a, b):\n    return a + b\n")
+    assert not looks_like_cpp("import os\nprint(os.getcwd())\n")
+    assert not looks_like_cpp("Dear reader, this is a letter.\nRegards")
+
+
+# -- batch jobs: resume and interrupts --------------------------------------------------------------
+
+def write_bench(path: Path, n: int) -> Path:
+    with path.open("w") as f:
+        for i in range(n):
+            f.write(json.dumps({"id": f"p{i}", "cpp": f"int f{i}(int x) {{\n    return x + {i};\n}}"}) + "\n")
+    return path
+
+
+def test_jsonl_resume_skips_done_items(tmp_path):
+    bench, preds = write_bench(tmp_path / "b.jsonl", 5), tmp_path / "p.jsonl"
+    fake = FakeBackend(echo_translation)
+    cfg = TranslateConfig(model="fake", batch_size=2)
+    tr.translate_jsonl(bench, preds, cfg, backend=fake)
+    recs = [json.loads(line) for line in preds.read_text().splitlines()]
+    assert sorted(r["id"] for r in recs) == [f"p{i}" for i in range(5)]
+    assert set(recs[0]) == {"id", "prediction", "parses", "hit_token_cap", "repairs", "verified", "seconds"}
+    assert all(r["parses"] and f"def f{r['id'][1:]}(" in r["prediction"] for r in recs)
+
+    # Keep two finished records and a line torn by a crash: only the three others are redone.
+    lines = preds.read_text().splitlines()
+    preds.write_text("\n".join(lines[:2]) + "\n" + lines[2][:10])
+    again = FakeBackend(echo_translation)
+    tr.translate_jsonl(bench, preds, cfg, backend=again)
+    assert sum(len(c) for c in again.calls) == 3
+    assert sorted(json.loads(x)["id"] for x in preds.read_text().splitlines()) == [f"p{i}" for i in range(5)]
+
+    none = FakeBackend(echo_translation)
+    tr.translate_jsonl(bench, preds, cfg, backend=none)
+    assert none.calls == []
+
+
+def test_interrupted_run_keeps_finished_items(tmp_path):
+    bench, preds = write_bench(tmp_path / "b.jsonl", 6), tmp_path / "p.jsonl"
+    cfg = TranslateConfig(model="fake", batch_size=2)
+    with pytest.raises(KeyboardInterrupt):
+        tr.translate_jsonl(bench, preds, cfg, backend=FakeBackend(echo_translation, interrupt_after=2))
+    kept = [json.loads(x) for x in preds.read_text().splitlines()]
+    assert len(kept) == 4 and all(r["parses"] for r in kept)
+    rest = FakeBackend(echo_translation)
+    tr.translate_jsonl(bench, preds, cfg, backend=rest)
+    assert sum(len(c) for c in rest.calls) == 2
+
+
+def test_directory_mode_mirrors_tree_resumes_and_flags_bad_files(tmp_path, capsys):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.cpp").write_text(ADD)
+    (src / "sub" / "b.cc").write_text(MUL)
+    (src / "sub" / "b.h").write_text("int mul(int a, int b);\nint add(int a, int b);\n")
+    (src / "notes.txt").write_text("not C++")
+    (src / "empty.hpp").write_text("")
+    out = tmp_path / "out"
+    fake = FakeBackend(echo_translation)
+    summary = tr.translate_path(str(src), out, TranslateConfig(model="fake"), backend=fake)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.py")) == ["a.py", "sub/b_cc.py", "sub/b_h.py"]
+    assert "def add(" in (out / "a.py").read_text()
+    assert summary.translated == 3 and summary.rejected == [str(src / "empty.hpp")] and not summary.ok
+    assert "empty input" in capsys.readouterr().err
+    again = FakeBackend(echo_translation)
+    summary = tr.translate_path(str(src), out, TranslateConfig(model="fake"), backend=again)
+    assert again.calls == [] and summary.skipped == 3
+
+
+# -- the openai backend against a real HTTP server --------------------------------------------------
+
+class _ChatHandler(BaseHTTPRequestHandler):
+    requests: list[dict] = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.headers.get("Authorization") != "Bearer good-key":
+            return self._send(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
+        if self.path != "/v1/chat/completions":
+            return self._send(404, {"error": {"message": "no such path"}})
+        type(self).requests.append(body)
+        content = echo_translation(body["messages"])
+        self._send(200, {
+            "id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        })
+
+    def _send(self, code, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def chat_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ChatHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _ChatHandler.requests = []
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_openai_backend_against_local_server(chat_server, monkeypatch, tmp_path):
+    monkeypatch.setenv("CPP2PY_API_KEY", "good-key")
+    cfg = TranslateConfig(backend="openai", base_url=chat_server, model="served-model", concurrency=3)
+    from cpp2py.backends import OpenAIBackend
+
+    backend = OpenAIBackend(cfg)
+    bench, preds = write_bench(tmp_path / "b.jsonl", 7), tmp_path / "p.jsonl"
+    tr.translate_jsonl(bench, preds, cfg, backend=backend)
+    recs = {json.loads(x)["id"]: json.loads(x) for x in preds.read_text().splitlines()}
+    assert len(recs) == 7 and all(f"def f{k[1:]}(" in r["prediction"] and r["parses"] for k, r in recs.items())
+    sent = _ChatHandler.requests
+    assert len(sent) == 7 and sent[0]["model"] == "served-model" and sent[0]["messages"][0]["role"] == "system"
+    assert all(0 < s["max_tokens"] <= cfg.max_new_tokens_cap for s in sent)
+
+
+def test_openai_backend_bad_key_is_one_line_error(chat_server, monkeypatch):
+    monkeypatch.setenv("CPP2PY_API_KEY", "wrong")
+    cfg = TranslateConfig(backend="openai", base_url=chat_server, model="m")
+    from cpp2py.backends import OpenAIBackend
+
+    with pytest.raises(Cpp2PyError, match="API key was rejected"):
+        Translator(OpenAIBackend(cfg), cfg).translate_many([ADD])
+
+
+# -- --verify ----------------------------------------------------------------------------------------
+
+def test_verify_loop_repairs_with_the_check_feedback(monkeypatch):
+    """The loop logic, with a scripted oracle: wrong first, right after one repair."""
+    wrong, right = "def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b"
+
+    def model(conv):
+        return prompt.fenced(right if len(conv) > 2 else wrong)
+
+    def fake_check(candidate, item, *, timeout):
+        return ("a + b" in candidate, "pass" if "a + b" in candidate else "wrong_answer: add(1, 2) gave -1")
+
+    monkeypatch.setattr(tr, "check", fake_check)
+    fake = FakeBackend(model)
+    r = Translator(fake, TranslateConfig(model="fake", verify=True, rounds=2)).translate_many([ADD])[0]
+    assert r.verified and r.repairs == 1 and r.python == right
+    repair_conv = fake.calls[1][0]
+    assert "wrong_answer: add(1, 2) gave -1" in repair_conv[-1]["content"] and wrong in repair_conv[2]["content"]
+
+    never = FakeBackend(lambda c: prompt.fenced(wrong))
+    r = Translator(never, TranslateConfig(model="fake", verify=True, rounds=2)).translate_many([ADD])[0]
+    assert r.verified is False and r.repairs == 2 and len(never.calls) == 3
+    assert r.file_text().startswith("# cpp2py: translation failed verification (wrong_answer")
+
+
+def test_verify_in_the_sandbox_against_a_benchmark_test():
+    pytest.importorskip("cpp2py.sandbox")
+    wrong, right = "def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b"
+    fake = FakeBackend(lambda conv: prompt.fenced(right if len(conv) > 2 else wrong))
+    item = {"id": "t", "cpp": ADD, "python": None, "test": "assert add(1, 2) == 3", "stdin": None,
+            "compare_stdout": False}
+    r = Translator(fake, TranslateConfig(model="fake", verify=True)).translate_many([ADD], [item])[0]
+    assert r.verified and r.repairs == 1
+
+
+def test_verify_compares_stdout_of_a_full_program():
+    pytest.importorskip("cpp2py.sandbox")
+    fake = FakeBackend(lambda conv: prompt.fenced("print(42)" if len(conv) > 2 else "print(41)"))
+    r = Translator(fake, TranslateConfig(model="fake", verify=True)).translate_many([PROGRAM])[0]
+    assert r.verified and r.repairs == 1
+
+
+# -- the command line: bad input and markers ------------------------------------------------------------
+
+def run_cli(monkeypatch, capsys, *args):
+    from cpp2py import cli
+
+    monkeypatch.setattr(sys, "argv", ["cpp2py", "translate", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.cpp", "no such file"),
+    (lambda d: (d / "x.py").write_text("def f():\n    return 1\n") and d / "x.py", "is a Python file"),
+    (lambda d: (d / "bin.cpp").write_bytes(b"\x7fELF\x00\x01\x02") and d / "bin.cpp", "binary"),
+    (lambda d: (d / "e.cpp").write_text("  \n") and d / "e.cpp", "empty input"),
+    (lambda d: (d / "l1.cpp").write_bytes("int caf\xe9() { return 1; }".encode("latin-1")) and d / "l1.cpp", "not valid utf-8"),
+    (lambda d: (d / "prose.cpp").write_text("Just some notes about the project.\n") and d / "prose.cpp", "does not look like C++"),
+])
+def test_bad_input_is_a_one_line_error(tmp_path, monkeypatch, capsys, make, message):
+    code, out, err = run_cli(monkeypatch, capsys, str(make(tmp_path)))
+    assert code == 1 and out == ""
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_unreachable_endpoint_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / "a.cpp").write_text(ADD)
+    monkeypatch.setenv("CPP2PY_API_KEY", "k")
+    code, _, err = run_cli(monkeypatch, capsys, str(tmp_path / "a.cpp"), "--backend", "openai",
+                           "--base-url", f"http://127.0.0.1:{_closed_port()}/v1", "--model", "m")
+    assert code == 1 and "cannot reach the endpoint" in err and err.count("\n") == 1
+
+
+def test_cli_marks_unparseable_output_and_exits_nonzero(tmp_path, monkeypatch, capsys):
+    (tmp_path / "a.cpp").write_text(ADD)
+    fake = FakeBackend(lambda c: "```python\ndef add(a, b:\n```")
+    monkeypatch.setattr(tr, "make_backend", lambda cfg: fake)
+    code, _, err = run_cli(monkeypatch, capsys, str(tmp_path / "a.cpp"), "-o", str(tmp_path / "a.py"))
+    assert code == 3 and "do not parse" in err
+    assert (tmp_path / "a.py").read_text().startswith(NOT_PARSING)
+
+    good = FakeBackend(echo_translation)
+    monkeypatch.setattr(tr, "make_backend", lambda cfg: good)
+    code, out, err = run_cli(monkeypatch, capsys, str(tmp_path / "a.cpp"))
+    assert code in (0, None) and out.startswith("def add(")
+
+
+def test_library_call_is_repeatable(monkeypatch):
+    import cpp2py
+
+    monkeypatch.setattr(tr, "make_backend", lambda cfg: FakeBackend(echo_translation))
+    assert cpp2py.translate(ADD, model="fake").startswith("def add(")
+    assert cpp2py.translate(MUL, model="fake").startswith("def mul(")  # still callable after the import
+    with pytest.raises(Cpp2PyError, match="does not look like C\\+\\+"):
+        cpp2py.translate("print('hi')\n", model="fake")
+
+
+# -- the real default model -------------------------------------------------------------------------------
+
+def _default_model_installed() -> bool:
+    try:
+        from cpp2py import model
+    except ImportError:
+        return False
+    return model.is_installed(model.DEFAULT_BASE)
+
+
+@pytest.mark.real_model
+@pytest.mark.skipif(not _default_model_installed(), reason="needs `cpp2py models install qwen2.5-coder-0.5b-instruct`")
+def test_default_model_translates_an_example():
+    example = Path(__file__).parents[1] / "examples" / "gcd_lcm.cpp"
+    python = tr.translate_source(example.read_text(), device="cpu")
+    assert prompt.parses(python) and not python.startswith("# cpp2py:")
