@@ -93,8 +93,16 @@ def is_launched() -> bool:
 
 # ------------------------------------------------------------------------------------------- rank helpers
 def _dist():
-    """``torch.distributed`` when a process group is up, else None (without importing torch for nothing)."""
-    if "torch" not in sys.modules:
+    """``torch.distributed`` when a process group is up, else None (without importing torch for nothing).
+
+    Under ``accelerate launch`` the group is created here if the Trainer has not done it yet, so that
+    :func:`barrier` also works before the Trainer exists (e.g. around preparing the output directory).
+    """
+    if is_launched():
+        from accelerate import PartialState
+
+        PartialState()  # a process-wide singleton: the Trainer later reuses this group
+    elif "torch" not in sys.modules:
         return None
     import torch.distributed as dist
 
@@ -166,6 +174,19 @@ def prepare_final_save(trainer: Any) -> None:
     """
     if strategy() == "fsdp":
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+
+
+def adapter_state_dict(trainer: Any) -> dict[str, Any]:
+    """The trained LoRA weights; call on every rank. Under FSDP they are gathered into a full state dict
+    (complete on rank 0 only), elsewhere read from the model directly."""
+    from peft import get_peft_model_state_dict
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if strategy() != "fsdp":
+        return get_peft_model_state_dict(model)
+    prepare_final_save(trainer)
+    full = trainer.accelerator.get_state_dict(trainer.model)
+    return get_peft_model_state_dict(model, state_dict=full) if is_main_process() else {}
 
 
 def barrier() -> None:
@@ -317,19 +338,19 @@ def merge_shards(benchmark_path: str | Path, shard_outputs: Sequence[str | Path]
 
 
 def translate_shard(benchmark_path: str | Path, output_path: str | Path, cfg: Any,
-                    shard: int, num_shards: int) -> Path:
-    """Translate shard ``shard``/``num_shards`` of a benchmark JSONL into ``output_path`` (resumable).
-
-    What ``cpp2py translate BENCH --shard i/N -o OUT`` runs, e.g. as one task of a cluster array job.
+                    shard: int, num_shards: int) -> Any:
+    """Translate shard ``shard``/``num_shards`` of a benchmark JSONL into ``output_path`` (resumable);
+    returns the translate stage's summary. What ``cpp2py translate BENCH --shard i/N -o OUT`` runs, e.g.
+    as one task of a cluster array job; join the outputs with :func:`merge_shards`.
     """
-    from cpp2py.translate import translate_jsonl
+    from cpp2py.translate import _translate_jsonl
 
     items = list(read_jsonl(benchmark_path))
     _item_ids(items, str(benchmark_path))
     inp = Path(output_path).parent / f".{Path(output_path).name}.input.jsonl"
     write_jsonl(inp, shard_items(items, num_shards, shard))
     try:
-        return translate_jsonl(inp, output_path, cfg)
+        return _translate_jsonl(inp, output_path, cfg)
     finally:
         inp.unlink(missing_ok=True)
 
@@ -337,30 +358,31 @@ def translate_shard(benchmark_path: str | Path, output_path: str | Path, cfg: An
 def _translate_on_gpu(device: str, input_path: Path, output_path: Path, cfg: Any) -> Path:
     # Runs in a fresh (spawned) interpreter: CUDA is not initialised yet, so this pins the process to one GPU.
     os.environ["CUDA_VISIBLE_DEVICES"] = device
-    from cpp2py.translate import translate_jsonl
+    from cpp2py.translate import _translate_jsonl
 
-    return translate_jsonl(input_path, output_path, cfg)
+    return _translate_jsonl(input_path, output_path, cfg)
 
 
 def _run_shard(worker: Callable[..., Any], shard: int, device: str, inp: Path, out: Path, cfg: Any,
-               errors: Any) -> None:
+               reports: Any) -> None:
     try:
-        worker(device, inp, out, cfg)
+        reports.put((shard, None, worker(device, inp, out, cfg)))
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as e:
-        errors.put((shard, str(e) if isinstance(e, Cpp2PyError) else f"{type(e).__name__}: {e}"))
+        reports.put((shard, str(e) if isinstance(e, Cpp2PyError) else f"{type(e).__name__}: {e}", None))
         sys.exit(1)
 
 
 def translate_sharded(benchmark_path: str | Path, predictions_path: str | Path, cfg: Any, num_gpus: int,
-                      *, worker: Callable[[str, Path, Path, Any], Any] = _translate_on_gpu) -> Path:
+                      *, worker: Callable[[str, Path, Path, Any], Any] = _translate_on_gpu) -> list[Any]:
     """Translate a benchmark JSONL on ``num_gpus`` GPUs, one process each, and merge in input order.
 
     Process ``i`` sees only GPU ``i`` (of those in ``CUDA_VISIBLE_DEVICES``, when it is set) and appends
     its finished items to its shard file, so an interrupted run loses nothing and a rerun (``cfg.resume``,
     default on) continues every shard where it stopped. ``worker(device, input, output, cfg)`` translates
-    one shard; tests replace it.
+    one shard (tests replace it); what each returns (the translate stage's summary) is returned in shard
+    order once ``predictions_path`` holds the merged predictions.
     """
     import multiprocessing
 
@@ -375,8 +397,8 @@ def translate_sharded(benchmark_path: str | Path, predictions_path: str | Path, 
         os.environ.setdefault(key, value)
     # spawn, not fork: each worker must start without CUDA state (or torch threads) from the parent.
     ctx = multiprocessing.get_context("spawn")
-    errors = ctx.SimpleQueue()
-    procs = [ctx.Process(target=_run_shard, args=(worker, i, devices[i], inp, out, cfg, errors), name=f"shard-{i}")
+    reports = ctx.SimpleQueue()
+    procs = [ctx.Process(target=_run_shard, args=(worker, i, devices[i], inp, out, cfg, reports), name=f"shard-{i}")
              for i, (inp, out) in enumerate(paths)]
     for p in procs:
         p.start()
@@ -388,14 +410,14 @@ def translate_sharded(benchmark_path: str | Path, predictions_path: str | Path, 
         for p in procs:
             p.join()
         raise
-    messages = {}
-    while not errors.empty():
-        shard, message = errors.get()
-        messages[shard] = message
-    failed = [f"shard {i}/{num_gpus}: {messages.get(i, f'worker exited with status {p.exitcode}')}"
+    messages, results = {}, {}
+    while not reports.empty():
+        shard, message, result = reports.get()
+        messages[shard], results[shard] = message, result
+    failed = [f"shard {i}/{num_gpus}: {messages.get(i) or f'worker exited with status {p.exitcode}'}"
               for i, p in enumerate(procs) if p.exitcode != 0]
     if failed:
         raise Cpp2PyError("; ".join(failed) + f"; finished items are kept in {shard_dir(predictions_path)}, rerun to resume")
-    out = merge_shards(benchmark_path, [o for _, o in paths], predictions_path)
+    merge_shards(benchmark_path, [o for _, o in paths], predictions_path)
     shutil.rmtree(shard_dir(predictions_path), ignore_errors=True)
-    return out
+    return [results.get(i) for i in range(num_gpus)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -270,3 +271,28 @@ def test_benchmark_without_ids_or_with_duplicates_is_refused(tmp_path):
         bench = _write(tmp_path / "b.jsonl", records)
         with pytest.raises(Cpp2PyError, match=msg):
             D.translate_sharded(bench, tmp_path / "p.jsonl", _cfg(tmp_path), 2, worker=fake_translate)
+
+
+# ------------------------------------------------------------------------------------------ CLI wiring
+def test_train_num_gpus_relaunches_under_accelerate(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from cpp2py.cli import app
+
+    for var in ("LOCAL_RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    argv = ["train", "--config", "c.yaml", "--num-gpus", "2", "--strategy", "fsdp", "lora.r=8"]
+    monkeypatch.setattr(sys, "argv", ["cpp2py", *argv])
+    seen = {}
+
+    def fake_exec(exe, cmd):
+        seen["cmd"] = cmd
+        raise SystemExit(0)
+
+    monkeypatch.setattr(D.os, "execv", fake_exec)
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    cmd = seen["cmd"]
+    assert cmd[cmd.index("--config_file") + 1].endswith("fsdp-qlora.yaml")
+    assert cmd[cmd.index("-m") + 1:] == ["cpp2py", "train", "--config", "c.yaml", "lora.r=8"]
+
