@@ -92,13 +92,13 @@ def is_launched() -> bool:
 
 
 # ------------------------------------------------------------------------------------------- rank helpers
-def _dist():
+def _dist(create: bool = False):
     """``torch.distributed`` when a process group is up, else None (without importing torch for nothing).
 
-    Under ``accelerate launch`` the group is created here if the Trainer has not done it yet, so that
+    ``create``: under ``accelerate launch``, set the group up if the Trainer has not done it yet, so that
     :func:`barrier` also works before the Trainer exists (e.g. around preparing the output directory).
     """
-    if is_launched():
+    if create and is_launched():
         from accelerate import PartialState
 
         PartialState()  # a process-wide singleton: the Trainer later reuses this group
@@ -115,13 +115,18 @@ def local_rank() -> int:
 
 
 def world_size() -> int:
+    """Processes in the job: the launcher's ``WORLD_SIZE``, else the process group's, else 1."""
+    if "WORLD_SIZE" in os.environ:
+        return int(os.environ["WORLD_SIZE"])
     dist = _dist()
-    return dist.get_world_size() if dist else int(os.environ.get("WORLD_SIZE", "1"))
+    return dist.get_world_size() if dist else 1
 
 
 def rank() -> int:
+    if "RANK" in os.environ:
+        return int(os.environ["RANK"])
     dist = _dist()
-    return dist.get_rank() if dist else int(os.environ.get("RANK", "0"))
+    return dist.get_rank() if dist else 0
 
 
 def is_main_process() -> bool:
@@ -190,7 +195,7 @@ def adapter_state_dict(trainer: Any) -> dict[str, Any]:
 
 
 def barrier() -> None:
-    dist = _dist()
+    dist = _dist(create=True)
     if dist is not None:
         dist.barrier()
 
@@ -223,7 +228,7 @@ def reduce_max(value: float) -> float:
 
 
 def _reduce(value: float, op: str) -> float:
-    dist = _dist()
+    dist = _dist(create=True)
     if dist is None:
         return value
     import torch
