@@ -4,9 +4,8 @@ Run as: python benchmarks/check_references.py /tmp/prep/humaneval-x/humaneval-x.
 
 For an item with `test`, the reference passes when `python + "\n\n" + test` exits 0 within the time
 limit; for a `compare_stdout` item, when its stdout equals the compiled C++ program's (trailing
-whitespace of each line ignored). Prints the pass rate and the failing ids. These are the benchmark's
-trusted reference programs, run in a subprocess with a timeout (cpp2py.data.run_reference_*), not
-model output.
+whitespace of each line ignored). Prints the pass rate and the failing ids. The oracle is the one the
+evaluation applies (cpp2py.sandbox.check_candidate), so a reference failing here marks a broken item.
 """
 from __future__ import annotations
 
@@ -16,21 +15,13 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from cpp2py.data import run_reference_cpp, run_reference_python, same_stdout
 from cpp2py.files import read_jsonl
+from cpp2py.sandbox import check_candidate
 
 
 def check(item: dict, timeout: float) -> tuple[str, bool, str]:
-    if item.get("test"):
-        res = run_reference_python(item["python"] + "\n\n" + item["test"], stdin=item.get("stdin"), timeout=timeout)
-        return item["id"], res.ok, res.detail[-300:]
-    if item.get("compare_stdout"):
-        stage, cpp = run_reference_cpp(item["cpp"], stdin=item.get("stdin"), timeout=timeout)
-        if not cpp.ok:
-            return item["id"], False, f"C++ {stage} failed"
-        py = run_reference_python(item["python"], stdin=item.get("stdin"), timeout=timeout)
-        return item["id"], py.ok and same_stdout(py.stdout, cpp.stdout), py.detail[-300:] or "stdout differs"
-    return item["id"], False, "no oracle"
+    verdict = check_candidate(item["python"], item, timeout=timeout)
+    return item["id"], verdict.passed, f"{verdict.kind}: {verdict.detail}"
 
 
 def main() -> None:
@@ -41,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     items = [r for r in read_jsonl(args.benchmark) if r.get("python")]
     start = time.time()
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each job is a python / g++ process
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each job waits on a sandboxed process
         results = list(pool.map(lambda it: check(it, args.timeout), items))
     passed = sum(ok for _, ok, _ in results)
     failed = [(i, d.strip().splitlines()[-1] if d.strip() else "") for i, ok, d in results if not ok]

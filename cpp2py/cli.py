@@ -115,10 +115,16 @@ def train(
     config: Path = typer.Option(..., "--config", "-c", help="A recipe from configs/, e.g. configs/qwen2.5-coder-0.5b-qlora.yaml."),
     overrides: Optional[List[str]] = typer.Argument(None, help="KEY=VALUE overrides, e.g. lora.r=8 train.lr=1e-4."),
     resume: bool = typer.Option(False, help="Continue from the last checkpoint in the output directory."),
+    num_gpus: Optional[int] = typer.Option(None, help="Train on N GPUs: relaunches this command under `accelerate launch`."),
+    strategy: str = typer.Option("ddp", help="With --num-gpus: ddp (a 4-bit copy per GPU) or fsdp (FSDP-QLoRA, shards the base)."),
 ) -> None:
     """QLoRA fine-tuning with trl's SFTTrainer (loss on the completion, EOS trained)."""
+    from cpp2py import distributed
     from cpp2py.config import load_config
     from cpp2py.train import TrainConfig, train as run_training
+
+    if num_gpus is not None and not distributed.is_launched():
+        distributed.launch_training(num_gpus, strategy, distributed.strip_launch_options(sys.argv[2:]))  # type: ignore[arg-type]
 
     out = run_training(load_config(TrainConfig, config, overrides), resume=resume)
     typer.echo(f"adapter written to {out}")
@@ -155,7 +161,8 @@ def translate(
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32, or int8 (CPU: dynamic int8 quantisation, faster)."),
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights (bitsandbytes, GPU)."),
-    num_gpus: int = typer.Option(1, help="GPUs for data-parallel translation (only 1 for now)."),
+    num_gpus: int = typer.Option(1, help="JSONL input: translate on N GPUs, one process each, merged in input order."),
+    shard: Optional[str] = typer.Option(None, hidden=True, help="JSONL input: translate only shard I/N (array jobs)."),
 ) -> None:
     """Translate C++ into Python (exit 3 when an output does not parse or fails --verify)."""
     from cpp2py.translate import TranslateConfig, translate_path
@@ -168,7 +175,14 @@ def translate(
         verify=verify, rounds=rounds, resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,
         num_gpus=num_gpus,
     )
-    summary = translate_path(input, output, cfg)
+    if shard is not None:
+        from cpp2py.distributed import parse_shard, translate_shard
+
+        if output is None:
+            raise Cpp2PyError("--shard needs -o SHARD_PREDICTIONS.jsonl")
+        summary = translate_shard(input, output, cfg, *parse_shard(shard))
+    else:
+        summary = translate_path(input, output, cfg)
     typer.echo(summary.line(), err=True)
     # A benchmark's predictions carry parses/verified per record for `evaluate` to count; a file or a
     # directory of translations that do not parse or fail --verify must not look like success.
@@ -222,11 +236,24 @@ def evaluate(
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default)."),
+    model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf file or hub id (default: the packaged default model)."),
+    adapter: Optional[str] = typer.Option(None, help="A trained adapter directory (default: the packaged adapter, if any)."),
+    backend: str = typer.Option("hf", help="hf (local model) or openai (forward to an OpenAI-compatible server)."),
+    base_url: Optional[str] = typer.Option(None, help="Base URL of the OpenAI-compatible server for --backend openai."),
+    host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default; anything else is reachable by others)."),
     port: int = typer.Option(8000, help="Port."),
+    batch_size: int = typer.Option(8, min=1, help="Most requests answered by one model call."),
+    max_queue: int = typer.Option(64, min=1, help="Most requests waiting for the model; more get HTTP 429."),
+    max_body_kb: int = typer.Option(256, min=1, help="Largest request body in KiB; larger gets HTTP 413."),
+    timeout: float = typer.Option(300.0, min=0.1, help="Seconds a request may wait and run; longer gets HTTP 504."),
+    allow_exec: bool = typer.Option(False, "--allow-exec", help="Let Verify run translations (in the sandbox); off: verify requests get 403."),
 ) -> None:
     """HTTP API (incl. OpenAI-compatible) and a web page for translating C++."""
-    _not_yet("serve")
+    from cpp2py.serve import ServeConfig, run_serve
+
+    run_serve(ServeConfig(model=model, adapter=adapter, backend=backend, base_url=base_url, host=host, port=port,
+                          batch_size=batch_size, max_queue=max_queue, max_body_kb=max_body_kb, timeout=timeout,
+                          allow_exec=allow_exec))
 
 
 def main() -> None:

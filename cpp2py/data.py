@@ -22,13 +22,9 @@ import io
 import json
 import keyword
 import re
-import subprocess
-import sys
-import tempfile
 import tokenize
 import zipfile
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -691,53 +687,6 @@ def prepare_xlcost(src: str | Path, out: str | Path) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Running trusted reference code (CoST C++ oracles, benchmark reference checks)
-# ---------------------------------------------------------------------------------------------------
-# cpp2py.sandbox is not on main yet. What runs here is the corpora's own reference code, not model
-# output, so a plain subprocess in a temporary directory with a timeout is enough; model-generated code
-# runs only through cpp2py.sandbox.
-
-
-@dataclass
-class RunResult:
-    ok: bool
-    stdout: str
-    detail: str = ""
-
-
-def _run(cmd: list[str], *, cwd: str, timeout: float, stdin: str | None = None) -> RunResult:
-    try:
-        p = subprocess.run(cmd, cwd=cwd, input=stdin or "", capture_output=True, text=True,
-                           timeout=timeout, errors="replace")
-    except subprocess.TimeoutExpired:
-        return RunResult(False, "", "timeout")
-    return RunResult(p.returncode == 0, p.stdout, p.stderr[-2000:] if p.returncode else "")
-
-
-def run_reference_cpp(source: str, *, stdin: str | None = None, timeout: float = 10.0,
-                      compile_timeout: float = 60.0) -> tuple[str, RunResult]:
-    """Compile with ``g++ -std=c++17 -O2`` and run; returns (stage, result) with stage compile|run."""
-    with tempfile.TemporaryDirectory(prefix="cpp2py-ref-") as d:
-        Path(d, "main.cpp").write_text(source, encoding="utf-8")
-        built = _run(["g++", "-std=c++17", "-O2", "-o", "main", "main.cpp"], cwd=d, timeout=compile_timeout)
-        if not built.ok:
-            return "compile", built
-        return "run", _run([str(Path(d, "main"))], cwd=d, timeout=timeout, stdin=stdin)
-
-
-def run_reference_python(code: str, *, stdin: str | None = None, timeout: float = 10.0) -> RunResult:
-    with tempfile.TemporaryDirectory(prefix="cpp2py-ref-") as d:
-        Path(d, "main.py").write_text(code, encoding="utf-8")
-        return _run([sys.executable, "-I", "main.py"], cwd=d, timeout=timeout, stdin=stdin)
-
-
-def same_stdout(a: str, b: str) -> bool:
-    """The benchmark's stdout comparison: trailing whitespace of each line (and trailing lines) ignored."""
-    norm = lambda s: "\n".join(line.rstrip() for line in s.rstrip().splitlines())  # noqa: E731
-    return norm(a) == norm(b)
-
-
-# ---------------------------------------------------------------------------------------------------
 # CoST
 # ---------------------------------------------------------------------------------------------------
 
@@ -823,15 +772,26 @@ def cost_split(problem_id: str) -> str:
     return "train" if bucket < 80 else "val" if bucket < 90 else "test"
 
 
-def _bench_one(rec: dict, timeout: float) -> tuple[dict, str, bool | None]:
-    """Compile and run one CoST C++ program; (record, outcome, does the reference Python agree)."""
-    stage, res = run_reference_cpp(rec["cpp"], timeout=timeout)
+def _bench_one(rec: dict, timeout: float) -> tuple[dict, str, bool]:
+    """Compile and run one CoST C++ program in the sandbox; (record, outcome, does the reference Python
+    pass the resulting compare_stdout oracle)."""
+    from cpp2py.sandbox import CompiledCpp, check_candidate, compile_cpp, run_binary
+
+    built = compile_cpp(rec["cpp"])
+    if not isinstance(built, CompiledCpp):
+        return rec, "compile_error", False
+    res = run_binary(built.path, timeout=timeout)
     if not res.ok:
-        return rec, f"{stage}_{'timeout' if res.detail == 'timeout' else 'error'}", None
+        return rec, f"run_{res.status}", False
     if not res.stdout.strip():
-        return rec, "no_output", None
-    py = run_reference_python(rec["python"], timeout=timeout)
-    return rec, "ok", py.ok and same_stdout(py.stdout, res.stdout)
+        return rec, "no_output", False
+    item = _cost_item(rec)
+    return rec, "ok", check_candidate(rec["python"], item, timeout=timeout).passed
+
+
+def _cost_item(rec: dict) -> dict:
+    return {"id": rec["id"], "cpp": rec["cpp"], "python": rec["python"], "test": None, "stdin": None,
+            "compare_stdout": True}
 
 
 def prepare_cost(src: str | Path, out: str | Path, *, bench_splits: tuple[str, ...] = ("test",),
@@ -882,13 +842,12 @@ def prepare_cost(src: str | Path, out: str | Path, *, bench_splits: tuple[str, .
     outcomes: Counter = Counter()
     agree = 0
     bench = []
-    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:  # each job is a g++ / program process
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:  # each job waits on a sandboxed process
         for rec, outcome, py_agrees in pool.map(lambda r: _bench_one(r, timeout), todo):
             outcomes[outcome] += 1
             if outcome == "ok":
-                agree += bool(py_agrees)
-                bench.append({"id": rec["id"], "cpp": rec["cpp"], "python": rec["python"], "test": None,
-                              "stdin": None, "compare_stdout": True})
+                agree += py_agrees
+                bench.append(_cost_item(rec))
     write_jsonl(out / "cost-stdout.jsonl", bench)
     result = {"source": str(src), "encodings": dict(encodings), "splits": stats,
               "benchmark": {"file": "cost-stdout.jsonl", "splits": list(bench_splits), "candidates": len(todo),

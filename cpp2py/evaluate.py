@@ -262,7 +262,10 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
                 return verdict
 
             futures = {job[:3]: pool.submit(run, job) for job in jobs}
-        # Text metrics run here while the pool's sandboxes run: subprocess waits release the GIL.
+            # Text scoring waits until execution is done: pure-Python CodeBLEU would hold the GIL that the
+            # sandbox threads need between their system calls.
+            for f in futures.values():
+                f.result()
         text_task = progress.add_task("scoring (CodeBLEU)", total=len(systems) * len(items))
         for s in systems:
             for it in items:

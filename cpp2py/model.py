@@ -199,6 +199,8 @@ def convert_gguf(gguf: Path, out: Path) -> Path:
     # transformers can neither quantise nor save a GGUF-loaded model; a from_config twin can do both.
     config = loaded.config
     config.dtype = torch.bfloat16
+    if hasattr(config, "quantization_config"):  # the GGUF loader's; the saved model is plain bf16
+        del config.quantization_config
     out_emb, in_emb = loaded.get_output_embeddings(), loaded.get_input_embeddings()
     if not config.tie_word_embeddings and out_emb is not None and torch.equal(out_emb.weight, in_emb.weight):
         config.tie_word_embeddings = True  # the GGUF stored one matrix; keep it one (smaller, as upstream)
@@ -286,9 +288,11 @@ def _torch_dtype(dtype: str):
 def bnb_config(*, double_quant: bool = True, compute_dtype: str = "auto", quant_type: str = "nf4"):
     from transformers import BitsAndBytesConfig
 
+    from cpp2py.distributed import quantization_overrides
+
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant_type,
                               bnb_4bit_use_double_quant=double_quant,
-                              bnb_4bit_compute_dtype=_torch_dtype(compute_dtype))
+                              bnb_4bit_compute_dtype=_torch_dtype(compute_dtype), **quantization_overrides())
 
 
 def load_model(name_or_path: str, *, quantization: Quantization = "none", dtype: str = "auto",
@@ -304,8 +308,12 @@ def load_model(name_or_path: str, *, quantization: Quantization = "none", dtype:
         kwargs["quantization_config"] = bnb_config(double_quant=double_quant, compute_dtype=dtype)
         import torch
 
-        if device_map is None:  # bitsandbytes places 4-bit weights at load time
-            device_map = {"": 0} if torch.cuda.is_available() else {"": "cpu"}
+        from cpp2py import distributed
+
+        # bitsandbytes places 4-bit weights at load time: under DDP on this process's GPU; under FSDP
+        # nowhere (FSDP loads on rank 0 and shards).
+        if device_map is None and distributed.strategy() != "fsdp":
+            device_map = distributed.device_map_for_rank() or ({"": 0} if torch.cuda.is_available() else {"": "cpu"})
     if device_map is not None:
         kwargs["device_map"] = device_map
     return AutoModelForCausalLM.from_pretrained(path, **kwargs)

@@ -274,7 +274,8 @@ def _sft_config(cfg: TrainConfig, work: Path, has_eval: bool, on_gpu: bool) -> A
         fp16=False,
         use_cpu=not on_gpu,
         completion_only_loss=True,
-        max_length=cfg.data.max_length,
+        # examples over max_length are already dropped; trl refuses a max_length it cannot enforce padding-free
+        max_length=None if cfg.batch.padding_free and not cfg.batch.packing else cfg.data.max_length,
         packing=cfg.batch.packing,
         padding_free=cfg.batch.padding_free,
         pad_to_multiple_of=cfg.data.max_length if cfg.batch.pad_to_max_length else None,
@@ -320,6 +321,7 @@ def build_model_and_tokenizer(cfg: TrainConfig):
     """The base model (NF4 when configured) with fresh LoRA adapters, and its tokenizer."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
+    from cpp2py import distributed
     from cpp2py.model import load_model, load_tokenizer
 
     tokenizer = load_tokenizer(cfg.model)
@@ -328,7 +330,9 @@ def build_model_and_tokenizer(cfg: TrainConfig):
         raise Cpp2PyError(f"quantization.quant_type {q.quant_type!r}: only nf4 is supported")
     model = load_model(cfg.model, quantization="nf4" if q.load_in_4bit else "none",
                        dtype=q.compute_dtype if q.load_in_4bit else cfg.dtype, double_quant=q.double_quant)
-    if q.load_in_4bit:
+    # FSDP shards only modules whose parameters share one dtype; this helper's fp32 upcast of the norms
+    # and embeddings would break that (trl skips it for FSDP-QLoRA too).
+    if q.load_in_4bit and distributed.strategy() != "fsdp":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
                                                 gradient_checkpointing_kwargs={"use_reentrant": False})
     lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
@@ -372,6 +376,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
 
     from cpp2py.prompt import prompt_spec
 
+    from cpp2py.distributed import adapter_state_dict, is_main_process, main_process_only, reduce_max, reduce_sum
+
     out = Path(cfg.output_dir)
     work = out.with_name(out.name + ".partial")
     if out.exists():
@@ -379,11 +385,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
     checkpoints = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if work.is_dir() else []
     if resume and not checkpoints:
         raise Cpp2PyError(f"{work}: no checkpoint to resume from")
-    if not resume and work.exists():
-        shutil.rmtree(work)  # leftovers of a crashed run; --resume would have continued it
-    work.mkdir(parents=True, exist_ok=True)
-    with atomic_write(work / "train_config.yaml") as f:
-        yaml.safe_dump(dataclasses.asdict(cfg), f, sort_keys=False)
+
+    @main_process_only  # multi-GPU: one process prepares the directory, the others wait for it
+    def prepare_work() -> None:
+        if not resume and work.exists():
+            shutil.rmtree(work)  # leftovers of a crashed run; --resume would have continued it
+        work.mkdir(parents=True, exist_ok=True)
+        with atomic_write(work / "train_config.yaml") as f:
+            yaml.safe_dump(dataclasses.asdict(cfg), f, sort_keys=False)
+
+    prepare_work()
 
     trainer, guard, data_stats = build_trainer(cfg, work, callbacks)
     on_gpu = torch.cuda.is_available()
@@ -398,16 +409,21 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
         last = evals[-1] if evals and evals[-1]["step"] == trainer.state.global_step else None
         eval_loss = last["eval_loss"] if last else trainer.evaluate()["eval_loss"]
 
-    model = trainer.model
-    bad = [n for n, p in model.named_parameters() if p.requires_grad and not torch.isfinite(p).all()]
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    state = adapter_state_dict(trainer)  # every rank: FSDP gathers the shards (complete on rank 0)
+    bad = [n for n, v in state.items() if not torch.isfinite(v).all()]
     if bad:
         raise Cpp2PyError(f"{work}: the adapter has non-finite weights ({bad[0]}, ... {len(bad)} tensors); "
                           f"see {work / 'nonfinite_batches.jsonl'}")
-    _save_adapter(model, work, cfg)
+    history = trainer.state.log_history
+    tokens = int(reduce_sum(trainer.tokens_seen))  # the whole job's tokens, so tokens/s is too
+    peak = _peak_memory(on_gpu)
+    peak["peak_memory_bytes"] = int(reduce_max(peak["peak_memory_bytes"]))  # the fullest GPU
+    if not is_main_process():  # only rank 0 writes the adapter, metrics and logs
+        return out
+    _save_adapter(model, state, work, cfg)
     trainer.processing_class.save_pretrained(work)
     write_json(work / "prompt.json", prompt_spec(data_stats["style"]))
-    history = trainer.state.log_history
-    tokens = trainer.tokens_seen
     metrics = {
         "model": cfg.model,
         "steps": trainer.state.global_step,
@@ -424,7 +440,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
         "data": data_stats,
         "device": torch.cuda.get_device_name(0) if on_gpu else "cpu",
         "resumed": resume,
-        **_peak_memory(on_gpu),
+        "num_processes": trainer.accelerator.num_processes,
+        **peak,
     }
     write_json(work / "train_metrics.json", metrics)
     if not cfg.keep_checkpoints:
@@ -434,14 +451,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
     return out
 
 
-def _save_adapter(model: Any, work: Path, cfg: TrainConfig) -> None:
+def _save_adapter(model: Any, state: dict[str, Any], work: Path, cfg: TrainConfig) -> None:
     """adapter_model.safetensors in ``adapter_dtype``, with the base recorded by its portable name."""
     import torch
-    from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
     dtype = torch.bfloat16 if cfg.adapter_dtype == "bf16" else torch.float32
-    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in get_peft_model_state_dict(model).items()}
+    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in state.items()}
     save_file(state, str(work / "adapter_model.safetensors"), metadata={"format": "pt"})
     peft_cfg = model.peft_config["default"]
     # the base's resolved path is a cache dir on this machine; the configured name resolves anywhere

@@ -69,8 +69,10 @@ class TranslateConfig:
     num_gpus: int = 1
 
     def __post_init__(self) -> None:
-        if self.num_gpus != 1:
-            raise Cpp2PyError("--num-gpus: only 1 is supported for now (data-parallel translation is issue 7)")
+        if self.num_gpus < 1:
+            raise Cpp2PyError(f"--num-gpus: must be at least 1, got {self.num_gpus}")
+        if self.num_gpus > 1 and self.device.startswith("cuda:"):
+            raise Cpp2PyError(f"--device {self.device}: with --num-gpus each process gets its own GPU; use auto or cuda")
         for name in ("batch_size", "concurrency", "num_samples", "max_new_tokens_cap"):
             if getattr(self, name) < 1:
                 raise Cpp2PyError(f"{name}: must be at least 1, got {getattr(self, name)}")
@@ -331,6 +333,12 @@ class Summary:
         self.repaired += bool(r.verified and r.repairs)
         self.hit_token_cap += r.hit_token_cap
 
+    def absorb(self, other: "Summary") -> None:
+        """Add the counts of another part of the same job (a shard of a multi-GPU run)."""
+        for name in ("translated", "skipped", "not_parsing", "failed_verify", "repaired", "hit_token_cap"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.rejected += other.rejected
+
     @property
     def ok(self) -> bool:
         return not (self.not_parsing or self.failed_verify or self.rejected)
@@ -456,6 +464,13 @@ def translate_path(input: str, output: Path | None, cfg: TranslateConfig, *, bac
     if input != "-" and path.suffix.lower() == ".jsonl":
         if output is None:
             raise Cpp2PyError(f"{input}: a JSONL input needs -o PREDICTIONS.jsonl")
+        if cfg.num_gpus > 1 and backend is None:  # one process per GPU, merged in input order
+            from cpp2py.distributed import translate_sharded
+
+            summary = Summary(output=str(output))
+            for part in translate_sharded(path, output, cfg, cfg.num_gpus):
+                summary.absorb(part)
+            return summary
         return _translate_jsonl(path, output, cfg, backend=backend)
     if input != "-" and path.is_dir():
         if output is None:
