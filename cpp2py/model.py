@@ -296,7 +296,7 @@ def bnb_config(*, double_quant: bool = True, compute_dtype: str = "auto", quant_
 
 
 def load_model(name_or_path: str, *, quantization: Quantization = "none", dtype: str = "auto",
-               device_map: Any = None, double_quant: bool = True):
+               device_map: Any = None, double_quant: bool = True, attn_implementation: str | None = None):
     """A causal LM in ``dtype``; ``quantization="nf4"`` loads it 4-bit NF4 (double quant) via bitsandbytes."""
     from transformers import AutoModelForCausalLM
 
@@ -304,6 +304,8 @@ def load_model(name_or_path: str, *, quantization: Quantization = "none", dtype:
         raise Cpp2PyError(f"quantization {quantization!r}: expected none or nf4")
     path = resolve_model(name_or_path)
     kwargs: dict[str, Any] = {"dtype": _torch_dtype(dtype)}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
     if quantization == "nf4":
         kwargs["quantization_config"] = bnb_config(double_quant=double_quant, compute_dtype=dtype)
         import torch
@@ -338,6 +340,10 @@ def load_adapter_model(adapter_dir: str | Path | None, base: str | None = None, 
     from peft import PeftModel
 
     model = PeftModel.from_pretrained(load_model(base, **load_model_kwargs), str(adapter))
+    if load_model_kwargs.get("quantization", "none") == "none":
+        # Inference only: folding LoRA into the weights removes two extra matmuls per linear layer and
+        # token, and decoding a small model is bound by kernel launches (docs/translation.md).
+        model = model.merge_and_unload()
     model.eval()
     spec = adapter / "prompt.json"
     style = json.loads(spec.read_text(encoding="utf-8"))["style"] if spec.is_file() else style_for(tokenizer)

@@ -92,6 +92,7 @@ class TrainConfig:
     epochs: float = 1.0
     max_steps: int = -1
     gradient_checkpointing: bool = True
+    attn_implementation: str | None = None  # transformers' choice (sdpa) unless set: see docs/training.md
     eval_steps: int = 50
     save_steps: int = 100
     logging_steps: int = 10
@@ -329,7 +330,8 @@ def build_model_and_tokenizer(cfg: TrainConfig):
     if q.load_in_4bit and q.quant_type != "nf4":
         raise Cpp2PyError(f"quantization.quant_type {q.quant_type!r}: only nf4 is supported")
     model = load_model(cfg.model, quantization="nf4" if q.load_in_4bit else "none",
-                       dtype=q.compute_dtype if q.load_in_4bit else cfg.dtype, double_quant=q.double_quant)
+                       dtype=q.compute_dtype if q.load_in_4bit else cfg.dtype, double_quant=q.double_quant,
+                       attn_implementation=cfg.attn_implementation)
     # FSDP shards only modules whose parameters share one dtype; this helper's fp32 upcast of the norms
     # and embeddings would break that (trl skips it for FSDP-QLoRA too).
     if q.load_in_4bit and distributed.strategy() != "fsdp":
@@ -476,8 +478,7 @@ def merge_adapter(adapter: str | Path, out: str | Path, *, push_to_hub: str | No
     out = Path(out)
     if out.exists():
         raise Cpp2PyError(f"{out}: already exists")
-    model, tokenizer, style = load_adapter_model(adapter, quantization="none", dtype="bf16")
-    merged = model.merge_and_unload()
+    merged, tokenizer, style = load_adapter_model(adapter, quantization="none", dtype="bf16")  # merged on load
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(tmp, safe_serialization=True)

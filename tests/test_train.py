@@ -162,11 +162,14 @@ def test_merge_matches_base_plus_adapter(tiny_model_dir, data, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
 
+    from peft import PeftModel
+
     from cpp2py.model import load_adapter_model
 
     adapter = train(_cfg(tiny_model_dir, data, tmp_path / "adapter", adapter_dtype="fp32"))
-    peft_model, tok, style = load_adapter_model(adapter, quantization="none", dtype="fp32")
+    _, tok, style = load_adapter_model(adapter, quantization="none", dtype="fp32")
     assert style == "chat"
+    peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), str(adapter))
     merged_dir = merge_adapter(adapter, tmp_path / "merged")
     merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)
     assert (merged_dir / "prompt.json").is_file()
