@@ -345,6 +345,12 @@ def build_model_and_tokenizer(cfg: TrainConfig):
 def build_trainer(cfg: TrainConfig, work: Path, callbacks: list[Any] | None = None):
     """The guarded SFTTrainer for ``cfg`` working in ``work``; returns (trainer, guard, data_stats)."""
     import torch
+
+    if torch.cuda.is_available():
+        # PyTorch picks cuDNN's fused attention for masked SDPA on Hopper, and its backward returns
+        # non-finite gradients for some padded bf16 batches (lengths 192 and 448 here) with a finite loss;
+        # the memory-efficient kernel is exact on the same batches (docs/training.md, "Non-finite steps").
+        torch.backends.cuda.enable_cudnn_sdp(False)
     from datasets import Dataset
     from transformers import set_seed
 
