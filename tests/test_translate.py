@@ -448,19 +448,25 @@ def test_default_model_translates_an_example():
 
 
 def test_hf_backend_loads_a_lora_adapter_through_the_model_stage(tiny_model_dir, tmp_path):
+    import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     adapter = tmp_path / "adapter"
-    peft_model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
-                                LoraConfig(r=2, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    q_base = base.model.layers[0].self_attn.q_proj.weight.detach().clone()
+    # init_lora_weights=False: a non-zero B, so merging the adapter changes the weights
+    peft_model = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM",
+                                                 init_lora_weights=False))
     peft_model.save_pretrained(adapter)
     cfg = TranslateConfig(model=str(tiny_model_dir), adapter=str(adapter), device="cpu", max_new_tokens=6,
                           retries=0)
     backend = tr.make_backend(cfg)
     assert tr.make_backend(cfg) is backend  # loaded once per process
-    assert backend.model.get_base_model().generation_config.eos_token_id == sorted(backend.eos_ids)
-    assert any("lora_A" in name for name, _ in backend.model.named_parameters())
+    assert backend.model.generation_config.eos_token_id == sorted(backend.eos_ids)
+    # the adapter is folded into the weights for inference: no LoRA modules left, q_proj changed
+    assert not any("lora_" in name for name, _ in backend.model.named_parameters())
+    assert not torch.allclose(backend.model.model.layers[0].self_attn.q_proj.weight, q_base)
     result = Translator(backend, cfg).translate_many([ADD])[0]
     assert result.pieces == 1 and result.raw == str(result.raw)
 
