@@ -180,3 +180,16 @@ def test_cli_evaluate_without_exec_leaves_ca_null(tmp_path, bench):
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())["r"]
     assert m["ca@1"] is None and m["codebleu"] == pytest.approx(1.0)
     assert "--allow-exec" in (tmp_path / "o" / "report.md").read_text()
+
+
+def test_cli_one_shot_translates_then_scores(tmp_path, tiny_model_dir):
+    # One-shot mode runs the real translation stage (tiny random model), then scores its predictions file.
+    two = _write(tmp_path / "two.jsonl", ITEMS[:2])
+    result = CliRunner().invoke(app, ["evaluate", "--benchmark", str(two), "--model", str(tiny_model_dir),
+                                      "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    name = tiny_model_dir.name
+    metrics_ = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert list(metrics_) == [name] and metrics_[name]["n"] == 2
+    preds = [json.loads(line) for line in (tmp_path / "o" / "predictions" / f"{name}.jsonl").read_text().splitlines()]
+    assert sorted(p["id"] for p in preds) == ["add", "fact"]
