@@ -83,10 +83,8 @@ def split_tokens(line: str, *, tokenized_strings: bool) -> list[str]:
                 body.append(ch)
                 j += 1
             lit = c + _restore_literal("".join(body), tokenized_strings) + c
-            # A string prefix tokenised apart (`f "x"`) belongs to its literal.
-            if tokens and _STR_PREFIX.match(tokens[-1]) and i > 0 and line[i - 1].isspace():
-                lit = tokens.pop() + lit
-            elif tokens and _STR_PREFIX.match(tokens[-1]):
+            # A string prefix, glued (`f"x"`) or tokenised apart (`f "x"`), belongs to its literal.
+            if tokens and _STR_PREFIX.match(tokens[-1]):
                 lit = tokens.pop() + lit
             tokens.append(lit)
             i = j + 1
@@ -94,9 +92,7 @@ def split_tokens(line: str, *, tokenized_strings: bool) -> list[str]:
         j = i
         while j < n and not line[j].isspace() and line[j] not in "\"'":
             j += 1
-        word = line[i:j]
-        # A string prefix glued to its quote (`f"x"`) is kept for the literal branch above.
-        tokens.append(word)
+        tokens.append(line[i:j])
         i = j
     return tokens
 
@@ -481,11 +477,6 @@ def format_cpp(tokens: list[str]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def restore_cpp(line: str, *, tokenized_strings: bool = False) -> str:
-    """Tokenised XLCoST C++ -> readable C++ (raises Malformed)."""
-    tokens = split_tokens(line, tokenized_strings=tokenized_strings)
-    tokens = ["\t" if t == "TABSYMBOL" else t for t in tokens]
-    return format_cpp(tokens)
 def restore_cpp(line: str, *, tokenized_strings: bool = False) -> str:
     """Tokenised XLCoST C++ -> readable C++ (raises Malformed)."""
     return format_cpp([t for t in split_tokens(line, tokenized_strings=tokenized_strings) if t != "TABSYMBOL"])
