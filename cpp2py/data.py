@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import csv
-import gzip
 import hashlib
 import io
 import json
@@ -30,7 +29,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from cpp2py.errors import Cpp2PyError
-from cpp2py.files import write_json, write_jsonl
+from cpp2py.files import read_jsonl, read_text, write_json, write_jsonl
+from cpp2py.metrics import normalise_ws
 
 SPLITS = ("train", "val", "test")
 
@@ -487,16 +487,12 @@ def restore_cpp(line: str, *, tokenized_strings: bool = False) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
-def normalize_ws(code: str) -> str:
-    return " ".join(code.split())
-
-
 def dedupe(records: list[dict]) -> tuple[list[dict], int]:
     """Drop exact duplicates (after whitespace normalisation of both sides); keeps the first."""
     seen: set[tuple[str, str]] = set()
     kept = []
     for r in records:
-        key = (normalize_ws(r["cpp"]), normalize_ws(r["python"]))
+        key = (normalise_ws(r["cpp"]), normalise_ws(r["python"]))
         if key not in seen:
             seen.add(key)
             kept.append(r)
@@ -505,13 +501,13 @@ def dedupe(records: list[dict]) -> tuple[list[dict], int]:
 
 def remove_leakage(records: list[dict], train: list[dict]) -> tuple[list[dict], dict[str, int]]:
     """Drop pairs whose C++ or Python (whitespace-normalised) also occurs in ``train``."""
-    train_cpp = {normalize_ws(r["cpp"]) for r in train}
-    train_py = {normalize_ws(r["python"]) for r in train}
+    train_cpp = {normalise_ws(r["cpp"]) for r in train}
+    train_py = {normalise_ws(r["python"]) for r in train}
     kept = []
     counts = {"cpp_in_train": 0, "python_in_train": 0, "pairs_removed": 0}
     for r in records:
-        in_cpp = normalize_ws(r["cpp"]) in train_cpp
-        in_py = normalize_ws(r["python"]) in train_py
+        in_cpp = normalise_ws(r["cpp"]) in train_cpp
+        in_py = normalise_ws(r["python"]) in train_py
         counts["cpp_in_train"] += in_cpp
         counts["python_in_train"] += in_py
         if in_cpp or in_py:
@@ -586,8 +582,6 @@ def find_xlcost_files(src: Path) -> list[XlcostFiles]:
 
 
 def _read_lines(path: Path) -> list[str]:
-    from cpp2py.files import read_text
-
     text = read_text(path)
     if not text.strip():
         raise Cpp2PyError(f"{path}: empty file")
@@ -711,7 +705,7 @@ def _join_snippets(snippets: Iterable[str]) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
 
 
-def _decode(raw: bytes, name: str) -> tuple[str, str]:
+def _decode(raw: bytes) -> tuple[str, str]:
     for enc in ("utf-8", "cp1252"):
         try:
             return raw.decode(enc), enc
@@ -720,8 +714,8 @@ def _decode(raw: bytes, name: str) -> tuple[str, str]:
     return raw.decode("latin-1"), "latin-1"  # cp1252 leaves 5 bytes undefined; latin-1 maps all
 
 
-def read_cost_problems(src: str | Path) -> Iterator[tuple[str, str | None, dict]]:
-    """Yield (problem id, CSV text or None, info) for each CoST CSV in the zip or folder."""
+def read_cost_problems(src: str | Path) -> Iterator[tuple[str, str, dict]]:
+    """Yield (problem id, CSV text, info) for each CoST CSV in the zip or folder."""
     src = Path(src)
     if not src.exists():
         raise Cpp2PyError(f"{src}: no such file or directory (expected CoST_data.zip)")
@@ -738,7 +732,7 @@ def read_cost_problems(src: str | Path) -> Iterator[tuple[str, str | None, dict]
     if not entries:
         raise Cpp2PyError(f"{src}: no CoST .csv files in it")
     for pid, read in entries:
-        text, enc = _decode(read(), pid)
+        text, enc = _decode(read())
         yield pid, text, {"encoding": enc}
 
 
@@ -853,20 +847,8 @@ def prepare_cost(src: str | Path, out: str | Path, *, bench_splits: tuple[str, .
 # ---------------------------------------------------------------------------------------------------
 
 
-def _read_gz_jsonl(path: Path) -> list[dict]:
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, EOFError, UnicodeDecodeError) as e:
-        raise Cpp2PyError(f"{path}: cannot read gzipped JSONL ({e})") from None
-    records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as e:
-            raise Cpp2PyError(f"{path}:{lineno}: malformed JSON ({e.msg})") from None
+def _read_records(path: Path) -> list[dict]:
+    records = list(read_jsonl(path))
     if not records:
         raise Cpp2PyError(f"{path}: empty file")
     return records
@@ -903,8 +885,8 @@ def prepare_humaneval_x(src: str | Path, out: str | Path) -> dict:
         raise Cpp2PyError(f"{src}: no such directory (expected the HumanEval-X folder)")
     cpp_path = _find_one(src, "humaneval_cpp.jsonl*")
     py_path = _find_one(src, "humaneval_python.jsonl*")
-    cpp = {_task_number(r, cpp_path): r for r in _read_gz_jsonl(cpp_path)}
-    py = {_task_number(r, py_path): r for r in _read_gz_jsonl(py_path)}
+    cpp = {_task_number(r, cpp_path): r for r in _read_records(cpp_path)}
+    py = {_task_number(r, py_path): r for r in _read_records(py_path)}
     items = []
     for i in sorted(set(cpp) & set(py)):
         c, p = cpp[i], py[i]

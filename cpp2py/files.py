@@ -1,5 +1,7 @@
 """JSONL in, JSONL out: the files through which the stages talk, written so that nothing is lost.
 
+Run as: (library) ``from cpp2py.files import read_jsonl, write_jsonl, atomic_write, JsonlAppender``
+
 * ``read_jsonl`` names the file and line of a malformed record.
 * ``atomic_write`` writes to a temporary name and renames, so a crash never leaves a file that looks complete.
 * ``JsonlAppender`` appends and flushes one record at a time, for batch jobs that must survive Ctrl-C.
@@ -7,6 +9,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import tempfile
@@ -35,11 +38,22 @@ def read_text(path: str | Path, *, encodings: tuple[str, ...] = ("utf-8",)) -> s
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield one dict per non-blank line; a malformed line raises with its line number."""
+    """Yield one dict per non-blank line (a ``.gz`` file is decompressed); a malformed line raises with
+    its line number."""
     path = Path(path)
     if not path.is_file():
         raise Cpp2PyError(f"{path}: no such file")
-    with path.open("rb") as f:
+    if path.suffix == ".gz":
+        import gzip
+        import zlib
+
+        try:
+            f = io.BytesIO(gzip.decompress(path.read_bytes()))
+        except (OSError, EOFError, zlib.error) as e:
+            raise Cpp2PyError(f"{path}: not a readable gzip file ({e})") from None
+    else:
+        f = path.open("rb")
+    with f:
         for lineno, raw in enumerate(f, 1):
             try:
                 line = raw.decode("utf-8")
