@@ -23,7 +23,7 @@ from typing import Any
 from cpp2py import metrics
 from cpp2py.contamination import THRESHOLD
 from cpp2py.errors import Cpp2PyError
-from cpp2py.files import read_jsonl, write_json, write_jsonl
+from cpp2py.files import atomic_write, read_jsonl, write_json, write_jsonl
 
 HEADLINE = ("codebleu", "ngram_match", "weighted_ngram_match", "syntax_match", "dataflow_match", "bleu",
             "exact_match", "parse_rate", "length_ratio", "ca@1")
@@ -306,7 +306,8 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     write_jsonl(out / "details.jsonl", (r for s in systems for r in rows[s.name]))
     meta = {"benchmark": str(cfg.benchmark), "n_items": len(items), "executed": executed, "notes": notes,
             "train_data": train_paths, "similarities": sims, "threshold": cfg.threshold}
-    (out / "report.md").write_text(render_report(result, rows, by_id, meta), encoding="utf-8")
+    with atomic_write(out / "report.md") as f:
+        f.write(render_report(result, rows, by_id, meta))
     if cfg.plots:
         plot(result, rows, out)
     return result
