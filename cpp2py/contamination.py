@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from cpp2py.errors import Cpp2PyError
+from cpp2py.files import read_jsonl
 from cpp2py.metrics import code_tokens
 
 THRESHOLD = 0.5
@@ -78,8 +79,6 @@ def max_similarity(items_cpp: Sequence[str], train_cpp: Sequence[str]) -> list[t
 
 def read_train_cpp(paths: Sequence[str | Path]) -> list[str]:
     """The ``cpp`` field of every line of the training JSONL files (prepare output)."""
-    from cpp2py.files import read_jsonl
-
     out: list[str] = []
     for p in paths:
         before = len(out)
@@ -118,12 +117,13 @@ def train_data_from_adapter(adapter: str | Path) -> list[Path]:
 
 
 def main(argv: list[str]) -> None:
-    from cpp2py.files import read_jsonl
-
     if len(argv) < 2:
         raise SystemExit("usage: python -m cpp2py.contamination BENCH.jsonl TRAIN.jsonl [...]")
-    items = list(read_jsonl(argv[0]))
-    sims = max_similarity([r.get("cpp", "") for r in items], read_train_cpp(argv[1:]))
+    try:
+        items = list(read_jsonl(argv[0]))
+        sims = max_similarity([r.get("cpp", "") for r in items], read_train_cpp(argv[1:]))
+    except Cpp2PyError as e:  # one line, as the cpp2py command prints it, not a traceback
+        raise SystemExit(f"error: {e}") from None
     dirty = sum(s >= THRESHOLD for s, _ in sims)
     print(f"{dirty}/{len(items)} items have a training program with 5-gram Jaccard >= {THRESHOLD}")
 
