@@ -1,5 +1,8 @@
 """Typed configs: dataclasses filled from YAML recipes (configs/*.yaml) and ``key=value`` overrides.
 
+Run as: (library) ``load_config(TrainConfig, "configs/qwen2.5-coder-0.5b-qlora.yaml", ["lora.r=8"])``;
+users reach it through ``cpp2py train --config FILE [key=value ...]``.
+
 Loading is strict, as a recipe is a claim about how a model was made: an unknown key or a value of the
 wrong type is an error that names the key, never silently ignored.
 """
@@ -83,10 +86,6 @@ def from_dict(cls: type[T], data: Any, where: str = "config") -> T:
         return cls(**kwargs)
     except TypeError as e:  # a required field is missing
         raise Cpp2PyError(f"{where}: {e}") from None
-
-
-def to_dict(obj: Any) -> dict[str, Any]:
-    return dataclasses.asdict(obj)
 
 
 def _parse_scalar(text: str) -> Any:
