@@ -148,9 +148,7 @@ class HFBackend:
             import torch
 
             # CPU decoding is bound by reading the weights: int8 Linear weights (fbgemm) read a quarter of
-            # fp32's bytes. Merge a LoRA adapter first so that the merged weights are what gets quantised.
-            if hasattr(model, "merge_and_unload"):
-                model = model.merge_and_unload()
+            # fp32's bytes. load_adapter_model has already folded LoRA in, so the merged weights get quantised.
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         return cls(model, tokenizer, style, cfg)
 
