@@ -30,11 +30,6 @@ app.add_typer(prepare_app, name="prepare")
 app.add_typer(models_app, name="models")
 
 
-def _not_yet(stage: str) -> None:
-    typer.echo(f"cpp2py {stage}: not implemented yet", err=True)
-    raise typer.Exit(2)
-
-
 def _print_prepare_stats(title: str, stats: dict) -> None:
     """A short table of what a prepare command read, dropped and wrote."""
     from rich.console import Console
