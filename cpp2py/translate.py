@@ -354,7 +354,7 @@ class Summary:
         return ", ".join(parts) + (f" -> {self.output}" if self.output else "")
 
 
-def _progress(total: int):
+def _progress():
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -369,7 +369,7 @@ def _run_in_chunks(translator: Translator, jobs: list[Any], cpp_of: Callable[[An
     cfg = translator.cfg
     jobs = sorted(jobs, key=lambda j: -len(cpp_of(j)))
     step = cfg.batch_size if cfg.backend == "hf" else cfg.concurrency * 2
-    with _progress(len(jobs)) as bar:
+    with _progress() as bar:
         task = bar.add_task("translate", total=len(jobs))
         for s in range(0, len(jobs), step):
             chunk = jobs[s:s + step]
