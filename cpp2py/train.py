@@ -13,8 +13,9 @@ empty side, no completion tokens) are dropped up front too, since a batch withou
 the loss 0/0.
 
 Non-finite steps: :class:`NonFiniteGuard` drops the update of any step whose loss or gradients are not
-finite, writes the step and the ids and lengths of its examples to ``nonfinite_batches.jsonl``, and the
-run fails if the final adapter holds a non-finite weight.
+finite, writes the step and the ids and lengths of its examples to ``nonfinite_batches.jsonl`` (under
+multi-GPU, rank N > 0 writes its own batches to ``nonfinite_batches.rankN.jsonl``), and the run fails if
+the final adapter holds a non-finite weight.
 
 The run works in ``<output_dir>.partial/`` (checkpoints, TensorBoard logs) and is renamed to
 ``output_dir`` only once the adapter, tokenizer, ``prompt.json``, ``train_config.yaml`` and
@@ -242,6 +243,12 @@ def _trainer_class():
     return GuardedSFTTrainer, NonFiniteGuard
 
 
+def nonfinite_log_name(rank: int) -> str:
+    """The NaN guard's log for process ``rank``: every rank sees other examples, and one file appended
+    by several processes would interleave their lines."""
+    return "nonfinite_batches.jsonl" if rank == 0 else f"nonfinite_batches.rank{rank}.jsonl"
+
+
 def _sft_config(cfg: TrainConfig, work: Path, has_eval: bool, on_gpu: bool) -> Any:
     import torch
     from trl import SFTConfig
@@ -354,6 +361,7 @@ def build_trainer(cfg: TrainConfig, work: Path, callbacks: list[Any] | None = No
     from datasets import Dataset
     from transformers import set_seed
 
+    from cpp2py import distributed
     from cpp2py.prompt import style_for
 
     set_seed(cfg.seed)
@@ -372,7 +380,7 @@ def build_trainer(cfg: TrainConfig, work: Path, callbacks: list[Any] | None = No
     trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(train_recs),
                           eval_dataset=val_ds, processing_class=tokenizer, callbacks=callbacks)
     trainer.data_collator = IdCollator(trainer.data_collator)
-    guard = guard_cls(trainer, work / "nonfinite_batches.jsonl")
+    guard = guard_cls(trainer, work / nonfinite_log_name(distributed.rank()))
     trainer.add_callback(guard)
     return trainer, guard, {"train": train_stats, "val": val_stats, "style": style}
 
@@ -422,7 +430,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
     bad = [n for n, v in state.items() if not torch.isfinite(v).all()]
     if bad:
         raise Cpp2PyError(f"{work}: the adapter has non-finite weights ({bad[0]}, ... {len(bad)} tensors); "
-                          f"see {work / 'nonfinite_batches.jsonl'}")
+                          f"see {work / 'nonfinite_batches*.jsonl'}")
     history = trainer.state.log_history
     tokens = int(reduce_sum(trainer.tokens_seen))  # the whole job's tokens, so tokens/s is too
     peak = _peak_memory(on_gpu)

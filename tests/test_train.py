@@ -158,6 +158,18 @@ def test_nan_guard_skips_the_step_and_names_the_batch(tiny_model_dir, data, tmp_
     assert all(torch.isfinite(t).all() for t in load_file(str(out / "adapter_model.safetensors")).values())
 
 
+def test_nan_guard_log_is_per_rank(tiny_model_dir, data, tmp_path, monkeypatch):
+    from cpp2py import distributed
+
+    cfg = _cfg(tiny_model_dir, data, tmp_path / "o")
+    _, guard, _ = build_trainer(cfg, tmp_path / "w")
+    assert guard.log_path == tmp_path / "w" / "nonfinite_batches.jsonl"
+    # under DDP every rank appends its own batches; one shared file would interleave their lines
+    monkeypatch.setattr(distributed, "rank", lambda: 1)
+    _, guard, _ = build_trainer(cfg, tmp_path / "w")
+    assert guard.log_path == tmp_path / "w" / "nonfinite_batches.rank1.jsonl"
+
+
 def test_merge_matches_base_plus_adapter(tiny_model_dir, data, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
