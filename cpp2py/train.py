@@ -24,7 +24,6 @@ The run works in ``<output_dir>.partial/`` (checkpoints, TensorBoard logs) and i
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import time
@@ -353,7 +352,8 @@ def build_trainer(cfg: TrainConfig, work: Path, callbacks: list[Any] | None = No
     """The guarded SFTTrainer for ``cfg`` working in ``work``; returns (trainer, guard, data_stats)."""
     import torch
 
-    if torch.cuda.is_available():
+    on_gpu = torch.cuda.is_available()
+    if on_gpu:
         # PyTorch picks cuDNN's fused attention for masked SDPA on Hopper, and its backward returns
         # non-finite gradients for some padded bf16 batches (lengths 192 and 448 here) with a finite loss;
         # the memory-efficient kernel is exact on the same batches (docs/training.md, "Non-finite steps").
@@ -365,7 +365,6 @@ def build_trainer(cfg: TrainConfig, work: Path, callbacks: list[Any] | None = No
     from cpp2py.prompt import style_for
 
     set_seed(cfg.seed)
-    on_gpu = torch.cuda.is_available()
     model, tokenizer = build_model_and_tokenizer(cfg)
     style = style_for(tokenizer)
     train_recs, train_stats = load_records([cfg.data.train, *cfg.data.extra_train], style, tokenizer,
