@@ -170,17 +170,6 @@ def quantization_overrides() -> dict[str, Any]:
     return {"bnb_4bit_quant_storage": torch.bfloat16}
 
 
-def prepare_final_save(trainer: Any) -> None:
-    """Before ``trainer.save_model()`` under FSDP: gather a full state dict so the adapter is written.
-
-    Checkpoints stay sharded (fast, and what ``--resume`` reloads); with a sharded state dict transformers'
-    ``save_model`` would write no adapter at all. ``save_model`` must then be called on every rank
-    (gathering is collective); the Trainer itself writes only on rank 0.
-    """
-    if strategy() == "fsdp":
-        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
-
-
 def adapter_state_dict(trainer: Any) -> dict[str, Any]:
     """The trained LoRA weights; call on every rank. Under FSDP they are gathered into a full state dict
     (complete on rank 0 only), elsewhere read from the model directly."""
@@ -189,7 +178,9 @@ def adapter_state_dict(trainer: Any) -> dict[str, Any]:
     model = trainer.accelerator.unwrap_model(trainer.model)
     if strategy() != "fsdp":
         return get_peft_model_state_dict(model)
-    prepare_final_save(trainer)
+    # Checkpoints stay sharded (fast, and what --resume reloads); the adapter needs the full weights,
+    # gathered collectively, hence on every rank.
+    trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
     full = trainer.accelerator.get_state_dict(trainer.model)
     return get_peft_model_state_dict(model, state_dict=full) if is_main_process() else {}
 
