@@ -633,9 +633,9 @@ def read_xlcost_split(files: XlcostFiles) -> tuple[list[dict], dict]:
             py_toks = split_tokens(py_line, tokenized_strings=files.tokenized_strings)
             raw_py = python_from_tokens(py_toks)
             if _ast_dump(raw_py) is None and (fixed := repair_lost_bar(cpp_toks, py_toks)):
-                if _ast_dump(python_from_tokens(fixed[1])) is not None:
-                    cpp_toks, py_toks = fixed
-                    raw_py = python_from_tokens(py_toks)
+                repaired_py = python_from_tokens(fixed[1])
+                if _ast_dump(repaired_py) is not None:
+                    cpp_toks, raw_py = fixed[0], repaired_py
                     stats["repaired_lost_bar"] += 1
             cpp = format_cpp([t for t in cpp_toks if t != "TABSYMBOL"])
         except Malformed:
