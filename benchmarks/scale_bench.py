@@ -11,7 +11,10 @@ Run as (on a machine with 2 GPUs; data from `cpp2py prepare xlcost`):
     tokens of all ranks over the wall time of trainer.train(), so model loading is not counted.
 (b) Translation: `cpp2py translate BENCH --num-gpus N` on the first --limit items, N = 1 and 2, greedy,
     no resume; items/s over the command's whole wall time (process start and model loading included on
-    both sides, as a user sees it).
+    both sides, as a user sees it), and over generation alone: the slowest shard's summed per-item
+    `seconds` (the predictions' own timings; shards are dealt round-robin, so item i ran in shard i % N).
+(c) --fsdp: the same training once more on 2 GPUs with `--strategy fsdp` (FSDP-QLoRA), to show it runs and
+    saves an adapter; its tokens/s is recorded beside DDP's.
 Goals (issue 7): (a) >= 1.8x, (b) >= 1.9x. NVLink multicast stays off (NCCL_NVLS_ENABLE=0).
 """
 from __future__ import annotations
@@ -29,19 +32,20 @@ SAFE_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "N
 
 
 def run(cmd: list[str], log: Path) -> float:
-    """Run ``cmd`` with its output in ``log``; returns its wall time, or exits with the log's tail."""
+    """Run ``cmd`` with its output in ``log``; returns its wall time, or raises with the log's tail."""
     env = {**os.environ, **SAFE_ENV}
     start = time.perf_counter()
     with log.open("w") as f:
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n" + "".join(log.read_text().splitlines(True)[-40:]))
+        raise RuntimeError(f"failed ({proc.returncode}): {' '.join(cmd)}\n"
+                           + "".join(log.read_text().splitlines(True)[-40:]))
     return wall
 
 
-def train_run(args: argparse.Namespace, gpus: int, work: Path) -> dict:
-    out = work / f"train-{gpus}gpu"
+def train_run(args: argparse.Namespace, gpus: int, work: Path, strategy: str = "ddp") -> dict:
+    out = work / (f"train-{gpus}gpu" + ("-fsdp" if strategy == "fsdp" else ""))
     shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(out.with_name(out.name + ".partial"), ignore_errors=True)
     if args.grad_accum_total % gpus:
@@ -57,10 +61,12 @@ def train_run(args: argparse.Namespace, gpus: int, work: Path) -> dict:
         overrides.append(f"model={args.model}")
     cmd = [sys.executable, "-m", "cpp2py", "train", "--config", str(args.config), *overrides]
     if gpus > 1:
-        cmd += ["--num-gpus", str(gpus), "--strategy", "ddp"]
-    wall = run(cmd, work / f"train-{gpus}gpu.log")
+        cmd += ["--num-gpus", str(gpus), "--strategy", strategy]
+    wall = run(cmd, work / f"{out.name}.log")
     m = json.loads((out / "train_metrics.json").read_text())
-    return {"gpus": gpus, "tokens_per_s": m["tokens_per_s"], "tokens_seen": m["tokens_seen"], "steps": m["steps"],
+    return {"gpus": gpus, "strategy": strategy if gpus > 1 else "single",
+            "adapter_saved": (out / "adapter_model.safetensors").is_file(),
+            "final_train_loss": m.get("final_train_loss"), "tokens_per_s": m["tokens_per_s"], "tokens_seen": m["tokens_seen"], "steps": m["steps"],
             "train_wall_s": m["wall_time_s"], "command_wall_s": round(wall, 1),
             "peak_memory_gib": round(m["peak_memory_bytes"] / 2**30, 2), "device": m["device"],
             "global_batch": args.batch * args.grad_accum_total}
@@ -76,8 +82,12 @@ def translate_run(args: argparse.Namespace, gpus: int, work: Path, bench: Path) 
     if args.adapter:
         cmd += ["--adapter", args.adapter]
     wall = run(cmd, work / f"translate-{gpus}gpu.log")
-    n = sum(1 for line in preds.open() if line.strip())
-    return {"gpus": gpus, "items": n, "wall_s": round(wall, 1), "items_per_s": round(n / wall, 3)}
+    rows = [json.loads(line) for line in preds.open() if line.strip()]
+    shard_s = [sum(r["seconds"] for r in rows[i::gpus]) for i in range(gpus)]
+    n = len(rows)
+    return {"gpus": gpus, "items": n, "wall_s": round(wall, 1), "items_per_s": round(n / wall, 3),
+            "generation_s": round(max(shard_s), 1), "generation_items_per_s": round(n / max(shard_s), 3),
+            "parses": round(sum(bool(r["parses"]) for r in rows) / n, 4)}
 
 
 def main() -> None:
@@ -94,6 +104,7 @@ def main() -> None:
     ap.add_argument("--translate-batch", type=int, default=64)
     ap.add_argument("--gpus", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--only", choices=["all", "train", "translate"], default="all")
+    ap.add_argument("--fsdp", action="store_true", help="also train on 2 GPUs with FSDP-QLoRA")
     ap.add_argument("--work", type=Path, default=Path("runs/scale_bench"))
     ap.add_argument("--out", type=Path, default=Path("scale_bench.json"))
     args = ap.parse_args()
@@ -107,6 +118,7 @@ def main() -> None:
     if args.only in ("all", "train"):
         report["train"] = [train_run(args, g, args.work) for g in args.gpus]
         print(json.dumps(report["train"], indent=1), flush=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")  # keep what is measured if a later part fails
     if args.only in ("all", "translate"):
         bench = args.work / "bench.jsonl"
         with args.benchmark.open() as src, bench.open("w") as dst:
@@ -116,10 +128,18 @@ def main() -> None:
                 dst.write(line)
         report["translate"] = [translate_run(args, g, args.work, bench) for g in args.gpus]
         print(json.dumps(report["translate"], indent=1), flush=True)
-    for part, key in (("train", "tokens_per_s"), ("translate", "items_per_s")):
+    if args.fsdp and args.only in ("all", "train"):
+        try:
+            report["train_fsdp"] = train_run(args, 2, args.work, strategy="fsdp")
+        except RuntimeError as e:  # recorded, not fatal: the DDP and translation numbers stand on their own
+            report["train_fsdp"] = {"error": str(e)}
+        print(json.dumps(report["train_fsdp"], indent=1), flush=True)
+    for part, key in (("train", "tokens_per_s"), ("translate", "items_per_s"),
+                      ("translate", "generation_items_per_s")):
         runs = {r["gpus"]: r[key] for r in report.get(part, [])}
         if 1 in runs and 2 in runs:
-            report[f"{part}_ratio_2v1"] = round(runs[2] / runs[1], 3)
+            name = part if key in ("tokens_per_s", "items_per_s") else f"{part}_generation"
+            report[f"{name}_ratio_2v1"] = round(runs[2] / runs[1], 3)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print({k: v for k, v in report.items() if k.endswith("ratio_2v1")})
 
