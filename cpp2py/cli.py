@@ -120,9 +120,11 @@ def train(
 
     if num_gpus is not None and not distributed.is_launched():
         distributed.launch_training(num_gpus, strategy, distributed.strip_launch_options(sys.argv[2:]))  # type: ignore[arg-type]
+    distributed.use_one_gpu()
 
     out = run_training(load_config(TrainConfig, config, overrides), resume=resume)
-    typer.echo(f"adapter written to {out}")
+    if distributed.is_main_process():
+        typer.echo(f"adapter written to {out}")
 
 
 @app.command()

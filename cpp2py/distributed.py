@@ -91,6 +91,19 @@ def is_launched() -> bool:
     return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
+def use_one_gpu() -> None:
+    """Make a plain (not launched) ``cpp2py train`` see only the first visible GPU.
+
+    Otherwise, on a multi-GPU host, transformers' Trainer wraps the model in ``nn.DataParallel``, which
+    trl's SFTTrainer refuses and which could not hold a 4-bit model placed on one GPU anyway; several GPUs
+    are used through ``--num-gpus``. Must run before CUDA is initialised in this process.
+    """
+    if is_launched():
+        return
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = "0" if visible is None else visible.split(",")[0]
+
+
 # ------------------------------------------------------------------------------------------- rank helpers
 def _dist(create: bool = False):
     """``torch.distributed`` when a process group is up, else None (without importing torch for nothing).

@@ -296,3 +296,25 @@ def test_train_num_gpus_relaunches_under_accelerate(monkeypatch, tmp_path):
     assert cmd[cmd.index("--config_file") + 1].endswith("fsdp-qlora.yaml")
     assert cmd[cmd.index("-m") + 1:] == ["cpp2py", "train", "--config", "c.yaml", "lora.r=8"]
 
+
+
+@pytest.mark.parametrize("visible, expected", [(None, "0"), ("2,3", "2"), ("1", "1")])
+def test_plain_train_sees_one_gpu(monkeypatch, visible, expected):
+    # Without this, transformers' Trainer would wrap the model in nn.DataParallel on a multi-GPU host,
+    # which trl's SFTTrainer refuses (found on a 2-GPU machine).
+    for var in ("LOCAL_RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(var, raising=False)
+    if visible is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    D.use_one_gpu()
+    assert D.os.environ["CUDA_VISIBLE_DEVICES"] == expected
+
+
+def test_launched_train_keeps_its_gpus(monkeypatch):
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    D.use_one_gpu()
+    assert D.os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"
