@@ -8,7 +8,8 @@ Run as (on a machine with 2 GPUs; data from `cpp2py prepare xlcost`):
 (a) Training: the same recipe, the same global batch (per-device batch x grad accumulation x GPUs) and the
     same number of optimizer steps, once as a plain one-GPU `cpp2py train` and once as `cpp2py train
     --num-gpus 2` (accelerate, DDP). tokens/s is read from each run's train_metrics.json: real (non-padding)
-    tokens of all ranks over the wall time of trainer.train(), so model loading is not counted.
+    tokens of all ranks over the wall time of trainer.train(), started once every rank is ready, so model
+    loading is not counted; the Trainer's own train_runtime is recorded beside it.
 (b) Translation: `cpp2py translate BENCH --num-gpus N` on the first --limit items, N = 1 and 2, greedy,
     no resume; items/s over the command's whole wall time (process start and model loading included on
     both sides, as a user sees it), and over generation alone: the slowest shard's summed per-item
@@ -31,9 +32,10 @@ from pathlib import Path
 SAFE_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
 
 
-def run(cmd: list[str], log: Path) -> float:
-    """Run ``cmd`` with its output in ``log``; returns its wall time, or raises with the log's tail."""
-    env = {**os.environ, **SAFE_ENV}
+def run(cmd: list[str], log: Path, gpus: int) -> float:
+    """Run ``cmd`` on the first ``gpus`` GPUs with its output in ``log``; returns its wall time, or raises
+    with the log's tail."""
+    env = {**os.environ, **SAFE_ENV, "CUDA_VISIBLE_DEVICES": ",".join(map(str, range(gpus)))}
     start = time.perf_counter()
     with log.open("w") as f:
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
@@ -62,12 +64,13 @@ def train_run(args: argparse.Namespace, gpus: int, work: Path, strategy: str = "
     cmd = [sys.executable, "-m", "cpp2py", "train", "--config", str(args.config), *overrides]
     if gpus > 1:
         cmd += ["--num-gpus", str(gpus), "--strategy", strategy]
-    wall = run(cmd, work / f"{out.name}.log")
+    wall = run(cmd, work / f"{out.name}.log", gpus)
     m = json.loads((out / "train_metrics.json").read_text())
     return {"gpus": gpus, "strategy": strategy if gpus > 1 else "single",
             "adapter_saved": (out / "adapter_model.safetensors").is_file(),
             "final_train_loss": m.get("final_train_loss"), "tokens_per_s": m["tokens_per_s"], "tokens_seen": m["tokens_seen"], "steps": m["steps"],
-            "train_wall_s": m["wall_time_s"], "command_wall_s": round(wall, 1),
+            "train_wall_s": m["wall_time_s"], "trainer_runtime_s": m.get("trainer_runtime_s"),
+            "command_wall_s": round(wall, 1),
             "peak_memory_gib": round(m["peak_memory_bytes"] / 2**30, 2), "device": m["device"],
             "global_batch": args.batch * args.grad_accum_total}
 
@@ -81,7 +84,7 @@ def translate_run(args: argparse.Namespace, gpus: int, work: Path, bench: Path) 
         cmd += ["--model", args.model]
     if args.adapter:
         cmd += ["--adapter", args.adapter]
-    wall = run(cmd, work / f"translate-{gpus}gpu.log")
+    wall = run(cmd, work / f"translate-{gpus}gpu.log", gpus)
     rows = [json.loads(line) for line in preds.open() if line.strip()]
     shard_s = [sum(r["seconds"] for r in rows[i::gpus]) for i in range(gpus)]
     n = len(rows)

@@ -124,7 +124,7 @@ def test_resume_continues_the_step_count_and_output_is_atomic(tiny_model_dir, da
     assert not out.exists() and (tmp_path / "adapter.partial" / "checkpoint-2").is_dir()
     train(cfg, resume=True)
     metrics = json.loads((out / "train_metrics.json").read_text())
-    assert metrics["steps"] == 4 and metrics["resumed"]
+    assert metrics["steps"] == 4 and metrics["resumed"] and metrics["trainer_runtime_s"] > 0
     assert [p["step"] for p in metrics["loss_curve"]] == [1, 2, 3, 4]  # the curve spans both sessions
     for name in ("adapter_model.safetensors", "adapter_config.json", "prompt.json", "train_config.yaml",
                  "tokenizer_config.json"):
