@@ -243,6 +243,29 @@ def test_openai_client_against_the_running_server():
             oc.chat.completions.create(model="cpp2py", messages=[])
 
 
+def test_cpp2py_openai_backend_translates_a_benchmark_through_the_server(tmp_path, monkeypatch):
+    """The client half of the vLLM path (docs/scale.md): `cpp2py translate --backend openai --base-url`
+    against an OpenAI-compatible server, here cpp2py's own (vLLM cannot be installed on our machines)."""
+    import json
+
+    from cpp2py.backends import OpenAIBackend
+    from cpp2py.translate import TranslateConfig, translate_jsonl
+
+    for var in ("CPP2PY_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    sources = [f"int f{i}(int x) {{ return x * {i}; }}" for i in range(6)]
+    bench, preds = tmp_path / "bench.jsonl", tmp_path / "predictions.jsonl"
+    bench.write_text("".join(json.dumps({"id": f"p{i}", "cpp": c}) + "\n" for i, c in enumerate(sources)))
+    backend = FakeBackend()
+    with live_server(backend, batch_size=4, batch_wait_ms=20) as url:
+        cfg = TranslateConfig(backend="openai", base_url=f"{url}/v1", model="cpp2py", concurrency=3)
+        translate_jsonl(bench, preds, cfg, backend=OpenAIBackend(cfg))
+    rows = [json.loads(line) for line in preds.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [f"p{i}" for i in range(6)]
+    assert [r["prediction"] for r in rows] == [expected_python(c) for c in sources]
+    assert all(r["parses"] for r in rows) and sum(n for n, _ in backend.calls) == 6
+
+
 # --- concurrency ---
 
 def test_twenty_concurrent_requests_are_all_answered_in_shared_batches():
