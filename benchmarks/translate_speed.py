@@ -74,7 +74,6 @@ def seed_way(backend: HFBackend, items: list[dict], device: str) -> float:
 
 
 def cpp2py_way(backend: HFBackend, cfg: TranslateConfig, items: list[dict], device: str) -> tuple[float, dict]:
-    backend.cfg = cfg
     sync(device)
     t = time.perf_counter()
     results = Translator(backend, cfg).translate_many([it["cpp"] for it in items])

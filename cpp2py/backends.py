@@ -5,11 +5,14 @@ Run as: (library) ``from cpp2py.backends import HFBackend, OpenAIBackend``; user
 
 A backend turns chat conversations (built by :mod:`cpp2py.prompt`) into raw replies, in input order.
 Each reply is a :class:`Reply`, a ``str`` that also records whether it was cut by the token cap.
+How to decode (:class:`Decoding`) is passed with every call, not kept by the backend: one loaded model
+serves callers with different settings (``serve`` beside a library call, a retry at a higher temperature).
 """
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cpp2py import prompt
@@ -30,9 +33,22 @@ class Reply(str):
         return obj
 
 
+@dataclass(frozen=True)
+class Decoding:
+    """How one ``generate`` call decodes; built from a config by ``TranslateConfig.decoding()``."""
+
+    temperature: float       # 0 = greedy; > 0 samples with top_p
+    top_p: float
+    repetition_penalty: float
+    max_new_tokens_cap: int  # the most new tokens an input's budget may reach
+    batch_size: int          # hf: sequences per model.generate call
+    concurrency: int         # openai: requests in flight
+    compile: bool            # hf: static KV cache + compiled decode step
+
+
 class Backend(Protocol):
-    def generate(self, conversations: list[list[dict]], *, max_new_tokens: int | None = None,
-                 temperature: float | None = None) -> list[str]:
+    def generate(self, conversations: list[list[dict]], *, decoding: Decoding,
+                 max_new_tokens: int | None = None) -> list[str]:
         """Raw replies to ``conversations``, same order. ``None`` budgets scale with each input."""
         ...
 
@@ -101,11 +117,11 @@ class HFBackend:
     set; stops at the tokenizer's EOS and the generation config's EOS ids, and at the closing fence.
     """
 
-    def __init__(self, model, tokenizer, style: prompt.Style, cfg: "TranslateConfig"):
+    def __init__(self, model, tokenizer, style: prompt.Style):
         import torch
         from transformers import GenerationConfig
 
-        self.model, self.tokenizer, self.style, self.cfg = model, tokenizer, style, cfg
+        self.model, self.tokenizer, self.style = model, tokenizer, style
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -116,7 +132,7 @@ class HFBackend:
             raise Cpp2PyError("model: neither the tokenizer nor the generation config names an EOS token")
         self.eos_ids = eos
         # A clean generation config: a checkpoint's sampling defaults (top_k, repetition_penalty...) must
-        # not leak into greedy decoding; what we decode with is what TranslateConfig says.
+        # not leak into greedy decoding; what we decode with is what each call's Decoding says.
         # (set on the transformers model itself: a peft wrapper's generate() reads the inner model's config)
         inner = model.get_base_model() if hasattr(model, "get_base_model") else model
         inner.generation_config = GenerationConfig(
@@ -150,7 +166,7 @@ class HFBackend:
             # CPU decoding is bound by reading the weights: int8 Linear weights (fbgemm) read a quarter of
             # fp32's bytes. load_adapter_model has already folded LoRA in, so the merged weights get quantised.
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        return cls(model, tokenizer, style, cfg)
+        return cls(model, tokenizer, style)
 
     @property
     def context_window(self) -> int:
@@ -159,8 +175,8 @@ class HFBackend:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def generate(self, conversations: list[list[dict]], *, max_new_tokens: int | None = None,
-                 temperature: float | None = None) -> list[Reply]:
+    def generate(self, conversations: list[list[dict]], *, decoding: Decoding,
+                 max_new_tokens: int | None = None) -> list[Reply]:
         import torch
 
         texts = [prompt.render(self.tokenizer, conv, self.style) for conv in conversations]
@@ -169,23 +185,22 @@ class HFBackend:
         ids = [self.tokenizer(t, add_special_tokens=add_special)["input_ids"] for t in texts]
         budgets = [
             min(max_new_tokens if max_new_tokens else
-                token_budget(self.count_tokens(_source_of(conv)), self.cfg.max_new_tokens_cap),
+                token_budget(self.count_tokens(_source_of(conv)), decoding.max_new_tokens_cap),
                 max(1, self.context_window - len(i)))
             for conv, i in zip(conversations, ids)
         ]
-        temperature = self.cfg.temperature if temperature is None else temperature
         order = sorted(range(len(texts)), key=lambda k: -len(ids[k]))  # longest first: OOM shows up early
         out: list[Reply | None] = [None] * len(texts)
-        bs = max(1, self.cfg.batch_size)
+        bs = max(1, decoding.batch_size)
         with torch.inference_mode():
             for s in range(0, len(order), bs):
                 rows = order[s:s + bs]
                 for row, reply in zip(rows, self._generate_batch([ids[r] for r in rows],
-                                                                   [budgets[r] for r in rows], temperature)):
+                                                                   [budgets[r] for r in rows], decoding)):
                     out[row] = reply
         return out  # type: ignore[return-value]
 
-    def _generate_batch(self, ids: list[list[int]], budgets: list[int], temperature: float) -> list[Reply]:
+    def _generate_batch(self, ids: list[list[int]], budgets: list[int], decoding: Decoding) -> list[Reply]:
         import torch
         from transformers import StoppingCriteriaList
 
@@ -195,16 +210,16 @@ class HFBackend:
         prompt_len = input_ids.shape[1]
         stop = _StopAtFenceOrBudget(self.tokenizer, prompt_len, budgets, self.eos_ids, self.backtick_ids)
         kwargs: dict[str, Any] = dict(do_sample=False)
-        if temperature > 0:
-            kwargs = dict(do_sample=True, temperature=temperature, top_p=self.cfg.top_p)
-        if self.cfg.compile:
+        if decoding.temperature > 0:
+            kwargs = dict(do_sample=True, temperature=decoding.temperature, top_p=decoding.top_p)
+        if decoding.compile:
             # A static KV cache lets transformers compile the decode step (CUDA graphs): at batch 1 a
             # 0.5B model is bound by kernel launches, not by memory bandwidth, without it.
             kwargs["cache_implementation"] = "static"
         gen = self.model.generate(
             input_ids=input_ids, attention_mask=batch["attention_mask"].to(device),
             max_new_tokens=max(budgets), stopping_criteria=StoppingCriteriaList([stop]),
-            repetition_penalty=self.cfg.repetition_penalty, **kwargs,
+            repetition_penalty=decoding.repetition_penalty, **kwargs,
         )
         replies = []
         for row in range(len(ids)):
@@ -232,7 +247,6 @@ class OpenAIBackend:
             import openai
         except ImportError:
             raise Cpp2PyError("the openai backend needs the openai package: pip install 'cpp2py[openai]'") from None
-        self.cfg = cfg
         self.base_url = cfg.base_url or _first_env("CPP2PY_BASE_URL", "OPENAI_BASE_URL")
         self.model = cfg.model or _first_env("CPP2PY_MODEL") or "gpt-4o-mini"
         key = _first_env(cfg.api_key_env, "CPP2PY_API_KEY", "OPENAI_API_KEY")
@@ -243,33 +257,32 @@ class OpenAIBackend:
         self.client = openai.OpenAI(base_url=self.base_url, api_key=key or "no-key",
                                     timeout=cfg.request_timeout, max_retries=2)
         self._openai = openai
+        self._context_window = cfg.context_window
 
     @property
     def context_window(self) -> int:
-        return self.cfg.context_window or 32768
+        return self._context_window or 32768
 
     def count_tokens(self, text: str) -> int:
         # No tokenizer for a remote model: about 3 characters per token for code errs on the long side.
         return len(text) // 3 + 1
 
-    def generate(self, conversations: list[list[dict]], *, max_new_tokens: int | None = None,
-                 temperature: float | None = None) -> list[Reply]:
-        temperature = self.cfg.temperature if temperature is None else temperature
-
+    def generate(self, conversations: list[list[dict]], *, decoding: Decoding,
+                 max_new_tokens: int | None = None) -> list[Reply]:
         def one(conv: list[dict]) -> Reply:
-            budget = max_new_tokens or token_budget(self.count_tokens(_source_of(conv)), self.cfg.max_new_tokens_cap)
-            return self._request(conv, budget, temperature)
+            budget = max_new_tokens or token_budget(self.count_tokens(_source_of(conv)), decoding.max_new_tokens_cap)
+            return self._request(conv, budget, decoding)
 
-        with ThreadPoolExecutor(max_workers=max(1, self.cfg.concurrency)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, decoding.concurrency)) as pool:
             return list(pool.map(one, conversations))
 
-    def _request(self, conv: list[dict], budget: int, temperature: float) -> Reply:
+    def _request(self, conv: list[dict], budget: int, decoding: Decoding) -> Reply:
         openai = self._openai
         where = self.base_url or "api.openai.com"
         try:
             resp = self.client.chat.completions.create(
-                model=self.model, messages=conv, max_tokens=budget, temperature=temperature,
-                top_p=self.cfg.top_p if temperature > 0 else 1.0,
+                model=self.model, messages=conv, max_tokens=budget, temperature=decoding.temperature,
+                top_p=decoding.top_p if decoding.temperature > 0 else 1.0,
             )
         except openai.AuthenticationError:
             raise Cpp2PyError(f"{where}: the API key was rejected (401)") from None

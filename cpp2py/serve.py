@@ -200,7 +200,7 @@ class _Engine:
 
     def run_group(self, kind: str, key: Any, payloads: list[Any]) -> list[Any]:
         if kind == "chat":
-            return self.backend.generate(payloads, max_new_tokens=key)
+            return self.backend.generate(payloads, decoding=self.translator.cfg.decoding(), max_new_tokens=key)
         translator = self.verifier if key else self.translator
         cpps = [p["cpp"] for p in payloads]
         items = [p["item"] for p in payloads] if key else None

@@ -23,11 +23,12 @@ import ast
 import sys
 import time
 import types
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Literal
 
 from cpp2py import prompt
+from cpp2py.backends import Decoding
 from cpp2py.cpp_source import CPP_SUFFIXES, check_cpp, has_main, read_cpp, split_declarations
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import JsonlAppender, atomic_write, read_jsonl
@@ -100,8 +101,14 @@ class TranslateConfig:
 
     def backend_key(self) -> tuple:
         """What identifies a loaded backend: two configs with the same key share one model in memory."""
-        return (self.backend, self.model, self.adapter, self.base_url, self.api_key_env, self.device,
-                self.dtype, self.load_in_4bit)
+        if self.backend == "openai":
+            return ("openai", self.model, self.base_url, self.api_key_env, self.context_window, self.request_timeout)
+        return ("hf", self.model, self.adapter, self.device, self.dtype, self.load_in_4bit)
+
+    def decoding(self, **changes: Any) -> Decoding:
+        """The decoding options of this config (``changes`` replace some), passed with each generate call."""
+        options = {f.name: getattr(self, f.name) for f in fields(Decoding)}
+        return Decoding(**{**options, **changes})
 
 
 @dataclass
@@ -136,9 +143,7 @@ def make_backend(cfg: TranslateConfig):
         from cpp2py.backends import HFBackend, OpenAIBackend
 
         _BACKENDS[key] = OpenAIBackend(cfg) if cfg.backend == "openai" else HFBackend.load(cfg)
-    backend = _BACKENDS[key]
-    backend.cfg = cfg  # decoding options (batch size, temperature...) may differ between calls
-    return backend
+    return _BACKENDS[key]
 
 
 @dataclass
@@ -190,7 +195,7 @@ class Translator:
     def _generate_units(self, units: list[_Unit]) -> None:
         cfg, n = self.cfg, self.cfg.num_samples
         convs = [prompt.messages(u.cpp) for u in units for _ in range(n)]
-        replies = self.backend.generate(convs, max_new_tokens=cfg.max_new_tokens)
+        replies = self.backend.generate(convs, decoding=cfg.decoding(), max_new_tokens=cfg.max_new_tokens)
         for k, u in enumerate(units):
             samples = replies[k * n:(k + 1) * n]
             chosen = next((r for r in samples if prompt.parses(prompt.extract_code(r))), samples[0])
@@ -200,8 +205,8 @@ class Translator:
             if not todo:
                 break
             replies = self.backend.generate([prompt.messages(u.cpp) for u in todo],
-                                            max_new_tokens=cfg.max_new_tokens,
-                                            temperature=max(cfg.temperature, cfg.retry_temperature))
+                                            decoding=cfg.decoding(temperature=max(cfg.temperature, cfg.retry_temperature)),
+                                            max_new_tokens=cfg.max_new_tokens)
             for u, r in zip(todo, replies):
                 if prompt.parses(prompt.extract_code(r)):
                     self._take(u, r)
@@ -254,7 +259,7 @@ class Translator:
             if not failing or round_ == self.cfg.rounds:
                 return
             convs = [prompt.repair_messages(sources[k], results[k].python, results[k].check) for k in failing]
-            replies = self.backend.generate(convs, max_new_tokens=self.cfg.max_new_tokens)
+            replies = self.backend.generate(convs, decoding=self.cfg.decoding(), max_new_tokens=self.cfg.max_new_tokens)
             for k, reply in zip(failing, replies):
                 code = prompt.extract_code(reply)
                 results[k].repairs += 1

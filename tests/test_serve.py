@@ -40,7 +40,7 @@ class FakeBackend:
     def count_tokens(self, text):
         return len(text) // 3 + 1
 
-    def generate(self, conversations, *, max_new_tokens=None, **decoding):
+    def generate(self, conversations, *, decoding, max_new_tokens=None):
         self.calls.append((len(conversations), max_new_tokens))
         self.entered.set()
         if self.gate is not None:
@@ -314,7 +314,7 @@ int main() {
 class WrongThenRight(FakeBackend):
     """Answers a first translation that prints the wrong number, and a right one when asked to repair."""
 
-    def generate(self, conversations, *, max_new_tokens=None, **decoding):
+    def generate(self, conversations, *, decoding, max_new_tokens=None):
         self.calls.append((len(conversations), max_new_tokens))
         return ["```python\nprint(12)\n```" if len(conv) > 2 else "```python\nprint(5)\n```"
                 for conv in conversations]

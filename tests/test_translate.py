@@ -34,7 +34,7 @@ class FakeBackend:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def generate(self, conversations, *, max_new_tokens=None, temperature=None):
+    def generate(self, conversations, *, decoding, max_new_tokens=None):
         if self.interrupt_after is not None and len(self.calls) >= self.interrupt_after:
             raise KeyboardInterrupt
         self.calls.append(conversations)
@@ -66,16 +66,15 @@ def tiny_hf(tiny_model_dir):
     torch.manual_seed(0)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    return HFBackend(model, tok, prompt.style_for(tok), TranslateConfig(model=str(tiny_model_dir)))
+    return HFBackend(model, tok, prompt.style_for(tok))
 
 
 def test_batched_greedy_equals_one_at_a_time_in_input_order(tiny_hf):
     sources = [ADD, "int f() { return 1; }", MUL + MUL, "for (int i = 0; i < n; i++) { cout << i << endl; }"]
     convs = [prompt.messages(s) for s in sources]
-    tiny_hf.cfg = TranslateConfig(model="tiny", batch_size=3)
-    batched = tiny_hf.generate(convs, max_new_tokens=12)
-    tiny_hf.cfg = TranslateConfig(model="tiny", batch_size=1)
-    single = [tiny_hf.generate([c], max_new_tokens=12)[0] for c in convs]
+    batched = tiny_hf.generate(convs, decoding=TranslateConfig(batch_size=3).decoding(), max_new_tokens=12)
+    one = TranslateConfig(batch_size=1).decoding()
+    single = [tiny_hf.generate([c], decoding=one, max_new_tokens=12)[0] for c in convs]
     assert batched == single
     assert len(set(batched)) > 1  # different inputs, different outputs: the order is really checked
 
@@ -83,9 +82,8 @@ def test_batched_greedy_equals_one_at_a_time_in_input_order(tiny_hf):
 def test_token_budget_scales_with_input_and_is_flagged(tiny_hf):
     from cpp2py.backends import token_budget
 
-    tiny_hf.cfg = TranslateConfig(model="tiny", batch_size=2, max_new_tokens_cap=40)
     short, long_ = prompt.messages("int f();"), prompt.messages(MUL * 6)
-    replies = tiny_hf.generate([short, long_])
+    replies = tiny_hf.generate([short, long_], decoding=TranslateConfig(batch_size=2, max_new_tokens_cap=40).decoding())
     for conv, reply in zip((short, long_), replies):
         n_new = len(tiny_hf.tokenizer(reply, add_special_tokens=False)["input_ids"])
         budget = token_budget(tiny_hf.count_tokens(conv[1]["content"]), 40)
@@ -147,6 +145,26 @@ def test_num_samples_keeps_first_parsing_sample():
     fake = FakeBackend(lambda c: next(answers))
     r = Translator(fake, TranslateConfig(model="fake", temperature=0.5, num_samples=2)).translate_many([ADD])[0]
     assert r.python == "z = 3" and len(fake.calls) == 1 and len(fake.calls[0]) == 2
+
+
+def test_translators_sharing_one_backend_keep_their_own_decoding():
+    """One loaded model serves callers with different settings (serve beside a library call): each call
+    carries its caller's options, and a retry raises only its own temperature."""
+    seen = []
+
+    class Recorder(FakeBackend):
+        def generate(self, conversations, *, decoding, max_new_tokens=None):
+            seen.append((conversations[0][-1]["content"], decoding.temperature, decoding.batch_size))
+            return super().generate(conversations, decoding=decoding, max_new_tokens=max_new_tokens)
+
+    answers = {"int a();": "```python\na = 1\n```", "int b();": "```python\n)(\n```"}
+    shared = Recorder(lambda c: answers[cpp_of(c).strip()])
+    greedy = Translator(shared, TranslateConfig(model="fake", batch_size=4, retries=1, retry_temperature=0.3))
+    sampled = Translator(shared, TranslateConfig(model="fake", temperature=0.8, batch_size=2, retries=0))
+    greedy.translate_many(["int b();"])
+    sampled.translate_many(["int a();"])
+    greedy.translate_many(["int a();"])
+    assert [(t, bs) for _, t, bs in seen] == [(0.0, 4), (0.3, 4), (0.8, 2), (0.0, 4)]
 
 
 # -- long inputs ----------------------------------------------------------------------------------
