@@ -166,6 +166,44 @@ def test_only_rank0_writes_under_gloo(tmp_path):
     assert all(r["bias"] == pytest.approx(rank0_bias) for r in reports)  # rank 0's weights, read by both
 
 
+def test_real_training_in_two_gloo_processes_writes_once_and_counts_every_rank(tmp_path, tiny_model_dir):
+    """`cpp2py train` launched as 2 CPU processes (torchrun, gloo) on the tiny model: one adapter, written
+    by rank 0 alone, and tokens/s over the tokens of both ranks (the same data as one process sees)."""
+    import subprocess
+
+    from cpp2py.train import TrainConfig, train
+
+    pairs = [("int add(int a, int b) { return a + b; }", "def add(a, b):\n    return a + b"),
+             ("cout << \"hi\";", "print('hi', end='')")]
+    data = tmp_path / "train.jsonl"
+    write_jsonl(data, [{"id": f"ex{i}", "cpp": pairs[i % 2][0] + " " * i, "python": pairs[i % 2][1]}
+                       for i in range(8)])
+    recipe = {"model": str(tiny_model_dir), "data": {"train": str(data), "val": None},
+              "quantization": {"load_in_4bit": False}, "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+              "optim": {"optimizer": "adamw_torch"}, "batch": {"per_device_batch_size": 2, "grad_accum": 1},
+              "max_steps": 2, "gradient_checkpointing": False, "report_to": [], "output_dir": str(tmp_path / "ddp")}
+    config = tmp_path / "recipe.yaml"
+    config.write_text(yaml.safe_dump(recipe))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", **D.SAFE_NCCL_ENV}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_port", str(_free_port()), "-m", "cpp2py", "train", "--config", str(config)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("adapter written to") == 1  # rank 1 trains but neither writes nor reports
+    out = tmp_path / "ddp"
+    assert (out / "adapter_model.safetensors").is_file() and not (tmp_path / "ddp.partial").exists()
+    ddp = json.loads((out / "train_metrics.json").read_text())
+    assert ddp["steps"] == 2 and 0 < ddp["trainer_runtime_s"] <= ddp["wall_time_s"] + 1
+
+    # One process with the same global batch (2 x 2 = 4) sees the same 8 examples in its 2 steps.
+    recipe.update(batch={"per_device_batch_size": 4, "grad_accum": 1}, output_dir=str(tmp_path / "one"))
+    config.write_text(yaml.safe_dump(recipe))
+    from cpp2py.config import load_config
+
+    one = json.loads((train(load_config(TrainConfig, config)) / "train_metrics.json").read_text())
+    assert ddp["tokens_seen"] == one["tokens_seen"] > 0
+
+
 # --------------------------------------------------------------------------------- sharded translation
 def test_shards_are_dealt_round_robin_and_cover_everything():
     items = list(range(11))
