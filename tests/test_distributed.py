@@ -168,7 +168,8 @@ def test_only_rank0_writes_under_gloo(tmp_path):
 
 def test_real_training_in_two_gloo_processes_writes_once_and_counts_every_rank(tmp_path, tiny_model_dir):
     """`cpp2py train` launched as 2 CPU processes (torchrun, gloo) on the tiny model: one adapter, written
-    by rank 0 alone, and tokens/s over the tokens of both ranks (the same data as one process sees)."""
+    by rank 0 alone, evaluation on the way, and tokens/s over the tokens of both ranks (the same data as one
+    process sees)."""
     import subprocess
 
     from cpp2py.train import TrainConfig, train
@@ -178,7 +179,7 @@ def test_real_training_in_two_gloo_processes_writes_once_and_counts_every_rank(t
     data = tmp_path / "train.jsonl"
     write_jsonl(data, [{"id": f"ex{i}", "cpp": pairs[i % 2][0] + " " * i, "python": pairs[i % 2][1]}
                        for i in range(8)])
-    recipe = {"model": str(tiny_model_dir), "data": {"train": str(data), "val": None},
+    recipe = {"model": str(tiny_model_dir), "data": {"train": str(data), "val": str(data)}, "eval_steps": 1,
               "quantization": {"load_in_4bit": False}, "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
               "optim": {"optimizer": "adamw_torch"}, "batch": {"per_device_batch_size": 2, "grad_accum": 1},
               "max_steps": 2, "gradient_checkpointing": False, "report_to": [], "output_dir": str(tmp_path / "ddp")}
@@ -194,6 +195,7 @@ def test_real_training_in_two_gloo_processes_writes_once_and_counts_every_rank(t
     assert (out / "adapter_model.safetensors").is_file() and not (tmp_path / "ddp.partial").exists()
     ddp = json.loads((out / "train_metrics.json").read_text())
     assert ddp["steps"] == 2 and 0 < ddp["trainer_runtime_s"] <= ddp["wall_time_s"] + 1
+    assert [v["step"] for v in ddp["val_curve"]] == [1, 2] and ddp["final_val_loss"] > 0  # eval split over ranks
 
     # One process with the same global batch (2 x 2 = 4) sees the same 8 examples in its 2 steps.
     recipe.update(batch={"per_device_batch_size": 4, "grad_accum": 1}, output_dir=str(tmp_path / "one"))
