@@ -166,31 +166,45 @@ def test_only_rank0_writes_under_gloo(tmp_path):
     assert all(r["bias"] == pytest.approx(rank0_bias) for r in reports)  # rank 0's weights, read by both
 
 
-def test_real_training_in_two_gloo_processes_writes_once_and_counts_every_rank(tmp_path, tiny_model_dir):
-    """`cpp2py train` launched as 2 CPU processes (torchrun, gloo) on the tiny model: one adapter, written
-    by rank 0 alone, evaluation on the way, and tokens/s over the tokens of both ranks (the same data as one
-    process sees)."""
-    import subprocess
-
-    from cpp2py.train import TrainConfig, train
-
+def _tiny_recipe(tmp_path: Path, model_dir: Path, **over) -> dict:
     pairs = [("int add(int a, int b) { return a + b; }", "def add(a, b):\n    return a + b"),
              ("cout << \"hi\";", "print('hi', end='')")]
     data = tmp_path / "train.jsonl"
     write_jsonl(data, [{"id": f"ex{i}", "cpp": pairs[i % 2][0] + " " * i, "python": pairs[i % 2][1]}
                        for i in range(8)])
-    recipe = {"model": str(tiny_model_dir), "data": {"train": str(data), "val": str(data)}, "eval_steps": 1,
-              "quantization": {"load_in_4bit": False}, "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
-              "optim": {"optimizer": "adamw_torch"}, "batch": {"per_device_batch_size": 2, "grad_accum": 1},
-              "max_steps": 2, "gradient_checkpointing": False, "report_to": [], "output_dir": str(tmp_path / "ddp")}
-    config = tmp_path / "recipe.yaml"
-    config.write_text(yaml.safe_dump(recipe))
+    return {"model": str(model_dir), "data": {"train": str(data), "val": None},
+            "quantization": {"load_in_4bit": False}, "lora": {"r": 4, "alpha": 8, "dropout": 0.0},
+            "optim": {"optimizer": "adamw_torch"}, "batch": {"per_device_batch_size": 2, "grad_accum": 1},
+            "max_steps": 2, "logging_steps": 1, "gradient_checkpointing": False, "report_to": [], **over}
+
+
+def _write_recipe(path: Path, recipe: dict) -> Path:
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def _train_in_two_cpu_processes(config: Path, *args: str) -> str:
+    """`cpp2py train` as accelerate/torchrun would start it on 2 GPUs, here 2 CPU processes over gloo."""
+    import subprocess
+
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", **D.SAFE_NCCL_ENV}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--master_port", str(_free_port()), "-m", "cpp2py", "train", "--config", str(config)],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+                           "--master_port", str(_free_port()), "-m", "cpp2py", "train", "--config", str(config),
+                           *args], capture_output=True, text=True, env=env, cwd=config.parent, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.count("adapter written to") == 1  # rank 1 trains but neither writes nor reports
+    return proc.stdout
+
+
+def test_real_training_in_two_gloo_processes_writes_once_and_counts_every_rank(tmp_path, tiny_model_dir):
+    """`cpp2py train` in 2 CPU processes (gloo) on the tiny model: one adapter, written by rank 0 alone,
+    evaluation on the way, and tokens/s over the tokens of both ranks (the same data one process sees)."""
+    from cpp2py.config import load_config
+    from cpp2py.train import TrainConfig, train
+
+    recipe = _tiny_recipe(tmp_path, tiny_model_dir, eval_steps=1, output_dir=str(tmp_path / "ddp"))
+    recipe["data"]["val"] = recipe["data"]["train"]
+    stdout = _train_in_two_cpu_processes(_write_recipe(tmp_path / "recipe.yaml", recipe))
+    assert stdout.count("adapter written to") == 1  # rank 1 trains but neither writes nor reports
     out = tmp_path / "ddp"
     assert (out / "adapter_model.safetensors").is_file() and not (tmp_path / "ddp.partial").exists()
     ddp = json.loads((out / "train_metrics.json").read_text())
@@ -199,11 +213,39 @@ def test_real_training_in_two_gloo_processes_writes_once_and_counts_every_rank(t
 
     # One process with the same global batch (2 x 2 = 4) sees the same 8 examples in its 2 steps.
     recipe.update(batch={"per_device_batch_size": 4, "grad_accum": 1}, output_dir=str(tmp_path / "one"))
-    config.write_text(yaml.safe_dump(recipe))
-    from cpp2py.config import load_config
-
-    one = json.loads((train(load_config(TrainConfig, config)) / "train_metrics.json").read_text())
+    one = json.loads((train(load_config(TrainConfig, _write_recipe(tmp_path / "one.yaml", recipe)))
+                      / "train_metrics.json").read_text())
     assert ddp["tokens_seen"] == one["tokens_seen"] > 0
+
+
+def test_a_run_interrupted_on_one_process_resumes_on_two(tmp_path, tiny_model_dir):
+    """--resume under DDP: every rank reloads the last checkpoint and the step count goes on from it."""
+    from transformers import TrainerCallback
+
+    from cpp2py.config import load_config
+    from cpp2py.train import TrainConfig, train
+
+    class Interrupted(Exception):
+        pass
+
+    class StopAt3(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 3:
+                raise Interrupted
+
+    out = tmp_path / "adapter"
+    recipe = _tiny_recipe(tmp_path, tiny_model_dir, max_steps=4, save_steps=2, output_dir=str(out),
+                          batch={"per_device_batch_size": 4, "grad_accum": 1})
+    with pytest.raises(Interrupted):
+        train(load_config(TrainConfig, _write_recipe(tmp_path / "one.yaml", recipe)), callbacks=[StopAt3()])
+    assert (tmp_path / "adapter.partial" / "checkpoint-2").is_dir() and not out.exists()
+
+    recipe["batch"] = {"per_device_batch_size": 2, "grad_accum": 1}  # the same global batch on 2 processes
+    stdout = _train_in_two_cpu_processes(_write_recipe(tmp_path / "two.yaml", recipe), "--resume")
+    assert stdout.count("adapter written to") == 1
+    metrics = json.loads((out / "train_metrics.json").read_text())
+    assert metrics["steps"] == 4 and metrics["resumed"]
+    assert [p["step"] for p in metrics["loss_curve"]] == [1, 2, 3, 4]  # the curve spans both runs
 
 
 # --------------------------------------------------------------------------------- sharded translation
