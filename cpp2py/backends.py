@@ -165,7 +165,11 @@ class HFBackend:
 
             # CPU decoding is bound by reading the weights: int8 Linear weights (fbgemm) read a quarter of
             # fp32's bytes. load_adapter_model has already folded LoRA in, so the merged weights get quantised.
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+            # One scale per output channel, not per tensor: as fast, and closer to fp32 (docs/translation.md).
+            from torch.ao.quantization import per_channel_dynamic_qconfig
+
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig},
+                                                           dtype=torch.qint8)
         return cls(model, tokenizer, style)
 
     @property
