@@ -401,6 +401,14 @@ def translate_sharded(benchmark_path: str | Path, predictions_path: str | Path, 
     devices = visible.split(",") if visible else [str(i) for i in range(num_gpus)]
     if len(devices) < num_gpus:
         raise Cpp2PyError(f"--num-gpus {num_gpus}: CUDA_VISIBLE_DEVICES={visible} names only {len(devices)}")
+    if not visible and str(getattr(cfg, "device", "cpu")).startswith(("auto", "cuda")):
+        import torch
+
+        # A worker whose GPU does not exist would fall back to the CPU: silently, and many times slower.
+        found = torch.cuda.device_count()
+        if found < num_gpus:
+            raise Cpp2PyError(f"--num-gpus {num_gpus}: this machine has {found} GPU(s); pass --device cpu to run "
+                              f"{num_gpus} CPU processes instead")
     paths = write_shard_inputs(benchmark_path, predictions_path, num_gpus, resume=bool(getattr(cfg, "resume", True)))
     for key, value in SAFE_NCCL_ENV.items():
         os.environ.setdefault(key, value)

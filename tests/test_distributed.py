@@ -330,6 +330,20 @@ def test_visible_devices_are_respected(tmp_path, monkeypatch):
         D.translate_sharded(bench, preds, _cfg(tmp_path), 3, worker=fake_translate)
 
 
+def test_more_gpus_than_the_machine_has_is_a_clear_error(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    bench = tmp_path / "b.jsonl"
+    write_jsonl(bench, [{"id": "a", "cpp": "int f();"}])
+    ran = []
+    worker = lambda device, inp, out, cfg: ran.append(device)  # noqa: E731
+    with pytest.raises(Cpp2PyError, match="this machine has 1 GPU"):
+        D.translate_sharded(bench, tmp_path / "p.jsonl", SimpleNamespace(resume=True, device="auto"), 2, worker=worker)
+    assert not ran and not (tmp_path / "p.jsonl").exists()
+
+
 def test_merge_refuses_when_ids_are_missing(tmp_path):
     bench = _bench(tmp_path, 5)
     part0 = _write(tmp_path / "s0.jsonl", [{"id": "item-0", "prediction": "a"}, {"id": "item-2", "prediction": "c"}])
