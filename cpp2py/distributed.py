@@ -71,9 +71,20 @@ def strip_launch_options(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def require_gpus(num_gpus: int, hint: str = "") -> None:
+    """Refuse ``--num-gpus N`` before anything starts when fewer GPUs are visible."""
+    import torch
+
+    found = torch.cuda.device_count()
+    if found < num_gpus:
+        raise Cpp2PyError(f"--num-gpus {num_gpus}: this machine has {found} GPU(s){hint}")
+
+
 def launch_training(num_gpus: int, strategy: Strategy, train_args: Sequence[str]) -> None:
     """Replace this process with ``accelerate launch`` running ``cpp2py train`` on ``num_gpus`` GPUs."""
     cmd = accelerate_command(num_gpus, strategy, train_args)
+    # Otherwise rank N would fail deep in model loading, asking for a cuda:N that does not exist.
+    require_gpus(num_gpus, " (a CPU-only test run: torchrun --nproc_per_node N -m cpp2py train ...)")
     exe = shutil.which("accelerate")
     if exe is None:
         # Same launcher through this interpreter, for environments whose scripts are not on PATH.
@@ -402,13 +413,8 @@ def translate_sharded(benchmark_path: str | Path, predictions_path: str | Path, 
     if len(devices) < num_gpus:
         raise Cpp2PyError(f"--num-gpus {num_gpus}: CUDA_VISIBLE_DEVICES={visible} names only {len(devices)}")
     if not visible and str(getattr(cfg, "device", "cpu")).startswith(("auto", "cuda")):
-        import torch
-
         # A worker whose GPU does not exist would fall back to the CPU: silently, and many times slower.
-        found = torch.cuda.device_count()
-        if found < num_gpus:
-            raise Cpp2PyError(f"--num-gpus {num_gpus}: this machine has {found} GPU(s); pass --device cpu to run "
-                              f"{num_gpus} CPU processes instead")
+        require_gpus(num_gpus, f"; pass --device cpu to run {num_gpus} CPU processes instead")
     paths = write_shard_inputs(benchmark_path, predictions_path, num_gpus, resume=bool(getattr(cfg, "resume", True)))
     for key, value in SAFE_NCCL_ENV.items():
         os.environ.setdefault(key, value)

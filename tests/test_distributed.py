@@ -82,12 +82,20 @@ def test_launch_options_are_stripped_for_the_launched_processes():
 
 
 def test_launch_training_execs_accelerate_with_multicast_off(monkeypatch):
+    import torch
+
     seen = {}
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.delenv("NCCL_NVLS_ENABLE", raising=False)
     monkeypatch.setattr(D.os, "execv", lambda exe, cmd: seen.update(exe=exe, cmd=cmd))
     D.launch_training(2, "ddp", ["--config", "c.yaml"])
     assert seen["cmd"][-4:] == ["cpp2py", "train", "--config", "c.yaml"]
     assert "--num_processes" in seen["cmd"] and os.environ["NCCL_NVLS_ENABLE"] == "0"
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    seen.clear()
+    with pytest.raises(Cpp2PyError, match="this machine has 1 GPU"):
+        D.launch_training(2, "ddp", ["--config", "c.yaml"])
+    assert not seen  # nothing launched
 
 
 # ------------------------------------------------------------------------------------------- rank helpers
@@ -377,6 +385,9 @@ def test_train_num_gpus_relaunches_under_accelerate(monkeypatch, tmp_path):
 
     for var in ("LOCAL_RANK", "WORLD_SIZE"):
         monkeypatch.delenv(var, raising=False)
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     argv = ["train", "--config", "c.yaml", "--num-gpus", "2", "--strategy", "fsdp", "lora.r=8"]
     monkeypatch.setattr(sys, "argv", ["cpp2py", *argv])
     seen = {}
