@@ -420,8 +420,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
     if on_gpu:
         torch.cuda.reset_peak_memory_stats()
     # Multi-GPU: start the clock once every rank is ready and the process group has made its first
-    # collective (NCCL sets up its communicators then), so tokens/s measures training, not start-up; on
-    # 2 H200s rank 0's clock otherwise ran 7 s longer than the Trainer's own runtime of a 20 s run.
+    # collective (NCCL sets up its communicators then), so tokens/s measures training, not start-up.
+    # Without it rank 0's clock ran 7 s past the Trainer's own 20 s runtime on 2 H200s (docs/scale.md);
+    # how much of that the barrier removes is not measured yet.
     barrier()
     start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if resume else None)
