@@ -102,11 +102,6 @@ def split_tokens(line: str, *, tokenized_strings: bool) -> list[str]:
 # ---------------------------------------------------------------------------------------------------
 
 
-def detokenize_python(line: str, *, tokenized_strings: bool = False) -> str:
-    """Tokenised XLCoST Python -> indented code with one space between tokens (not yet pretty)."""
-    return python_from_tokens(split_tokens(line, tokenized_strings=tokenized_strings))
-
-
 def python_from_tokens(tokens: list[str]) -> str:
     lines: list[str] = []
     level = 0
@@ -297,9 +292,10 @@ def _ast_dump(code: str) -> str | None:
         return None
 
 
-def format_python(code: str) -> tuple[str, bool]:
-    """Normal spacing for ``code`` if its AST is unchanged by it; returns (code, reformatted)."""
-    before = _ast_dump(code)
+def format_python(code: str, before: str | None = None) -> tuple[str, bool]:
+    """Normal spacing for ``code`` if its AST is unchanged by it; returns (code, reformatted).
+    ``before``: the code's ``_ast_dump`` when the caller already has it."""
+    before = before or _ast_dump(code)
     if before is None:
         return code, False
     try:
@@ -309,11 +305,6 @@ def format_python(code: str) -> tuple[str, bool]:
     if _ast_dump(pretty) != before:
         return code, False
     return pretty, True
-
-
-def restore_python(line: str, *, tokenized_strings: bool = False) -> str:
-    """Tokenised XLCoST Python -> runnable, normally spaced Python (raises Malformed)."""
-    return format_python(detokenize_python(line, tokenized_strings=tokenized_strings))[0]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -364,8 +355,9 @@ def _opens_template(tokens: list[str], i: int) -> bool:
 def format_cpp(tokens: list[str]) -> str:
     """Lay out C++ tokens: one statement a line, blocks indented four spaces, operators spaced.
 
-    Literals are single tokens and are copied as they are.
+    Literals are single tokens and are copied as they are. TABSYMBOL tokens are dropped.
     """
+    tokens = [t for t in tokens if t != "TABSYMBOL"]  # before the look-aheads below see them
     lines: list[str] = []
     cur: list[str] = []
     st = {"level": 0, "prev": None, "first": None, "eq": False}
@@ -479,7 +471,7 @@ def format_cpp(tokens: list[str]) -> str:
 
 def restore_cpp(line: str, *, tokenized_strings: bool = False) -> str:
     """Tokenised XLCoST C++ -> readable C++ (raises Malformed)."""
-    return format_cpp([t for t in split_tokens(line, tokenized_strings=tokenized_strings) if t != "TABSYMBOL"])
+    return format_cpp(split_tokens(line, tokenized_strings=tokenized_strings))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -499,10 +491,14 @@ def dedupe(records: list[dict]) -> tuple[list[dict], int]:
     return kept, len(records) - len(kept)
 
 
-def remove_leakage(records: list[dict], train: list[dict]) -> tuple[list[dict], dict[str, int]]:
-    """Drop pairs whose C++ or Python (whitespace-normalised) also occurs in ``train``."""
-    train_cpp = {normalise_ws(r["cpp"]) for r in train}
-    train_py = {normalise_ws(r["python"]) for r in train}
+def train_texts(train: list[dict]) -> tuple[set[str], set[str]]:
+    """The whitespace-normalised C++ and Python of ``train``, for :func:`remove_leakage`."""
+    return {normalise_ws(r["cpp"]) for r in train}, {normalise_ws(r["python"]) for r in train}
+
+
+def remove_leakage(records: list[dict], train: tuple[set[str], set[str]]) -> tuple[list[dict], dict[str, int]]:
+    """Drop pairs whose C++ or Python (whitespace-normalised) also occurs in ``train`` (:func:`train_texts`)."""
+    train_cpp, train_py = train
     kept = []
     counts = {"cpp_in_train": 0, "python_in_train": 0, "pairs_removed": 0}
     for r in records:
@@ -523,9 +519,10 @@ def _finish_splits(splits: dict[str, list[dict]], stats: dict[str, dict], out: P
         records, dupes = dedupe(records)
         stats[name]["dropped"]["duplicate"] = dupes
         splits[name] = records
+    train = train_texts(splits["train"]) if "train" in splits else None
     for name in splits:
-        if name != "train" and "train" in splits:
-            splits[name], leak = remove_leakage(splits[name], splits["train"])
+        if name != "train" and train is not None:
+            splits[name], leak = remove_leakage(splits[name], train)
             stats[name]["leakage"] = leak
             stats[name]["dropped"]["leaked_from_train"] = leak["pairs_removed"]
     for name, records in splits.items():
@@ -632,20 +629,21 @@ def read_xlcost_split(files: XlcostFiles) -> tuple[list[dict], dict]:
             cpp_toks = split_tokens(cpp_line, tokenized_strings=files.tokenized_strings)
             py_toks = split_tokens(py_line, tokenized_strings=files.tokenized_strings)
             raw_py = python_from_tokens(py_toks)
-            if _ast_dump(raw_py) is None and (fixed := repair_lost_bar(cpp_toks, py_toks)):
+            dump = _ast_dump(raw_py)
+            if dump is None and (fixed := repair_lost_bar(cpp_toks, py_toks)):
                 repaired_py = python_from_tokens(fixed[1])
-                if _ast_dump(repaired_py) is not None:
-                    cpp_toks, raw_py = fixed[0], repaired_py
+                if (repaired_dump := _ast_dump(repaired_py)) is not None:
+                    cpp_toks, raw_py, dump = fixed[0], repaired_py, repaired_dump
                     stats["repaired_lost_bar"] += 1
-            cpp = format_cpp([t for t in cpp_toks if t != "TABSYMBOL"])
+            cpp = format_cpp(cpp_toks)
         except Malformed:
             stats["dropped"]["malformed"] += 1
             continue
-        if _ast_dump(raw_py) is None:
+        if dump is None:
             stats["dropped"]["python_syntax_error"] += 1
             continue
         stats["python_parses"] += 1
-        python, respaced = format_python(raw_py)
+        python, respaced = format_python(raw_py, dump)
         stats["python_respaced"] += respaced
         records.append({"id": rid, "cpp": cpp, "python": python, "source": files.source})
     stats["python_parse_rate"] = round(stats["python_parses"] / max(stats["pairs_read"], 1), 4)

@@ -19,12 +19,13 @@ comparable with papers.
 """
 from __future__ import annotations
 
-import ast
 import logging
 import math
 import re
 from functools import cache
 from typing import Sequence
+
+from cpp2py import prompt
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\"(?:\\.|[^\"\\\n])*\"|"
                     r"'(?:\\.|[^'\\\n])*'|==|!=|<=|>=|<<|>>|\*\*|//|->|::|\+\+|--|&&|\|\||[-+*/%]=|\S")
@@ -42,13 +43,7 @@ def normalise_ws(code: str) -> str:
 
 def parses(code: str) -> bool:
     """Non-empty and accepted by ``ast.parse``."""
-    if not code.strip():
-        return False
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    return bool(code.strip()) and prompt.parses(code)
 
 
 @cache

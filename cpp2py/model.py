@@ -142,7 +142,7 @@ def install_model(name: str, *, reg: dict[str, dict[str, Any]] | None = None, ho
     if name not in reg:
         raise Cpp2PyError(f"unknown model {name!r}; known: {', '.join(reg)}")
     target = installed_dir(name, home)
-    if (target / "config.json").is_file():
+    if is_installed(name, home):
         return target
     spec = reg[name]
     root = target.parent

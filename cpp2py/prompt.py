@@ -110,8 +110,6 @@ def extract_code(reply: str) -> str:
 
 def _trim_prose(text: str) -> str:
     lines = text.strip("\n").split("\n")
-    if parses("\n".join(lines)):
-        return "\n".join(lines)
     # Prose before the code, then prose after it: two linear scans keep this cheap on long replies.
     for start in range(len(lines)):
         if parses("\n".join(lines[start:])):
