@@ -166,7 +166,6 @@ def main() -> None:
     if args.only in ("all", "latency"):
         src = (ROOT / "examples" / "primes.cpp").read_text()
         one = TranslateConfig(model=args.model, adapter=args.adapter, device=args.device, dtype=args.dtype)
-        backend.cfg = one
         runs = []
         for _ in range(3):
             sync(device)

@@ -177,7 +177,7 @@ class BatchWorker:
 class _Engine:
     """What the worker calls: the translator(s) and the raw backend behind them."""
 
-    def __init__(self, translator_or_backend: Any, cfg: ServeConfig):
+    def __init__(self, translator_or_backend: Any):
         if hasattr(translator_or_backend, "translate_many"):
             self.translator = translator_or_backend
             self.backend = translator_or_backend.backend
@@ -187,7 +187,6 @@ class _Engine:
             self.backend = translator_or_backend
             self.translator = Translator(self.backend, TranslateConfig())
         self._verifier = None
-        self.cfg = cfg
 
     @property
     def verifier(self) -> Any:
@@ -295,7 +294,7 @@ def create_app(translator_or_backend: Any, cfg: ServeConfig | None = None) -> An
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     cfg = cfg or ServeConfig()
-    engine = _Engine(translator_or_backend, cfg)
+    engine = _Engine(translator_or_backend)
     worker = BatchWorker(engine.run_group, batch_size=cfg.batch_size, batch_wait_s=cfg.batch_wait_ms / 1000,
                          max_queue=cfg.max_queue)
 
