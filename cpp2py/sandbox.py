@@ -329,7 +329,7 @@ def run_python(code: str, *, stdin: str | None = None, timeout: float = 10.0, me
 
 
 _cache_lock = threading.Lock()
-_key_locks: dict[str, threading.Lock] = {}
+_key_locks: dict[object, threading.Lock] = {}
 _cache_dir: Path | None = None
 
 
@@ -343,13 +343,17 @@ def _binary_cache() -> Path:
         return _cache_dir
 
 
+def _lock_for(key: object) -> threading.Lock:
+    """One lock per cache key, so concurrent askers for the same entry compute it once."""
+    with _cache_lock:
+        return _key_locks.setdefault(key, threading.Lock())
+
+
 def compile_cpp(source: str, *, timeout: float = 60.0) -> CompiledCpp | ExecResult:
     """Compile C++ with ``g++ -std=c++17 -O2`` (inside the sandbox); the binary is cached by source hash for
     the life of the process. Returns the failed ``ExecResult`` when compilation fails."""
     digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
-    with _cache_lock:
-        key_lock = _key_locks.setdefault(digest, threading.Lock())
-    with key_lock:
+    with _lock_for(digest):
         target = _binary_cache() / digest
         if target.is_file():
             return CompiledCpp(target, digest)
@@ -389,17 +393,19 @@ _oracle_cache: dict[tuple[str, str], ExecResult | Verdict] = {}
 def _oracle_output(cpp: str, stdin: str, timeout: float) -> ExecResult | Verdict:
     """The C++ program's run on ``stdin`` (cached), or a Verdict saying why there is no oracle."""
     key = (hashlib.sha256(cpp.encode("utf-8")).hexdigest(), stdin)
-    if key in _oracle_cache:
-        return _oracle_cache[key]
-    compiled = compile_cpp(cpp)
-    if isinstance(compiled, ExecResult):
-        out: ExecResult | Verdict = Verdict(False, "oracle_compile_error", _tail(compiled.stderr))
-    else:
-        res = run_binary(compiled.path, stdin=stdin, timeout=timeout)
-        out = res if res.status in ("ok", "error") else Verdict(
-            False, "oracle_error", f"the C++ oracle itself {res.status}: {_tail(res.stderr)}")
-    _oracle_cache[key] = out
-    return out
+    # The k samples of one item are checked at once: run the oracle once, not once per thread.
+    with _lock_for(("oracle", *key)):
+        if key in _oracle_cache:
+            return _oracle_cache[key]
+        compiled = compile_cpp(cpp)
+        if isinstance(compiled, ExecResult):
+            out: ExecResult | Verdict = Verdict(False, "oracle_compile_error", _tail(compiled.stderr))
+        else:
+            res = run_binary(compiled.path, stdin=stdin, timeout=timeout)
+            out = res if res.status in ("ok", "error") else Verdict(
+                False, "oracle_error", f"the C++ oracle itself {res.status}: {_tail(res.stderr)}")
+        _oracle_cache[key] = out
+        return out
 
 
 def _tail(text: str, n: int = 600) -> str:
