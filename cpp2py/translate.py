@@ -197,9 +197,8 @@ class Translator:
         convs = [prompt.messages(u.cpp) for u in units for _ in range(n)]
         replies = self.backend.generate(convs, decoding=cfg.decoding(), max_new_tokens=cfg.max_new_tokens)
         for k, u in enumerate(units):
-            samples = replies[k * n:(k + 1) * n]
-            chosen = next((r for r in samples if prompt.parses(prompt.extract_code(r))), samples[0])
-            self._take(u, chosen)
+            samples = [self._read(r) for r in replies[k * n:(k + 1) * n]]
+            self._take(u, *next((s for s in samples if s[2]), samples[0]))  # the first that parses
         for _ in range(cfg.retries):
             todo = [u for u in units if not u.parses]
             if not todo:
@@ -208,13 +207,19 @@ class Translator:
                                             decoding=cfg.decoding(temperature=max(cfg.temperature, cfg.retry_temperature)),
                                             max_new_tokens=cfg.max_new_tokens)
             for u, r in zip(todo, replies):
-                if prompt.parses(prompt.extract_code(r)):
-                    self._take(u, r)
+                reply, code, ok = self._read(r)
+                if ok:
+                    self._take(u, reply, code, ok)
 
     @staticmethod
-    def _take(u: _Unit, reply: str) -> None:
-        u.raw, u.code = str(reply), prompt.extract_code(reply)
-        u.parses = prompt.parses(u.code)
+    def _read(reply: str) -> tuple[str, str, bool]:
+        """(reply, its code, whether that parses): extracted and parsed once per reply."""
+        code = prompt.extract_code(reply)
+        return reply, code, prompt.parses(code)
+
+    @staticmethod
+    def _take(u: _Unit, reply: str, code: str, parses: bool) -> None:
+        u.raw, u.code, u.parses = str(reply), code, parses
         u.hit_cap = bool(getattr(reply, "hit_token_cap", False))
 
     # -- the whole job ---------------------------------------------------------------------------------
@@ -229,7 +234,7 @@ class Translator:
             mine = [u for u in units if u.source == k]
             code = mine[0].code if len(mine) == 1 else reassemble([u.code for u in mine])
             results.append(TranslationResult(
-                python=code, parses=prompt.parses(code), verified=None, repairs=0, seconds=0.0,
+                python=code, parses=mine[0].parses if len(mine) == 1 else prompt.parses(code), verified=None, repairs=0, seconds=0.0,
                 raw="\n\n".join(u.raw for u in mine), hit_token_cap=any(u.hit_cap for u in mine),
                 pieces=len(mine),
             ))
