@@ -14,6 +14,7 @@ from typing import List, Optional
 
 import typer
 
+from cpp2py.contamination import THRESHOLD
 from cpp2py.errors import Cpp2PyError
 
 app = typer.Typer(
@@ -205,7 +206,7 @@ def evaluate(
     backend: str = typer.Option("hf", help="One-shot backend: hf or openai."),
     base_url: Optional[str] = typer.Option(None, help="One-shot: OpenAI-compatible server URL (backend openai)."),
     train_data: Optional[List[Path]] = typer.Option(None, help="Training JSONL (with `cpp`) for the contamination check; repeatable."),
-    threshold: float = typer.Option(0.5, help="Items whose C++ 5-gram Jaccard to some training program is >= this are contaminated."),
+    threshold: float = typer.Option(THRESHOLD, help="Items whose C++ 5-gram Jaccard to some training program is >= this are contaminated."),
     workers: int = typer.Option(0, help="Parallel sandbox runs (0: one per CPU)."),
     timeout: float = typer.Option(10.0, help="Seconds per program run."),
     k: Optional[List[int]] = typer.Option(None, "--k", help="CA@k values to report (needs >= k samples per id); repeatable. Default: 1."),
