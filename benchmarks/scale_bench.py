@@ -29,13 +29,14 @@ import sys
 import time
 from pathlib import Path
 
-SAFE_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
+from cpp2py.distributed import SAFE_NCCL_ENV, shard_items
+from cpp2py.files import read_jsonl
 
 
 def run(cmd: list[str], log: Path, gpus: int) -> float:
     """Run ``cmd`` on the first ``gpus`` GPUs with its output in ``log``; returns its wall time, or raises
     with the log's tail."""
-    env = {**os.environ, **SAFE_ENV, "CUDA_VISIBLE_DEVICES": ",".join(map(str, range(gpus)))}
+    env = {**os.environ, **SAFE_NCCL_ENV, "CUDA_VISIBLE_DEVICES": ",".join(map(str, range(gpus)))}
     start = time.perf_counter()
     with log.open("w") as f:
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
@@ -85,8 +86,8 @@ def translate_run(args: argparse.Namespace, gpus: int, work: Path, bench: Path) 
     if args.adapter:
         cmd += ["--adapter", args.adapter]
     wall = run(cmd, work / f"translate-{gpus}gpu.log", gpus)
-    rows = [json.loads(line) for line in preds.open() if line.strip()]
-    shard_s = [sum(r["seconds"] for r in rows[i::gpus]) for i in range(gpus)]
+    rows = list(read_jsonl(preds))
+    shard_s = [sum(r["seconds"] for r in shard_items(rows, gpus, i)) for i in range(gpus)]
     n = len(rows)
     return {"gpus": gpus, "items": n, "wall_s": round(wall, 1), "items_per_s": round(n / wall, 3),
             "generation_s": round(max(shard_s), 1), "generation_items_per_s": round(n / max(shard_s), 3),

@@ -90,11 +90,16 @@ def launch_training(num_gpus: int, strategy: Strategy, train_args: Sequence[str]
         # Same launcher through this interpreter, for environments whose scripts are not on PATH.
         cmd = [sys.executable, "-m", "accelerate.commands.launch", *cmd[2:]]
         exe = sys.executable
-    for key, value in SAFE_NCCL_ENV.items():
-        os.environ.setdefault(key, value)
+    keep_multicast_off()
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(exe, cmd)
+
+
+def keep_multicast_off() -> None:
+    """Set :data:`SAFE_NCCL_ENV` for this process and the ones it starts, unless the user set them."""
+    for key, value in SAFE_NCCL_ENV.items():
+        os.environ.setdefault(key, value)
 
 
 def is_launched() -> bool:
@@ -416,8 +421,7 @@ def translate_sharded(benchmark_path: str | Path, predictions_path: str | Path, 
         # A worker whose GPU does not exist would fall back to the CPU: silently, and many times slower.
         require_gpus(num_gpus, f"; pass --device cpu to run {num_gpus} CPU processes instead")
     paths = write_shard_inputs(benchmark_path, predictions_path, num_gpus, resume=bool(getattr(cfg, "resume", True)))
-    for key, value in SAFE_NCCL_ENV.items():
-        os.environ.setdefault(key, value)
+    keep_multicast_off()
     # spawn, not fork: each worker must start without CUDA state (or torch threads) from the parent.
     ctx = multiprocessing.get_context("spawn")
     reports = ctx.SimpleQueue()
