@@ -228,7 +228,8 @@ def _trainer_class():
             import torch
 
             params = [p for p in self.trainer.model.parameters() if p.requires_grad and p.grad is not None]
-            bad_grad = any(not bool(torch.isfinite(p.grad).all()) for p in params)
+            # one device-to-host sync per step, not one per LoRA tensor
+            bad_grad = bool(params) and not bool(torch.stack([torch.isfinite(p.grad).all() for p in params]).all())
             if not (bad_grad or self.trainer.step_nonfinite_loss):
                 return
             for p in params:  # a None grad makes the optimizer leave the weight and its moments alone
@@ -298,8 +299,6 @@ def _sft_config(cfg: TrainConfig, work: Path, has_eval: bool, on_gpu: bool) -> A
         kwargs["train_sampling_strategy"] = "group_by_length" if cfg.batch.group_by_length else "random"
     else:
         kwargs["group_by_length"] = cfg.batch.group_by_length
-    if "logging_dir" not in fields:
-        kwargs.pop("logging_dir")
     return SFTConfig(**{k: v for k, v in kwargs.items() if k in fields})
 
 
