@@ -1,0 +1,144 @@
+"""Mechanical fixes for what a translation model forgets, applied to every translation before it is checked.
+
+A model that translates ``int main()`` into ``def main():`` often never calls it, uses ``sqrt`` without an
+import, or stores ``self.owner`` in a class whose method is ``owner()``. Each of these is decidable from the
+code alone, so it is fixed here instead of being left to chance (or to a repair round); what cannot be
+fixed, such as a name defined nowhere, is reported so the caller can flag the output.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+from dataclasses import dataclass, field
+
+# Where a name the model used without importing it most likely comes from, first match wins: the order puts
+# the modules a C++ port needs most (``<cmath>``, ``<algorithm>``/``<numeric>``, containers) first.
+_MODULES = ("math", "collections", "itertools", "functools", "heapq", "bisect", "typing", "sys", "re",
+            "string", "random", "operator", "copy", "os", "time", "fractions", "decimal", "statistics")
+_MAIN_GUARD = '\n\nif __name__ == "__main__":\n    main()\n'
+
+
+@dataclass
+class Fixed:
+    python: str
+    fixes: list[str] = field(default_factory=list)       # what was changed, for the record
+    undefined: list[str] = field(default_factory=list)   # names still defined nowhere
+
+    @property
+    def problem(self) -> str:
+        return f"undefined names: {', '.join(self.undefined)}" if self.undefined else ""
+
+
+def undefined_names(code: str) -> list[str]:
+    """Names used but never defined, imported or built in (pyflakes), in first-use order."""
+    from pyflakes import checker, messages
+
+    tree = ast.parse(code)
+    found = checker.Checker(tree, filename="translation.py").messages
+    names = [m.message_args[0] for m in found if isinstance(m, messages.UndefinedName)]
+    return list(dict.fromkeys(names))
+
+
+def _import_for(name: str) -> str | None:
+    if name in _MODULES:
+        return f"import {name}"
+    for module in _MODULES:
+        if not name.startswith("_") and hasattr(importlib.import_module(module), name):
+            return f"from {module} import {name}"
+    return None
+
+
+def add_imports(code: str) -> tuple[str, list[str], list[str]]:
+    """(code, import lines added, names still undefined)."""
+    lines, missing = [], []
+    for name in undefined_names(code):
+        line = _import_for(name)
+        (lines if line else missing).append(line or name)
+    if not lines:
+        return code, [], missing
+    tree = ast.parse(code)
+    # After a module docstring and any ``from __future__`` import, which must stay first.
+    at = 0
+    for node in tree.body:
+        is_doc = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        if (is_doc and at == 0) or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+            at = node.end_lineno
+        else:
+            break
+    src = code.splitlines()
+    return "\n".join(src[:at] + lines + src[at:]) + "\n", lines, missing
+
+
+def _calls_main(tree: ast.Module) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "main"
+               for stmt in tree.body if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+               for n in ast.walk(stmt))
+
+
+def call_main(code: str) -> tuple[str, bool]:
+    """A program whose C++ had ``main`` must run it: add the ``__main__`` guard when ``main()`` is defined
+    without arguments and never called at module level."""
+    tree = ast.parse(code)
+    mains = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main"]
+    if not mains or _calls_main(tree):
+        return code, False
+    args = mains[-1].args
+    if len(args.posonlyargs) + len(args.args) > len(args.defaults):  # main(argv) is not the C++ main()
+        return code, False
+    return code.rstrip() + _MAIN_GUARD, True
+
+
+class _Renamer(ast.NodeTransformer):
+    """``self.NAME`` that is not called becomes ``self._NAME``: the attribute a C++ member ``NAME_`` was."""
+
+    def __init__(self, names: set[str]):
+        self.names = names
+        self.called: set[int] = set()
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if isinstance(node.func, ast.Attribute):
+            self.called.add(id(node.func))
+        return self.generic_visit(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        self.generic_visit(node)
+        if (node.attr in self.names and id(node) not in self.called
+                and isinstance(node.value, ast.Name) and node.value.id == "self"):
+            node.attr = "_" + node.attr
+        return node
+
+
+def _shadowed(cls: ast.ClassDef) -> set[str]:
+    methods = {n.name for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    stored = {t.attr for n in ast.walk(cls) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+              for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+              if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
+    used = {n.attr for n in ast.walk(cls) if isinstance(n, ast.Attribute)}
+    # Renaming onto a name the class already uses would merge two members.
+    return {m for m in methods & stored if "_" + m not in used}
+
+
+def unshadow_methods(code: str) -> tuple[str, list[str]]:
+    """In each class, an instance attribute stored under a method's name hides the method (``acct.owner()``
+    then calls a string); rename the attribute. Returns the code (re-emitted by ``ast.unparse`` only when
+    something changed, so comments survive otherwise) and the ``Class.name`` pairs renamed."""
+    tree = ast.parse(code)
+    renamed = []
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        names = _shadowed(cls)
+        if names:
+            _Renamer(names).visit(cls)
+            renamed += [f"{cls.name}.{n}" for n in sorted(names)]
+    return (ast.unparse(tree) + "\n", renamed) if renamed else (code, [])
+
+
+def fix_translation(python: str, *, cpp_has_main: bool) -> Fixed:
+    """All the fixes, for code that parses: shadowed methods, missing imports, the ``main()`` call."""
+    code, renamed = unshadow_methods(python)
+    fixes = [f"attribute renamed: {r}" for r in renamed]
+    code, imports, undefined = add_imports(code)
+    fixes += [f"added: {line}" for line in imports]
+    if cpp_has_main:
+        code, added = call_main(code)
+        fixes += ["added: the __main__ guard calling main()"] if added else []
+    return Fixed(code if fixes else python, fixes, undefined)
