@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cpp2py.files import write_jsonl
-from cpp2py.metrics import normalise_ws
+from cpp2py.scoring.metrics import normalise_ws
 
 SPLITS = ("train", "val", "test")
 
