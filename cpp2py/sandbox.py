@@ -7,30 +7,54 @@ Every run gets:
 * a wall-clock timeout, and rlimits on CPU time, address space, open files, file size (which also bounds
   stdout/stderr: they go to files, so a program printing forever is stopped by SIGXFSZ, never buffered in
   our memory) and core dumps;
-* a fresh working directory (``HOME`` and ``TMPDIR`` point there) that is deleted afterwards;
+* a fresh 0700 working directory (``HOME`` and ``TMPDIR`` point there) that is deleted afterwards; our
+  stdin/stdout/stderr files beside it are 0600, so no other run can read them;
 * a scrubbed environment: only ``PATH``, ``LANG``, ``HOME``, ``TMPDIR`` and Python's hash seed, so API keys
   and tokens in our environment never reach the program; Python runs with ``-I -S`` (no ``PYTHON*``
   variables, no site-packages: translations are judged on the standard library);
-* no network when the OS allows it: ``unshare --net`` (root) or ``unshare -rn`` (unprivileged user
-  namespaces) gives the process a network namespace with only a down loopback. Probed once per process;
-  when neither works the run still happens and ``ExecResult.network_isolated`` is False;
+* namespaces from ``unshare`` (as root; else inside a user namespace, ``-r``), each probed once and listed
+  in ``ExecResult.isolation`` when it applied: ``netns`` (only a down loopback; ``network_isolated``),
+  ``ipcns`` (SysV shared memory, semaphores and message queues die with the run) and ``mountns``: fresh
+  tmpfs over every world-writable dir (``/tmp``, ``/var/tmp``, ``/dev/shm``, ``/run/lock``), so nothing
+  written there outlives the run or is seen by another, and empty read-only tmpfs over our own code and
+  packages (cpp2py, site-packages, a venv), so they cannot be imported or read by path;
+* a memory limit for the whole process tree (``memcg``): a cgroup per run, v2 where the memory controller
+  is delegated to our cgroup, else v1's memory hierarchy; where neither is writable only the per-process
+  RLIMIT_AS applies (so up to ``MAX_PROCESSES`` x ``memory_mb`` in all);
 * a process-count limit. RLIMIT_NPROC counts processes per *user* and is not enforced for root (nor for
   anyone holding CAP_SYS_RESOURCE), so when we run as root each program runs under a fresh, unused uid
-  (set by a small trusted launcher, with ``no_new_privs``): the limit then really bounds a fork bomb, the program cannot write
-  root's files, cannot read other processes' ``/proc/*/environ``, and when the run ends we SIGKILL every
-  process of that uid (children that called ``setsid`` included) and remove what it left in ``/tmp``,
-  ``/var/tmp`` and ``/dev/shm``. Not as root, the limit is set to the user's current count plus the
-  allowance, and the program's session (process group) is killed at the end.
+  (set by a small trusted launcher, with ``no_new_privs``): the limit then really bounds a fork bomb, the
+  program cannot write root's files, cannot read other processes' ``/proc/*/environ`` nor other runs'
+  files, and when the run ends we SIGKILL every process of that uid (children that called ``setsid``
+  included) and, without a mount namespace, remove what it left in the world-writable dirs (nested
+  world-writable dirs included).
+  Not as root, the limit is set to the user's current count plus the allowance, and the program's session
+  (process group) is killed at the end;
+* with ``must_finish`` (how ``check_candidate`` runs ``test`` items): exit status 0 counts only when the
+  script reached its end. The launcher reads a per-run token from a pipe and closes it before the program
+  starts, and writes it to a 0600 result file after the program's last statement; ``sys.exit``,
+  ``os._exit``, ``quit()``, a signal or an ``atexit`` handler leave without it;
+* C++ oracle binaries are cached in a 0700 directory of ours and each run gets a copy, so a program under
+  the sandbox's uid can neither run them nor read their outputs (kept in our memory).
 
 What this does NOT protect against (run untrusted code on a disposable machine or container when it matters):
 
-* reading any world-readable file (source trees, ``/etc``, world-readable keys), and, when not root, every
-  file of the user running cpp2py — there is no filesystem namespace or seccomp filter;
-* writing to world-writable places other than the top level of ``/tmp``, ``/var/tmp``, ``/dev/shm`` being
-  cleaned (e.g. nested files created there by a non-root run), within the file-size limit;
-* kernel exploits, side channels, exhausting disk with many small files, or CPU contention with other runs;
-* network access where no network namespace could be made (see ``network_isolated``);
-* a program that escapes the process-group kill when cpp2py does not run as root (double fork + setsid).
+* reading any other world-readable file (source trees, benchmark data with its reference solutions,
+  ``/etc``, world-readable keys) — there is no seccomp filter and the mount namespace hides only our own
+  packages; when not root, every file of the user running cpp2py (the oracle cache included, unless a
+  mount namespace hides ``/tmp``);
+* a candidate written to cheat a ``test`` item from inside its own interpreter: the assertions run in its
+  process, so an object whose ``==`` is always true, patched builtins, or digging the finish token out of
+  the launcher's frame (``sys._getframe``) or its own memory all pass. The token stops leaving early,
+  not a deliberate forgery;
+* without the namespaces or cgroup above (see ``ExecResult.isolation``): network access, SysV IPC objects
+  that outlive the run, files left in world-writable dirs by a non-root run (by a root run: in a
+  world-writable dir nested inside a non-writable one), other runs' ``/tmp`` names, our packages importable by
+  path (as root, those under a 0700 home are not), and memory beyond ``memory_mb`` across processes;
+* when not root, all runs share one user: concurrent runs can read each other's work dirs and files, and
+  a program can escape the process-group kill (double fork + setsid);
+* kernel exploits, side channels, exhausting disk with many small files (in the work dir), or CPU
+  contention with other runs.
 """
 from __future__ import annotations
 
@@ -288,8 +312,9 @@ def _kill_uid(uid: int) -> None:
 
 
 def _remove_owned_by(uid: int) -> None:
-    """Delete what ``uid`` left in the world-writable dirs, at any depth (a file in a world-writable dir
-    nested under a 0755 one included). Needed only when no mount namespace gave the run its own."""
+    """Delete what ``uid`` left in the world-writable dirs, at any depth of world-writable dirs (the only
+    ones it could write to that are not its own; walking every readable dir cost ~0.4 s per run here).
+    Needed only when no mount namespace gave the run its own."""
     stack = list(_SCRATCH_DIRS)
     while stack:
         top = stack.pop()
@@ -306,7 +331,7 @@ def _remove_owned_by(uid: int) -> None:
                         shutil.rmtree(e.path, ignore_errors=True)
                     else:
                         os.unlink(e.path)
-                elif stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_IXOTH:  # the uid can enter it
+                elif stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_IWOTH:
                     stack.append(e.path)
             except OSError:
                 pass

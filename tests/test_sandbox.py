@@ -252,6 +252,9 @@ def test_evaluate_reports_no_pass_for_the_oracle_thief(tmp_path):
     assert m["ca@1"] == 0.0
 
 
+_NAMESPACES_HERE = sandbox._namespaces()
+
+
 def _needs(kind: str, why: str):
     res = run_python("pass")
     if kind not in res.isolation:
@@ -303,8 +306,13 @@ def test_sysv_shared_memory_does_not_survive_the_run():
     assert key not in keys
 
 
-def test_world_writable_dirs_keep_nothing_from_a_run(tmp_path):
-    _needs_uid_or_mountns()
+@pytest.mark.parametrize("mount_namespace", [True, False], ids=["tmpfs", "uid-cleanup"])
+def test_world_writable_dirs_keep_nothing_from_a_run(monkeypatch, mount_namespace):
+    if mount_namespace:
+        _needs_uid_or_mountns()
+    else:  # the fallback where unshare --mount is refused: the run's uid's files are removed afterwards
+        _needs("uid", "the fallback cleanup needs root (a per-run uid)")
+        monkeypatch.setattr(sandbox, "_namespaces", lambda: tuple(k for k in _NAMESPACES_HERE if k != "mountns"))
     nested = Path(tempfile.mkdtemp(prefix="cpp2py-test-ww-"))  # a world-writable dir inside /tmp, not the run's
     os.chmod(nested, 0o1777)
     name = f"cpp2py-leftover-{os.urandom(4).hex()}"
