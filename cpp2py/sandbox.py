@@ -649,8 +649,9 @@ def check_candidate(candidate: str, item: dict, *, timeout: float = 10.0) -> Ver
     """Apply the benchmark item's oracle to a candidate Python translation.
 
     ``test``: the program ``candidate + "\\n\\n" + test`` must run to its end and exit 0 (an AssertionError
-    is a wrong answer, any other failure, leaving early included, a runtime error). ``compare_stdout``: the item's C++ is compiled and run on ``stdin``;
-    the candidate must print the same lines (trailing whitespace and trailing blank lines ignored).
+    is a wrong answer, any other failure, leaving early included, a runtime error). ``compare_stdout``: the
+    item's C++ is compiled and run on ``stdin``; the candidate must print the same lines (trailing
+    whitespace and trailing blank lines ignored): leaving early with the right output is a real pass.
     """
     try:
         ast.parse(candidate)

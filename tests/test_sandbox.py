@@ -222,7 +222,8 @@ def _oracle_thief(cache: str) -> str:
             "        break\n")
 
 
-_SECRET_CPP = ("#include <iostream>\nint main(){long n; std::cin>>n; for(int i=0;i<4;i++) std::cout<<n*n+i*7919<<\"\\n\";}\n")
+_SECRET_CPP = ("#include <iostream>\n"
+               "int main(){long n; std::cin>>n; for(int i=0;i<4;i++) std::cout<<n*n+i*7919<<\"\\n\";}\n")
 
 
 @needs_gxx
