@@ -31,6 +31,14 @@ app.add_typer(prepare_app, name="prepare")
 app.add_typer(models_app, name="models")
 
 
+@app.callback()
+def options(verbose: bool = typer.Option(False, "--verbose", help="Show the libraries' own warnings, logs and "
+                                         "progress bars (hidden by default; env CPP2PY_VERBOSE=1).")) -> None:
+    from cpp2py import quiet
+
+    quiet.configure(verbose)
+
+
 def _print_prepare_stats(title: str, stats: dict) -> None:
     """A short table of what a prepare command read, dropped and wrote."""
     from rich.console import Console
@@ -120,7 +128,7 @@ def train(
     from cpp2py.train import TrainConfig, train as run_training
 
     if num_gpus is not None and not distributed.is_launched():
-        distributed.launch_training(num_gpus, strategy, distributed.strip_launch_options(sys.argv[2:]))  # type: ignore[arg-type]
+        distributed.launch_training(num_gpus, strategy, distributed.strip_launch_options(sys.argv[sys.argv.index("train") + 1:]))  # type: ignore[arg-type]
     distributed.use_one_gpu()
 
     out = run_training(load_config(TrainConfig, config, overrides), resume=resume)
