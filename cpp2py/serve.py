@@ -156,9 +156,10 @@ class BatchWorker:
     def cancel(self, job: Job) -> None:
         """Give up on ``job``: it leaves the queue count now, and its generation stops if it runs alone."""
         with self._lock:
-            self._waiting.discard(job)
+            if job in self._waiting:  # not claimed yet: its source can go before the worker pops it
+                self._waiting.discard(job)
+                job.payload = None
             job.cancelled.set()
-            job.payload = None   # the request's source can go before the worker gets to the job
         job.future.cancel()
 
     def _claim(self, job: Job) -> bool:
