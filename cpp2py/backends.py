@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cpp2py import prompt
+from cpp2py.cancel import current_check, raise_if_cancelled
 from cpp2py.errors import Cpp2PyError
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class _StopAtFenceOrBudget:
 
     Rows stop independently (a BoolTensor per row), so one long item does not make the short ones in its
     batch run on. Decoding happens only when a row's newest token holds a backtick, keeping it cheap.
+    A cancelled caller (:mod:`cpp2py.cancel`) aborts the whole call at the next step.
     """
 
     def __init__(self, tokenizer, prompt_len: int, budgets: list[int], eos_ids: set[int], backtick_ids):
@@ -86,10 +88,12 @@ class _StopAtFenceOrBudget:
         self.backtick_ids = backtick_ids
         self.done: Any = None
         self.hit_cap = [False] * len(budgets)
+        self.cancelled = current_check()
 
     def __call__(self, input_ids, scores=None, **kwargs):
         import torch
 
+        raise_if_cancelled(self.cancelled)
         if self.done is None:
             self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
             self.eos = self.eos.to(input_ids.device)
@@ -198,6 +202,7 @@ class HFBackend:
         bs = max(1, decoding.batch_size)
         with torch.inference_mode():
             for s in range(0, len(order), bs):
+                raise_if_cancelled()
                 rows = order[s:s + bs]
                 for row, reply in zip(rows, self._generate_batch([ids[r] for r in rows],
                                                                    [budgets[r] for r in rows], decoding)):
@@ -273,7 +278,10 @@ class OpenAIBackend:
 
     def generate(self, conversations: list[list[dict]], *, decoding: Decoding,
                  max_new_tokens: int | None = None) -> list[Reply]:
+        cancelled = current_check()  # the pool's threads do not inherit the caller's scope
+
         def one(conv: list[dict]) -> Reply:
+            raise_if_cancelled(cancelled)
             budget = max_new_tokens or token_budget(self.count_tokens(_source_of(conv)), decoding.max_new_tokens_cap)
             return self._request(conv, budget, decoding)
 

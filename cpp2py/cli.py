@@ -31,6 +31,14 @@ app.add_typer(prepare_app, name="prepare")
 app.add_typer(models_app, name="models")
 
 
+@app.callback()
+def options(verbose: bool = typer.Option(False, "--verbose", help="Show the libraries' own warnings, logs and "
+                                         "progress bars (hidden by default; env CPP2PY_VERBOSE=1).")) -> None:
+    from cpp2py import quiet
+
+    quiet.configure(verbose)
+
+
 def _print_prepare_stats(title: str, stats: dict) -> None:
     """A short table of what a prepare command read, dropped and wrote."""
     from rich.console import Console
@@ -120,7 +128,7 @@ def train(
     from cpp2py.train import TrainConfig, train as run_training
 
     if num_gpus is not None and not distributed.is_launched():
-        distributed.launch_training(num_gpus, strategy, distributed.strip_launch_options(sys.argv[2:]))  # type: ignore[arg-type]
+        distributed.launch_training(num_gpus, strategy, distributed.strip_launch_options(sys.argv[sys.argv.index("train") + 1:]))  # type: ignore[arg-type]
     distributed.use_one_gpu()
 
     out = run_training(load_config(TrainConfig, config, overrides), resume=resume)
@@ -243,6 +251,7 @@ def serve(
     batch_size: int = typer.Option(8, min=1, help="Most requests answered by one model call."),
     max_queue: int = typer.Option(64, min=1, help="Most requests waiting for the model; more get HTTP 429."),
     max_body_kb: int = typer.Option(256, min=1, help="Largest request body in KiB; larger gets HTTP 413."),
+    max_input_tokens: int = typer.Option(16_384, min=1, help="Largest input in the model's tokens; larger gets HTTP 413."),
     timeout: float = typer.Option(300.0, min=0.1, help="Seconds a request may wait and run; longer gets HTTP 504."),
     allow_exec: bool = typer.Option(False, "--allow-exec", help="Let Verify run translations (in the sandbox); off: verify requests get 403."),
 ) -> None:
@@ -250,8 +259,8 @@ def serve(
     from cpp2py.serve import ServeConfig, run_serve
 
     run_serve(ServeConfig(model=model, adapter=adapter, backend=backend, base_url=base_url, host=host, port=port,
-                          batch_size=batch_size, max_queue=max_queue, max_body_kb=max_body_kb, timeout=timeout,
-                          allow_exec=allow_exec))
+                          batch_size=batch_size, max_queue=max_queue, max_body_kb=max_body_kb,
+                          max_input_tokens=max_input_tokens, timeout=timeout, allow_exec=allow_exec))
 
 
 def main() -> None:

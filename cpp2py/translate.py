@@ -29,7 +29,7 @@ from typing import Any, Callable, Literal
 
 from cpp2py import prompt
 from cpp2py.backends import Decoding
-from cpp2py.cpp_source import CPP_SUFFIXES, check_cpp, has_main, read_cpp, split_declarations
+from cpp2py.cpp_source import CPP_SUFFIXES, check_cpp, check_size, has_main, read_cpp, split_to_fit
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import JsonlAppender, atomic_write, read_jsonl
 
@@ -169,27 +169,7 @@ class Translator:
         return self.cfg.max_input_tokens or max(64, (self.backend.context_window - 256) // 3)
 
     def pieces(self, cpp: str) -> list[str]:
-        limit = self.piece_limit()
-        if self.backend.count_tokens(cpp) <= limit:
-            return [cpp]
-        split = split_declarations(cpp)
-        head = split.preamble + "\n\n" if split.preamble else ""
-        pieces: list[str] = []
-        current: list[str] = []
-        for decl in split.declarations:
-            size = self.backend.count_tokens(head + decl)
-            if size > limit:
-                first = decl.strip().splitlines()[0][:60]
-                raise Cpp2PyError(f"input: one declaration ({first!r}...) is {size} tokens, over the "
-                                  f"{limit}-token limit of one piece for this model; shorten it or raise "
-                                  "max_input_tokens on a model with a longer window")
-            if current and self.backend.count_tokens(head + "\n\n".join(current + [decl])) > limit:
-                pieces.append(head + "\n\n".join(current))
-                current = []
-            current.append(decl)
-        if current:
-            pieces.append(head + "\n\n".join(current))
-        return pieces
+        return split_to_fit(cpp, self.backend.count_tokens, self.piece_limit())
 
     # -- generation ---------------------------------------------------------------------------------
     def _generate_units(self, units: list[_Unit]) -> None:
@@ -405,6 +385,7 @@ def _translate_jsonl(benchmark_path, predictions_path, cfg: TranslateConfig, *, 
         rid, cpp = rec.get("id"), rec.get("cpp")
         if rid is None or not isinstance(cpp, str) or not cpp.strip():
             raise Cpp2PyError(f"{benchmark_path}: record {n} needs an \"id\" and a non-empty \"cpp\" string")
+        check_size(cpp, f"{benchmark_path}: record {n}")
         if str(rid) in seen:
             raise Cpp2PyError(f"{benchmark_path}: id {rid!r} appears twice")
         seen.add(str(rid))
