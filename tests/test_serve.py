@@ -377,10 +377,12 @@ def test_a_request_shared_with_a_live_one_is_not_stopped():
     """Cancellation stops a backend call only when every request in it was given up on."""
     gate = threading.Event()
     backend = FakeBackend(gate=gate)
-    with live_server(backend, batch_size=4, batch_wait_ms=200, timeout=30) as url:
+    # Both requests must reach the worker inside one batching window, and the impatient one must give up only
+    # after the (gated) call has started: a wide window and a later timeout keep that true on a loaded machine.
+    with live_server(backend, batch_size=4, batch_wait_ms=1000, timeout=30) as url:
         with ThreadPoolExecutor(2) as pool, httpx.Client(timeout=30) as patient:
             kept = pool.submit(patient.post, f"{url}/v1/translate", json={"cpp": ADD})
-            with httpx.Client(timeout=0.5) as impatient, pytest.raises(httpx.ReadTimeout):
+            with httpx.Client(timeout=3.0) as impatient, pytest.raises(httpx.ReadTimeout):
                 impatient.post(f"{url}/v1/translate", json={"cpp": "int g() { return 2; }"})
             gate.set()
             assert kept.result().status_code == 200
