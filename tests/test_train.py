@@ -290,3 +290,21 @@ def test_token_metrics_off_keeps_the_loss_and_logs_no_metrics(tiny_model_dir, da
     metrics = json.loads((out / "train_metrics.json").read_text())
     assert 0 < metrics["eval_time_s"] < metrics["wall_time_s"]
     assert metrics["eval_share_of_wall"] == pytest.approx(metrics["eval_time_s"] / metrics["wall_time_s"], abs=1e-3)
+
+
+def test_checkpoint_layers_keeps_the_recompute_to_a_share_of_layers(tiny_model_dir, data, tmp_path):
+    from transformers import TrainerCallback
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    seen: list[list[bool]] = []
+
+    class Look(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kw):
+            seen.append([m.gradient_checkpointing for m in model.modules() if isinstance(m, GradientCheckpointingLayer)])
+
+    cfg = _cfg(tiny_model_dir, data, tmp_path / "o", gradient_checkpointing=True, checkpoint_layers=0.5, max_steps=1)
+    trainer, _, _ = build_trainer(cfg, tmp_path / "w", callbacks=[Look()])
+    trainer.train()
+    assert seen == [[True, False]]  # the tiny model's two layers: the first recomputes, the second keeps
+    with pytest.raises(Cpp2PyError, match="checkpoint_layers"):
+        build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o", checkpoint_layers=0.0), tmp_path / "w")
