@@ -21,6 +21,7 @@ Modes, each adding one change to the one before it from `packing` on (an ablatio
   nometrics       + no per-step entropy/token accuracy (trl's device syncs) = the best setting, checkpointed
   best-no-ckpt    nometrics without gradient checkpointing
   best-ckpt75     nometrics with checkpoint_layers 0.75 (the memory-capped candidate)
+  best-bs16       nometrics with 16 rows per micro-batch (the recipe's 8 × 4 becomes 16 × 2: same global batch)
   best-compile    best-no-ckpt + torch_compile
 Reports tokens/s of real (non-padding) tokens, peak memory (allocated and reserved), and
 MFU = (4·N_frozen + 6·N_LoRA)·tokens/s / --peak-tflops (989: the H100/H200 SXM dense bf16 spec; the measured
@@ -43,6 +44,13 @@ import time
 import traceback
 from pathlib import Path
 
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out.get(k, {}), v) if isinstance(v, dict) else v
+    return out
+
+
 _PACKING = {"batch": {"packing": True, "group_by_length": False}}
 _VARLEN = {**_PACKING, "attn_implementation": "cpp2py_varlen"}
 _LIGER = {**_VARLEN, "liger_kernel": True}
@@ -56,6 +64,7 @@ MODES = {
     "nometrics": _BEST,
     "best-no-ckpt": {**_BEST, "gradient_checkpointing": False},
     "best-ckpt75": {**_BEST, "checkpoint_layers": 0.75},
+    "best-bs16": _merge(_BEST, {"batch": {"per_device_batch_size": 16}}),
     "best-compile": {**_BEST, "gradient_checkpointing": False, "torch_compile": True},
 }
 LLAMA_8B = dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
@@ -154,13 +163,6 @@ def synthetic_data(path: Path, n: int) -> Path:
     return path
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out.get(k, {}), v) if isinstance(v, dict) else v
-    return out
-
-
 class _Timeout(Exception):
     pass
 
@@ -178,7 +180,7 @@ def run_mode(model: str, mode: str, args, work: Path, *, batch_size: int, val: s
     cfg = from_dict(TrainConfig, _merge({
         "model": model, "data": {"train": args.data, "val": val, "max_length": args.max_length,
                                  "max_train_examples": n_steps * batch_size * 3, "max_val_examples": args.val_examples},
-        "batch": {"per_device_batch_size": batch_size, "grad_accum": 1},
+        "batch": {"per_device_batch_size": batch_size, "grad_accum": 1},  # a mode may set another batch size
         "max_steps": n_steps, "save_steps": 10**6, "logging_steps": 10**6, "eval_steps": 10**6,
         "gradient_checkpointing": True, "output_dir": str(work / mode), "report_to": [],
         "quantization": {"load_in_4bit": not args.no_4bit, "compute_dtype": "bf16" if on_gpu else "fp32"},
@@ -219,6 +221,7 @@ def run_mode(model: str, mode: str, args, work: Path, *, batch_size: int, val: s
         if on_gpu:
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
+            timing["memory_before_gib"] = torch.cuda.memory_allocated() / 2**30  # a leak from earlier modes shows here
         timing["start"] = time.perf_counter()
         trainer.train()
         eval_probe = _eval_probe(trainer, args, timing) if val else None
@@ -232,9 +235,10 @@ def run_mode(model: str, mode: str, args, work: Path, *, batch_size: int, val: s
                    and not hasattr(m, "base_layer"))
     flops_per_token = 4 * n_frozen + 6 * n_lora
     result = {
-        "mode": mode, "changes": MODES[mode], "batch_size": batch_size, "steps_timed": args.steps,
+        "mode": mode, "changes": MODES[mode], "batch_size": cfg.batch.per_device_batch_size, "steps_timed": args.steps,
         "tokens_per_s": tokens / seconds, "seconds": seconds, "tokens": tokens, "step_s": seconds / args.steps,
         "load_s": load_s, "first_step_s": timing.get("first_step_s"),
+        "memory_before_gib": timing.get("memory_before_gib"),
         "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if on_gpu else None,
         "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30 if on_gpu else None,
         "n_frozen_matmul_params": n_frozen, "n_lora_params": n_lora,
@@ -311,7 +315,8 @@ def main() -> None:
     p.add_argument("--modes", default="seed,packing,varlen,liger,nometrics,best-no-ckpt",
                    help="for llama8b and model; qwen0.5b runs --qwen-modes")
     p.add_argument("--qwen-modes", default="seed,default,nometrics,best-no-ckpt")
-    p.add_argument("--late-modes", default="best-ckpt75,best-compile", help="llama8b modes run after every other target")
+    p.add_argument("--late-modes", default="best-ckpt75,best-bs16,best-compile",
+                   help="llama8b modes run after every other target")
     p.add_argument("--profile", default="", help="modes to profile, e.g. seed,nometrics")
     p.add_argument("--profile-steps", type=int, default=2)
     p.add_argument("--profile-dir", help="default: the folder of --out")
@@ -319,7 +324,7 @@ def main() -> None:
     p.add_argument("--no-4bit", action="store_true",
                    help="CPU smoke tests: bitsandbytes' CPU path fails on a tiny model's shapes under checkpointing")
     p.add_argument("--steps", type=int, default=6)
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps: Triton compiles per new shape class")
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--peak-tflops", type=float, default=989.0, help="bf16 dense peak for MFU (H100/H200 SXM: 989)")
     p.add_argument("--time-budget-s", type=float, default=1e9, help="start no mode after this many seconds")
