@@ -408,6 +408,8 @@ def _check_speed_options(cfg: TrainConfig) -> None:
     if cfg.attn_implementation == NAME and not (cfg.batch.packing or cfg.batch.padding_free):
         raise Cpp2PyError(f"attn_implementation {NAME} needs padding-free batches: set batch.packing or "
                           "batch.padding_free")
+    if not 0 <= cfg.optim.warmup_ratio < 1:  # passed on as warmup_steps, where 1 and more count steps
+        raise Cpp2PyError(f"optim.warmup_ratio {cfg.optim.warmup_ratio}: expected a ratio in [0, 1)")
     if not 0 < cfg.checkpoint_layers <= 1:
         raise Cpp2PyError(f"checkpoint_layers {cfg.checkpoint_layers}: expected a share in (0, 1]")
     if cfg.liger_kernel and importlib.util.find_spec("liger_kernel") is None:

@@ -308,3 +308,5 @@ def test_checkpoint_layers_keeps_the_recompute_to_a_share_of_layers(tiny_model_d
     assert seen == [[True, False]]  # the tiny model's two layers: the first recomputes, the second keeps
     with pytest.raises(Cpp2PyError, match="checkpoint_layers"):
         build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o", checkpoint_layers=0.0), tmp_path / "w")
+    with pytest.raises(Cpp2PyError, match="warmup_ratio"):
+        build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o", optim={"warmup_ratio": 3.0}), tmp_path / "w")
