@@ -11,6 +11,7 @@ serves callers with different settings (``serve`` beside a library call, a retry
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -158,6 +159,9 @@ class HFBackend:
         self._backticks = set(self.backtick_ids.tolist())
         self.model.eval()
         self._cb_key: tuple | None = None  # the sampling settings the cached continuous-batching manager has
+        # One manager, one generation thread: two callers sharing this backend (serve beside a library call)
+        # take turns instead of starting and stopping it under each other.
+        self._cb_lock = threading.Lock()
         # Continuous batching stops a request at EOS or its budget only; the closing fence is found afterwards.
         # What that costs: tokens generated after the fence, out of all generated (benchmarks read these).
         self.cb_tokens = {"generated": 0, "after_fence": 0}
@@ -272,12 +276,13 @@ class HFBackend:
         row). A request stops at EOS (unless ``stop_at_eos`` is off) or at its budget."""
         import torch
 
-        manager = self._cb_manager(decoding)
-        eos = sorted(self.eos_ids) if stop_at_eos else -1
-        with torch.inference_mode():
+        with self._cb_lock, torch.inference_mode():
+            manager = self._cb_manager(decoding)
+            eos = sorted(self.eos_ids) if stop_at_eos else -1
             manager.start()
             try:
                 wanted = [manager.add_request(i, max_new_tokens=b, eos_token_id=eos) for i, b in zip(ids, budgets)]
+                mine = set(wanted)
                 done: dict[str, list[int]] = {}
                 while len(done) < len(wanted):
                     result = manager.get_result(timeout=1)
@@ -288,7 +293,7 @@ class HFBackend:
                         continue
                     if result.error is not None:
                         raise Cpp2PyError(f"continuous batching: request {result.request_id} failed: {result.error}")
-                    if result.request_id in wanted and result.is_finished():
+                    if result.request_id in mine and result.is_finished():
                         done[result.request_id] = list(result.generated_tokens)
             finally:
                 # The generation thread is not a daemon: left running, it would keep the process from
@@ -300,11 +305,18 @@ class HFBackend:
         """The continuous-batching manager for this call's sampling settings: transformers keeps one
         cached on the model (init_continuous_batching returns it and re-selects its attention kernels);
         other settings need a new one, since greedy-or-sampling is fixed per manager."""
+        import gc
+
+        import torch
         from transformers import ContinuousBatchingConfig, GenerationConfig
 
         key = (decoding.temperature, decoding.top_p)
         if self._cb_key not in (None, key):
             self.model.destroy_cached_continuous_batching_manager()
+            # The new manager sizes its KV cache from free memory: the old cache must be gone first.
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
         self._cb_key = key
         sampling: dict[str, Any] = dict(do_sample=False)
         if decoding.temperature > 0:
