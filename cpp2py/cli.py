@@ -167,6 +167,7 @@ def translate(
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32, or int8 (CPU only: dynamic int8 quantisation, 2-4x faster, slightly less accurate; docs/translation.md)."),
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights (bitsandbytes, GPU)."),
+    engine: str = typer.Option("auto", help="hf: auto (cb on a GPU, eager on CPU), eager (batched generate), static (static KV cache + compiled step), cb (continuous batching, paged KV cache)."),
     num_gpus: int = typer.Option(1, help="JSONL input: translate on N GPUs, one process each, merged in input order."),
     shard: Optional[str] = typer.Option(None, hidden=True, help="JSONL input: translate only shard I/N (array jobs)."),
 ) -> None:
@@ -179,7 +180,7 @@ def translate(
         model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size,  # type: ignore[arg-type]
         concurrency=concurrency, max_new_tokens=max_new_tokens, temperature=temperature, num_samples=num_samples,
         verify=verify, rounds=rounds, resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,
-        num_gpus=num_gpus,
+        engine=engine, num_gpus=num_gpus,
     )
     if shard is not None:
         from cpp2py.distributed import parse_shard, translate_shard

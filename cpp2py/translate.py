@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 from cpp2py import prompt
-from cpp2py.backends import Decoding
+from cpp2py.backends import ENGINES, Decoding
 from cpp2py.cpp_source import CPP_SUFFIXES, check_cpp, check_size, has_main, read_cpp, split_to_fit
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import JsonlAppender, atomic_write, read_jsonl
@@ -49,7 +49,7 @@ class TranslateConfig:
     device: str = "auto"                  # auto | cpu | cuda | cuda:N
     dtype: str = "auto"                   # auto (bf16 on GPU, fp32 on CPU) | bfloat16 | float16 | float32 | int8 (CPU)
     load_in_4bit: bool = False            # NF4 weights (bitsandbytes, GPU)
-    compile: bool = False                 # static KV cache + compiled decode step (GPU, batch 1 latency)
+    engine: str = "auto"                  # hf: auto (cb on a GPU, else eager) | eager | static | cb (backends.ENGINES)
     batch_size: int = 16                  # hf: sequences per generate call
     concurrency: int = 8                  # openai: requests in flight
     max_new_tokens: int | None = None     # None: 2 x input tokens + 64, capped at max_new_tokens_cap
@@ -79,6 +79,8 @@ class TranslateConfig:
                 raise Cpp2PyError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise Cpp2PyError(f"max_new_tokens: must be at least 1, got {self.max_new_tokens}")
+        if self.engine not in ENGINES:
+            raise Cpp2PyError(f"--engine: {self.engine!r} is not one of {', '.join(ENGINES)}")
         if self.temperature < 0 or self.rounds < 0 or self.retries < 0:
             raise Cpp2PyError("temperature, rounds and retries must not be negative")
 
@@ -315,6 +317,8 @@ class Summary:
     repaired: int = 0            # verified after at least one repair round
     hit_token_cap: int = 0
     output: str = ""
+    load_seconds: float = 0.0        # loading the model (0 when this process had it loaded already)
+    translate_seconds: float = 0.0   # everything after the load
 
     def add(self, r: TranslationResult) -> None:
         self.translated += 1
@@ -328,6 +332,9 @@ class Summary:
         for name in ("translated", "skipped", "not_parsing", "failed_verify", "repaired", "hit_token_cap"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.rejected += other.rejected
+        # shards run at the same time: the job took as long as its slowest one
+        self.load_seconds = max(self.load_seconds, other.load_seconds)
+        self.translate_seconds = max(self.translate_seconds, other.translate_seconds)
 
     @property
     def ok(self) -> bool:
@@ -341,6 +348,8 @@ class Summary:
                         (self.hit_token_cap, "hit the token cap"), (len(self.rejected), "inputs rejected")):
             if n:
                 parts.append(f"{n} {what}")
+        if self.translated:
+            parts.append(f"model load {self.load_seconds:.1f} s, translation {self.translate_seconds:.1f} s")
         return ", ".join(parts) + (f" -> {self.output}" if self.output else "")
 
 
@@ -352,13 +361,22 @@ def _progress():
                     TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True), transient=False)
 
 
+def _load_translator(cfg: TranslateConfig, backend, summary: Summary) -> Translator:
+    """A job's translator; the model is loaded here, once for the whole job, and the time it took recorded."""
+    t = time.perf_counter()
+    translator = Translator(backend or make_backend(cfg), cfg)
+    summary.load_seconds = time.perf_counter() - t
+    return translator
+
+
 def _run_in_chunks(translator: Translator, jobs: list[Any], cpp_of: Callable[[Any], str],
                    write: Callable[[Any, TranslationResult], None], item_of: Callable[[Any], dict] | None,
                    summary: Summary) -> None:
     """Longest first, one backend batch at a time; each result is written before the next batch starts."""
+    t0 = time.perf_counter()
     cfg = translator.cfg
     jobs = sorted(jobs, key=lambda j: -len(cpp_of(j)))
-    step = cfg.batch_size if cfg.backend == "hf" else cfg.concurrency * 2
+    step = translator.backend.inputs_per_call(cfg.decoding())
     with _progress() as bar:
         task = bar.add_task("translate", total=len(jobs))
         for s in range(0, len(jobs), step):
@@ -368,6 +386,7 @@ def _run_in_chunks(translator: Translator, jobs: list[Any], cpp_of: Callable[[An
                 write(job, result)
                 summary.add(result)
             bar.advance(task, len(chunk))
+    summary.translate_seconds = time.perf_counter() - t0
 
 
 def translate_jsonl(benchmark_path: str | Path, predictions_path: str | Path, cfg: TranslateConfig,
@@ -398,7 +417,7 @@ def _translate_jsonl(benchmark_path, predictions_path, cfg: TranslateConfig, *, 
         todo = [r for r in records if str(r["id"]) not in out.done_ids]
         summary.skipped = len(records) - len(todo)
         if todo:
-            translator = Translator(backend or make_backend(cfg), cfg)
+            translator = _load_translator(cfg, backend, summary)
 
             def write(rec: dict, r: TranslationResult) -> None:
                 out.write({"id": rec["id"], "prediction": r.python, "parses": r.parses,
@@ -437,7 +456,7 @@ def translate_dir(src: Path, out_dir: Path, cfg: TranslateConfig, *, backend=Non
             print(f"warning: skipped {e}", file=sys.stderr)
             summary.rejected.append(str(f))
     if jobs:
-        translator = Translator(backend or make_backend(cfg), cfg)
+        translator = _load_translator(cfg, backend, summary)
 
         def write(job: tuple, r: TranslationResult) -> None:
             with atomic_write(job[1]) as fh:
