@@ -37,6 +37,14 @@ app.add_typer(prepare_app, name="prepare")
 app.add_typer(models_app, name="models")
 
 
+@app.callback()
+def options(verbose: bool = typer.Option(False, "--verbose", help="Show the libraries' own warnings, logs and "
+                                         "progress bars (hidden by default; env CPP2PY_VERBOSE=1).")) -> None:
+    from cpp2py import quiet
+
+    quiet.configure(verbose)
+
+
 def _print_prepare_stats(title: str, stats: dict) -> None:
     """A short table of what a prepare command read, dropped and wrote."""
     from rich.console import Console
@@ -126,7 +134,7 @@ def train(
     from cpp2py.train import TrainConfig, launch, train as run_training
 
     if num_gpus is not None and not ranks.is_launched():
-        launch.launch_training(num_gpus, strategy, launch.strip_launch_options(sys.argv[2:]))  # type: ignore[arg-type]
+        launch.launch_training(num_gpus, strategy, launch.strip_launch_options(sys.argv[sys.argv.index("train") + 1:]))  # type: ignore[arg-type]
     launch.use_one_gpu()
 
     out = run_training(load_config(TrainConfig, config, overrides), resume=resume)
@@ -165,6 +173,7 @@ def translate(
     device: str = DEVICE,
     dtype: str = DTYPE,
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights (bitsandbytes, GPU)."),
+    engine: str = typer.Option("auto", help="hf: auto (cb on a GPU, eager on CPU), eager (batched generate), static (static KV cache + compiled step), cb (continuous batching, paged KV cache)."),
     num_gpus: int = typer.Option(1, help="JSONL input: translate on N GPUs, one process each, merged in input order."),
     shard: Optional[str] = typer.Option(None, hidden=True, help="JSONL input: translate only shard I/N (array jobs)."),
 ) -> None:
@@ -176,7 +185,7 @@ def translate(
         model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size,
         concurrency=concurrency, max_new_tokens=max_new_tokens, temperature=temperature, num_samples=num_samples,
         verify=verify, rounds=rounds, resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,
-        num_gpus=num_gpus,
+        engine=engine, num_gpus=num_gpus,
     )
     if shard is not None:
         from cpp2py.jobs.sharding import parse_shard
@@ -253,6 +262,7 @@ def serve(
     batch_size: int = typer.Option(8, min=1, help="Most requests answered by one model call."),
     max_queue: int = typer.Option(64, min=1, help="Most requests waiting for the model; more get HTTP 429."),
     max_body_kb: int = typer.Option(256, min=1, help="Largest request body in KiB; larger gets HTTP 413."),
+    max_input_tokens: int = typer.Option(16_384, min=1, help="Largest input in the model's tokens; larger gets HTTP 413."),
     timeout: float = typer.Option(300.0, min=0.1, help="Seconds a request may wait and run; longer gets HTTP 504."),
     allow_exec: bool = typer.Option(False, "--allow-exec", help="Let Verify run translations (in the sandbox); off: verify requests get 403."),
 ) -> None:
@@ -261,7 +271,7 @@ def serve(
 
     run_serve(ServeConfig(model=model, adapter=adapter, backend=backend, base_url=base_url, device=device, dtype=dtype,
                           host=host, port=port, batch_size=batch_size, max_queue=max_queue, max_body_kb=max_body_kb,
-                          timeout=timeout, allow_exec=allow_exec))
+                          max_input_tokens=max_input_tokens, timeout=timeout, allow_exec=allow_exec))
 
 
 def main() -> None:

@@ -171,14 +171,20 @@ class Decoding:
     max_new_tokens_cap: int  # the most new tokens an input's budget may reach
     batch_size: int          # hf: sequences per model.generate call
     concurrency: int         # openai: requests in flight
-    compile: bool            # hf: static KV cache + compiled decode step
+    engine: str              # hf: one of ENGINES (HFBackend.engine_for)
+
+
+# How the hf backend runs the model: ``eager`` = transformers ``generate`` on length-sorted batches;
+# ``static`` = the same with a static KV cache, which lets transformers compile the decode step;
+# ``cb`` = transformers' continuous batching (paged KV cache, CUDA graphs on a GPU); ``auto`` = cb on a GPU.
+ENGINES = ("auto", "eager", "static", "cb")
 
 
 @dataclass(kw_only=True)
 class TranslateConfig(ModelConfig):
     """How to translate."""
 
-    compile: bool = False                 # static KV cache + compiled decode step (GPU, batch 1 latency)
+    engine: str = "auto"                  # hf: auto (cb on a GPU, else eager) | eager | static | cb (ENGINES)
     batch_size: int = 16                  # hf: sequences per generate call
     concurrency: int = 8                  # openai: requests in flight
     max_new_tokens: int | None = None     # None: 2 x input tokens + 64, capped at max_new_tokens_cap
@@ -207,6 +213,8 @@ class TranslateConfig(ModelConfig):
                 raise Cpp2PyError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise Cpp2PyError(f"max_new_tokens: must be at least 1, got {self.max_new_tokens}")
+        if self.engine not in ENGINES:
+            raise Cpp2PyError(f"--engine: {self.engine!r} is not one of {', '.join(ENGINES)}")
         if self.temperature < 0 or self.rounds < 0 or self.retries < 0:
             raise Cpp2PyError("temperature, rounds and retries must not be negative")
 
@@ -246,6 +254,7 @@ class ServeConfig(ModelConfig):
     batch_wait_ms: float = 5.0        # how long the worker waits to fill a batch once a request arrived
     max_queue: int = 64               # requests waiting for the model; more get HTTP 429
     max_body_kb: int = 256            # request body limit; larger gets HTTP 413
+    max_input_tokens: int = 16_384    # per-request input limit in the model's tokens; larger gets HTTP 413
     timeout: float = 300.0            # seconds a request may wait and run; longer gets HTTP 504
     max_new_tokens: int = 1024        # cap for chat completions' max_tokens
     allow_exec: bool = False          # Verify runs model-written code (in the sandbox) only when set

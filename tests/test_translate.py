@@ -37,6 +37,9 @@ class FakeBackend:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    def inputs_per_call(self, decoding) -> int:
+        return decoding.batch_size
+
     def generate(self, conversations, *, decoding, max_new_tokens=None):
         if self.interrupt_after is not None and len(self.calls) >= self.interrupt_after:
             raise KeyboardInterrupt
@@ -115,6 +118,54 @@ def test_stopping_criterion_stops_each_row_at_its_closing_fence(tiny_hf):
                 done_at[k] = step
     assert done_at == [len(rows[0]), None]
     assert stop.hit_cap == [False, False]
+
+
+def test_cb_engine_gives_the_eager_greedy_replies(tiny_hf):
+    """Continuous batching (paged KV cache, requests joining and leaving the batch) decodes greedily to the
+    same replies, in input order, with the same token-cap flags, also after a sampling call in between."""
+    sources = [ADD, "int f() { return 1; }", MUL * 3, "for (int i = 0; i < n; i++) { cout << i << endl; }", "x"]
+    convs = [prompt.messages(s) for s in sources]
+    for budget in (5, None):
+        eager = tiny_hf.generate(convs, decoding=TranslateConfig(engine="eager", batch_size=2).decoding(),
+                                 max_new_tokens=budget)
+        cb = tiny_hf.generate(convs, decoding=TranslateConfig(engine="cb").decoding(), max_new_tokens=budget)
+        assert cb == eager and [r.hit_token_cap for r in cb] == [r.hit_token_cap for r in eager]
+        assert len(set(cb)) > 1
+    assert any(r.hit_token_cap for r in tiny_hf.generate(convs, decoding=TranslateConfig(engine="cb").decoding(),
+                                                         max_new_tokens=5))
+    # sampling needs another manager (greedy-or-sampling is fixed per manager); greedy then needs its own back
+    assert len(tiny_hf.generate(convs, decoding=TranslateConfig(engine="cb", temperature=5.0).decoding(),
+                                max_new_tokens=8)) == len(convs)
+    again = tiny_hf.generate(convs, decoding=TranslateConfig(engine="cb").decoding())
+    assert again == eager
+
+
+def test_cb_replies_end_at_the_closing_fence_and_count_the_waste(tiny_hf, monkeypatch):
+    """The engine stops a request only at EOS or its budget: the reply is cut where the eager path's
+    stopping criterion would have stopped, and the tokens generated past the fence are counted."""
+    tok = tiny_hf.tokenizer
+    fenced = tok("```python\nprint('hello', end='')\n```", add_special_tokens=False)["input_ids"]
+    after = tok("for i in range(n):", add_special_tokens=False)["input_ids"]
+    eos = sorted(tiny_hf.eos_ids)[0]
+    plain = tok("def add(a, b):", add_special_tokens=False)["input_ids"]
+    scripted = [fenced + after + [eos], plain + [eos], plain[:4]]
+    monkeypatch.setattr(tiny_hf, "cb_generate", lambda ids, budgets, decoding: scripted)
+    before = dict(tiny_hf.cb_tokens)
+    convs = [prompt.messages(ADD)] * 3
+    replies = tiny_hf.generate(convs, decoding=TranslateConfig(engine="cb").decoding(), max_new_tokens=4)
+    assert replies == ["```python\nprint('hello', end='')\n```", "def add(a, b):", tok.decode(plain[:4])]
+    assert [r.hit_token_cap for r in replies] == [False, False, True]
+    assert tiny_hf.cb_tokens["after_fence"] - before["after_fence"] == len(after) + 1
+    assert tiny_hf.cb_tokens["generated"] - before["generated"] == sum(map(len, scripted))
+
+
+def test_engine_choice(tiny_hf):
+    assert tiny_hf.engine_for(TranslateConfig().decoding()) == "eager"  # auto on a CPU
+    assert tiny_hf.engine_for(TranslateConfig(engine="cb").decoding()) == "cb"
+    with pytest.raises(Cpp2PyError, match="repetition penalty"):
+        tiny_hf.engine_for(TranslateConfig(engine="cb", repetition_penalty=1.1).decoding())
+    with pytest.raises(Cpp2PyError, match="--engine: 'vllm' is not one of"):
+        TranslateConfig(engine="vllm")
 
 
 # -- extraction, retries, markers ---------------------------------------------------------------------
@@ -503,3 +554,29 @@ def test_int8_cpu_path_generates(tiny_model_dir):
     assert r.pieces == 1 and r.python == prompt.extract_code(r.raw)
     with pytest.raises(Cpp2PyError, match="int8 is the CPU path"):
         make_backend(TranslateConfig(model=str(tiny_model_dir), device="cuda", dtype="int8"))
+
+
+def test_a_jsonl_job_loads_the_model_once_and_reports_load_apart(tmp_path, monkeypatch):
+    import time
+
+    from cpp2py.generation.backends import HFBackend
+
+    loads = []
+
+    def slow_load(cfg):
+        loads.append(cfg)
+        time.sleep(1.0)
+        return FakeBackend(echo_translation)
+
+    monkeypatch.setattr(HFBackend, "load", staticmethod(slow_load))
+    from cpp2py.generation import backends
+    from cpp2py.lru import LRU
+
+    monkeypatch.setattr(backends, "_BACKENDS", LRU(maxsize=2))
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps({"id": k, "cpp": f"int f{k}() {{ return {k}; }}"}) + "\n" for k in range(5)))
+    summary = tr.translate_benchmark(bench, tmp_path / "p.jsonl", TranslateConfig(model="fake-model", batch_size=2))
+    assert len(loads) == 1 and summary.translated == 5
+    # the load is counted once, and not in the translation time (five fake replies take far less than 1 s)
+    assert summary.load_seconds >= 1.0 and 0 < summary.translate_seconds < 1.0
+    assert "model load 1.0 s" in summary.line()

