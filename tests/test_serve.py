@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from cpp2py import prompt
 from cpp2py.serve import ServeConfig, create_app
 
 LOOPBACK = "http://127.0.0.1"
@@ -33,6 +34,7 @@ class FakeBackend:
     def __init__(self, delay: float = 0.0, gate: threading.Event | None = None):
         self.delay, self.gate = delay, gate
         self.calls: list[tuple[int, int | None]] = []   # (batch size, max_new_tokens) per call
+        self.conversations: list[list[dict]] = []       # every conversation the model was given
         self.entered = threading.Event()
 
     context_window = 4096
@@ -42,6 +44,7 @@ class FakeBackend:
 
     def generate(self, conversations, *, decoding, max_new_tokens=None):
         self.calls.append((len(conversations), max_new_tokens))
+        self.conversations += conversations
         self.entered.set()
         if self.gate is not None:
             self.gate.wait(10)
@@ -193,7 +196,7 @@ def test_chat_completions_contract_ignores_unknown_fields_and_caps_tokens():
     assert body["object"] == "chat.completion" and body["id"].startswith("chatcmpl-")
     assert body["choices"][0]["message"] == {"role": "assistant", "content": "echo: hello"}
     assert body["choices"][0]["finish_reason"] == "stop"
-    assert "usage" in body   # null: a fake backend has no tokenizer to count with
+    assert body["usage"] is None   # a fake backend has no tokenizer to count with
 
 
 @pytest.mark.parametrize("body", [{"messages": []}, {"model": "m"}, {"messages": [{"content": "x"}]},
@@ -248,8 +251,9 @@ def test_cpp2py_openai_backend_translates_a_benchmark_through_the_server(tmp_pat
     against an OpenAI-compatible server, here cpp2py's own (vLLM cannot be installed on our machines)."""
     import json
 
-    from cpp2py.backends import OpenAIBackend
-    from cpp2py.translate import TranslateConfig, translate_jsonl
+    from cpp2py.generation.backends import OpenAIBackend
+    from cpp2py.jobs.translate import translate_jsonl
+    from cpp2py.schema import TranslateConfig
 
     for var in ("CPP2PY_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
@@ -298,6 +302,163 @@ def test_queue_overflow_gets_429_and_queued_requests_still_finish():
             done = [running.result(), *(q.result() for q in queued)]
     assert [d.status_code for d in done] == [200, 200, 200]
     assert [d.json()["python"] for d in done] == [expected_python(f"int g{i}() {{ return {i}; }}") for i in range(3)]
+
+
+# --- misuse: slow requests, given-up requests, oversized requests ---
+
+class SteppingBackend(FakeBackend):
+    """Generates in steps and checks for cancellation at each, as HFBackend's stopping criterion does.
+    A source naming ``slow`` takes ``slow_steps`` steps of 20 ms; anything else one step."""
+
+    def __init__(self, slow_steps: int = 500):
+        super().__init__()
+        self.slow_steps = slow_steps
+        self.stopped = threading.Event()   # set when a call was cancelled part-way
+        self.finished_slow = 0
+
+    def generate(self, conversations, *, decoding, max_new_tokens=None):
+        from cpp2py.cancel import Cancelled, raise_if_cancelled
+
+        slow = any("slow" in c[-1]["content"] for c in conversations)
+        self.entered.set()
+        try:
+            for _ in range(self.slow_steps if slow else 1):
+                raise_if_cancelled()
+                time.sleep(0.02)
+        except Cancelled:
+            self.stopped.set()
+            raise
+        self.finished_slow += slow
+        return super().generate(conversations, decoding=decoding, max_new_tokens=max_new_tokens)
+
+
+SLOW = "int slow() { return 0; }"
+
+
+def test_a_timed_out_request_stops_its_generation():
+    backend = SteppingBackend()
+    with client(backend, timeout=0.3) as c:
+        assert "limit" in error_of(c.post("/v1/translate", json={"cpp": SLOW}), 504)
+        assert backend.stopped.wait(2), "the model kept generating for a request nobody waits for"
+        assert backend.finished_slow == 0
+        assert c.get("/healthz").json()["cancelled_calls"] == 1
+        r = c.post("/v1/translate", json={"cpp": ADD})
+        assert r.status_code == 200 and r.json()["python"] == expected_python(ADD)
+
+
+def test_timed_out_requests_free_their_queue_slots_so_no_429_storm_follows():
+    """The reported jam: one long request holds the model, the requests queued behind it time out, and
+    before the fix they kept counting against --max-queue, so every later request got 429."""
+    backend = SteppingBackend()
+    with live_server(backend, timeout=0.5, max_queue=2, batch_size=1, batch_wait_ms=0) as url, \
+            httpx.Client(timeout=30) as h:
+        post = lambda cpp: h.post(f"{url}/v1/translate", json={"cpp": cpp})  # noqa: E731
+        with ThreadPoolExecutor(3) as pool:
+            first = pool.submit(post, SLOW)
+            assert backend.entered.wait(10)
+            queued = [pool.submit(post, f"int slow{i}() {{ return {i}; }}") for i in (1, 2)]
+            statuses = [first.result().status_code, *(q.result().status_code for q in queued)]
+        assert statuses == [504, 504, 504]
+        assert h.get(f"{url}/healthz").json()["waiting"] == 0
+        answers = [post(f"int f{i}() {{ return {i}; }}") for i in range(4)]
+    assert [a.status_code for a in answers] == [200] * 4
+    assert backend.finished_slow == 0
+
+
+def test_a_client_that_disconnects_stops_its_generation():
+    backend = SteppingBackend()
+    with live_server(backend, timeout=60) as url:
+        with httpx.Client(timeout=0.3) as impatient, pytest.raises(httpx.ReadTimeout):
+            impatient.post(f"{url}/v1/translate", json={"cpp": SLOW})   # gives up and closes the connection
+        assert backend.stopped.wait(5), "the model kept generating for a client that left"
+        with httpx.Client(timeout=30) as h:
+            assert h.post(f"{url}/v1/translate", json={"cpp": ADD}).status_code == 200
+
+
+def test_a_request_shared_with_a_live_one_is_not_stopped():
+    """Cancellation stops a backend call only when every request in it was given up on."""
+    gate = threading.Event()
+    backend = FakeBackend(gate=gate)
+    # Both requests must reach the worker inside one batching window, and the impatient one must give up only
+    # after the (gated) call has started: a wide window and a later timeout keep that true on a loaded machine.
+    with live_server(backend, batch_size=4, batch_wait_ms=1000, timeout=30) as url:
+        with ThreadPoolExecutor(2) as pool, httpx.Client(timeout=30) as patient:
+            kept = pool.submit(patient.post, f"{url}/v1/translate", json={"cpp": ADD})
+            with httpx.Client(timeout=3.0) as impatient, pytest.raises(httpx.ReadTimeout):
+                impatient.post(f"{url}/v1/translate", json={"cpp": "int g() { return 2; }"})
+            gate.set()
+            assert kept.result().status_code == 200
+    assert backend.calls[0][0] == 2   # both were in the call that went on
+
+
+def test_input_over_the_token_limit_gets_413_naming_both_limits():
+    long_cpp = "int f() {\n" + "    x += 1;\n" * 40 + "}"   # about 160 tokens for the fake's count
+    with client(max_input_tokens=100, max_body_kb=64) as c:
+        msg = error_of(c.post("/v1/translate", json={"cpp": long_cpp}), 413)
+        chat = c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": long_cpp}]})
+        assert c.backend.calls == []
+        assert c.post("/v1/translate", json={"cpp": ADD}).status_code == 200
+    assert "100 tokens" in msg and "64 KiB" in msg and str(c.backend.count_tokens(long_cpp)) in msg
+    assert "100 tokens" in error_of(chat, 413)
+
+
+def test_a_5_mb_request_is_refused_before_it_is_read_whole():
+    with client() as c:
+        big = "int f() { return 0; }\n" * 230_000
+        assert "256 KiB" in error_of(c.post("/v1/translate", json={"cpp": big}), 413)
+        assert c.backend.calls == []
+
+
+def test_tiny_model_generation_stops_at_the_step_after_cancellation(tiny_model_dir):
+    from cpp2py.generation.backends import HFBackend
+    from cpp2py.cancel import Cancelled, cancel_scope
+    from cpp2py.generation.backends import make_backend
+    from cpp2py.schema import TranslateConfig
+
+    backend: HFBackend = make_backend(TranslateConfig(model=str(tiny_model_dir), device="cpu"))
+    decoding = TranslateConfig().decoding()
+    checks = 0
+
+    def after_three_steps() -> bool:
+        nonlocal checks
+        checks += 1
+        return checks > 4   # one check before the batch, then one per decoding step
+
+    with cancel_scope(after_three_steps), pytest.raises(Cancelled):
+        backend.generate([[{"role": "user", "content": ADD}]], decoding=decoding, max_new_tokens=200)
+    assert checks == 5
+    # No scope: the same backend generates to its budget as before.
+    reply = backend.generate([[{"role": "user", "content": ADD}]], decoding=decoding, max_new_tokens=5)[0]
+    assert isinstance(reply, str)
+
+
+# --- chat completions given bare C++ ---
+
+def test_chat_with_bare_cpp_for_the_cpp2py_model_translates_it():
+    from cpp2py import prompt
+
+    with client() as c:
+        r = c.post("/v1/chat/completions", json={"model": "cpp2py", "messages": [{"role": "user", "content": ADD}]})
+        fenced = c.post("/v1/chat/completions", json={"messages": [
+            {"role": "system", "content": "You are helpful."},
+            {"role": "user", "content": f"```cpp\n{ADD}\n```"}]})
+        assert c.backend.conversations == [prompt.messages(ADD)] * 2   # the translation prompt, nothing else
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"] == prompt.fenced(expected_python(ADD))
+    assert fenced.json()["choices"][0]["message"]["content"] == prompt.fenced(expected_python(ADD))
+
+
+@pytest.mark.parametrize("body", [
+    {"model": "cpp2py", "messages": [{"role": "user", "content": f"Explain this code:\n```cpp\n{ADD}\n```"}]},
+    {"model": "cpp2py", "messages": [{"role": "user", "content": f"What does this do?\n{ADD}"}]},
+    {"model": "another-model", "messages": [{"role": "user", "content": ADD}]},
+    {"model": "cpp2py", "messages": [{"role": "user", "content": ADD}, {"role": "assistant", "content": "ok"},
+                                     {"role": "user", "content": ADD}]},
+])
+def test_chat_that_asks_something_or_names_another_model_is_answered_as_chat(body):
+    with client() as c:
+        assert c.post("/v1/chat/completions", json=body).status_code == 200
+        assert c.backend.conversations == [body["messages"]]   # passed on as sent
 
 
 # --- verify (runs code: only with allow_exec, only in the sandbox) ---
@@ -362,7 +523,9 @@ def test_a_refused_input_does_not_fail_the_requests_batched_with_it():
 def test_tiny_model_through_the_real_hf_backend(tiny_model_dir):
     from fastapi.testclient import TestClient
 
-    from cpp2py.translate import TranslateConfig, Translator, make_backend
+    from cpp2py.generation.backends import make_backend
+    from cpp2py.jobs.verify import VerifyingTranslator as Translator
+    from cpp2py.schema import TranslateConfig
 
     # A random model never writes Python: short replies and no retries keep this test fast.
     tcfg = TranslateConfig(model=str(tiny_model_dir), device="cpu", batch_size=2, max_new_tokens=8, retries=0)
@@ -376,7 +539,8 @@ def test_tiny_model_through_the_real_hf_backend(tiny_model_dir):
     for a in answers:
         assert a.status_code == 200, a.text
         body = a.json()
-        assert isinstance(body["python"], str) and isinstance(body["parses"], bool)
+        assert body["parses"] == prompt.parses(body["python"])
+        assert body["verified"] is None and body["repairs"] == 0  # verify was not asked for
     assert chat.status_code == 200, chat.text
     usage = chat.json()["usage"]
     assert usage["prompt_tokens"] > 0 and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
@@ -393,10 +557,11 @@ def test_serve_command_passes_its_options(monkeypatch):
     seen = []
     monkeypatch.setattr(cpp2py.serve, "run_serve", seen.append)
     result = CliRunner().invoke(app, ["serve", "--model", "m", "--port", "9001", "--batch-size", "3",
-                                      "--max-queue", "5", "--max-body-kb", "7", "--timeout", "2.5", "--allow-exec"])
+                                      "--max-queue", "5", "--max-body-kb", "7", "--max-input-tokens", "99", "--timeout", "2.5",
+                                      "--allow-exec"])
     assert result.exit_code == 0, result.output
-    assert seen == [ServeConfig(model="m", port=9001, batch_size=3, max_queue=5, max_body_kb=7, timeout=2.5,
-                                allow_exec=True)]
+    assert seen == [ServeConfig(model="m", port=9001, batch_size=3, max_queue=5, max_body_kb=7, max_input_tokens=99,
+                                timeout=2.5, allow_exec=True)]
 
 
 # --- the page in a real browser ---

@@ -59,7 +59,7 @@ def test_config_rejects_unknown_keys_and_wrong_types(tmp_path):
 
 
 def test_overlong_and_empty_examples_are_dropped_and_counted(tmp_path, tiny_model_dir):
-    from cpp2py.model import load_tokenizer
+    from cpp2py.generation.model import load_tokenizer
 
     rows = [{"id": "a", "cpp": "int x;", "python": "x = 0"}, {"id": "b", "cpp": "int y;" * 400, "python": "y = 0"},
             {"id": "c", "cpp": "int z;", "python": "  "}]
@@ -159,13 +159,13 @@ def test_nan_guard_skips_the_step_and_names_the_batch(tiny_model_dir, data, tmp_
 
 
 def test_nan_guard_log_is_per_rank(tiny_model_dir, data, tmp_path, monkeypatch):
-    from cpp2py import distributed
+    from cpp2py import ranks
 
     cfg = _cfg(tiny_model_dir, data, tmp_path / "o")
     _, guard, _ = build_trainer(cfg, tmp_path / "w")
     assert guard.log_path == tmp_path / "w" / "nonfinite_batches.jsonl"
     # under DDP every rank appends its own batches; one shared file would interleave their lines
-    monkeypatch.setattr(distributed, "rank", lambda: 1)
+    monkeypatch.setattr(ranks, "rank", lambda: 1)
     _, guard, _ = build_trainer(cfg, tmp_path / "w")
     assert guard.log_path == tmp_path / "w" / "nonfinite_batches.rank1.jsonl"
 
@@ -176,7 +176,7 @@ def test_merge_matches_base_plus_adapter(tiny_model_dir, data, tmp_path):
 
     from peft import PeftModel
 
-    from cpp2py.model import load_adapter_model
+    from cpp2py.generation.model import load_adapter_model
 
     adapter = train(_cfg(tiny_model_dir, data, tmp_path / "adapter", adapter_dtype="fp32"))
     _, tok, style = load_adapter_model(adapter, quantization="none", dtype="fp32")
@@ -191,3 +191,122 @@ def test_merge_matches_base_plus_adapter(tiny_model_dir, data, tmp_path):
         base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)(ids).logits
     assert not torch.allclose(want, base, atol=1e-3)  # the adapter does something
     assert torch.allclose(want, got, atol=0.05, rtol=0.02)  # merged in bf16
+
+
+def test_sft_config_is_strict_and_receives_the_speed_options(tiny_model_dir, data, tmp_path):
+    from dataclasses import dataclass
+
+    from cpp2py.train import _sft_config, strict_init
+
+    cfg = _cfg(tiny_model_dir, data, tmp_path / "o", liger_kernel=True, torch_compile=True,
+               batch={"per_device_batch_size": 4, "grad_accum": 1, "packing": True, "padding_free": True},
+               optim={"lr": 1e-3, "warmup_ratio": 0.1})
+    args = _sft_config(cfg, tmp_path / "w", has_eval=False, on_gpu=False)
+    assert args.use_liger_kernel and args.torch_compile and args.padding_free and args.packing
+    assert args.warmup_steps == 0.1  # transformers 5 has no warmup_ratio; the ratio must not be dropped
+
+    @dataclass
+    class Narrow:
+        known: int = 0
+
+    assert strict_init(Narrow, {"known": 1}).known == 1
+    with pytest.raises(Cpp2PyError, match="no field lost_option"):
+        strict_init(Narrow, {"known": 1, "lost_option": 2})
+
+
+def test_speed_options_refuse_what_cannot_work(tiny_model_dir, data, tmp_path):
+    import importlib.util
+
+    with pytest.raises(Cpp2PyError, match="needs padding-free batches"):
+        build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o", attn_implementation="cpp2py_varlen"), tmp_path / "w")
+    if importlib.util.find_spec("liger_kernel") is None:
+        with pytest.raises(Cpp2PyError, match="liger-kernel"):
+            build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o", liger_kernel=True), tmp_path / "w")
+
+
+def _eval_loss(trainer, n: int = 6) -> float:
+    import torch
+
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(n)])
+    batch.pop("cpp2py_ids"), batch.pop("cpp2py_lengths")
+    trainer.model.eval()
+    with torch.no_grad():
+        return float(trainer.compute_loss(trainer.model, batch))
+
+
+@pytest.mark.parametrize("batch, attn", [({"padding_free": True}, "cpp2py_varlen"), ({"padding_free": True}, None),
+                                         ({"packing": True}, "cpp2py_varlen")])
+def test_padding_free_loss_equals_padded_loss(tiny_model_dir, data, tmp_path, batch, attn):
+    base = {"per_device_batch_size": 4, "grad_accum": 1, "group_by_length": False}
+    padded = build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o", batch=base), tmp_path / "w1")[0]
+    flat = build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o", batch={**base, **batch},
+                              attn_implementation=attn), tmp_path / "w2")[0]
+    assert flat.model.config._attn_implementation == (attn or "sdpa")
+    if "packing" not in batch:
+        assert "position_ids" in flat.data_collator([flat.train_dataset[0], flat.train_dataset[1]])
+        assert _eval_loss(flat) == pytest.approx(_eval_loss(padded), rel=1e-5)
+    else:  # packed rows hold other examples than the padded batch: compare each with its own padded loss
+        assert flat.train_dataset[0]["seq_lengths"] and len(flat.train_dataset) < len(padded.train_dataset)
+        assert _eval_loss(flat, 2) == pytest.approx(_loss_of_packed_examples(padded, flat, 2), rel=1e-5)
+
+
+def _loss_of_packed_examples(padded, packed, rows: int) -> float:
+    """The padded trainer's loss over the examples that the first ``rows`` packed rows hold."""
+    import torch
+
+    wanted = [ids for r in range(rows) for ids in _split(packed.train_dataset[r])]
+    by_ids = {tuple(ex["input_ids"]): ex for ex in padded.train_dataset}
+    batch = padded.data_collator([by_ids[tuple(ids)] for ids in wanted])
+    batch.pop("cpp2py_ids"), batch.pop("cpp2py_lengths")
+    padded.model.eval()
+    with torch.no_grad():
+        return float(padded.compute_loss(padded.model, batch))
+
+
+def _split(row):
+    out, start = [], 0
+    for n in row["seq_lengths"]:
+        out.append(row["input_ids"][start:start + n])
+        start += n
+    return out
+
+
+def test_token_metrics_off_keeps_the_loss_and_logs_no_metrics(tiny_model_dir, data, tmp_path):
+    from transformers import TrainerCallback
+
+    on = build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o"), tmp_path / "w1")[0]
+    logged: list[dict] = []
+
+    class Logs(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kw):
+            logged.append(dict(logs or {}))
+
+    cfg = _cfg(tiny_model_dir, data, tmp_path / "adapter", token_metrics=False, eval_steps=1, data__val=str(data[1]))
+    off = build_trainer(cfg, tmp_path / "w2")[0]
+    assert _eval_loss(off) == pytest.approx(_eval_loss(on), rel=1e-6)
+    out = train(cfg, callbacks=[Logs()])
+    assert any("loss" in entry for entry in logged) and any("eval_loss" in entry for entry in logged)
+    assert not any("entropy" in k or "token_accuracy" in k for entry in logged for k in entry)
+    metrics = json.loads((out / "train_metrics.json").read_text())
+    assert 0 < metrics["eval_time_s"] < metrics["wall_time_s"]
+    assert metrics["eval_share_of_wall"] == pytest.approx(metrics["eval_time_s"] / metrics["wall_time_s"], abs=1e-3)
+
+
+def test_checkpoint_layers_keeps_the_recompute_to_a_share_of_layers(tiny_model_dir, data, tmp_path):
+    from transformers import TrainerCallback
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    seen: list[list[bool]] = []
+
+    class Look(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kw):
+            seen.append([m.gradient_checkpointing for m in model.modules() if isinstance(m, GradientCheckpointingLayer)])
+
+    cfg = _cfg(tiny_model_dir, data, tmp_path / "o", gradient_checkpointing=True, checkpoint_layers=0.5, max_steps=1)
+    trainer, _, _ = build_trainer(cfg, tmp_path / "w", callbacks=[Look()])
+    trainer.train()
+    assert seen == [[True, False]]  # the tiny model's two layers: the first recomputes, the second keeps
+    with pytest.raises(Cpp2PyError, match="checkpoint_layers"):
+        build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o", checkpoint_layers=0.0), tmp_path / "w")
+    with pytest.raises(Cpp2PyError, match="warmup_ratio"):
+        build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o", optim={"warmup_ratio": 3.0}), tmp_path / "w")

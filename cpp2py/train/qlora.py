@@ -92,7 +92,14 @@ class TrainConfig:
     epochs: float = 1.0
     max_steps: int = -1
     gradient_checkpointing: bool = True
-    attn_implementation: str | None = None  # transformers' choice (sdpa) unless set: see docs/training.md
+    # the share of decoder layers that recompute their forward when gradient_checkpointing is on; the
+    # rest keep their activations, trading memory for the ~1/3 of a QLoRA step the recompute costs
+    checkpoint_layers: float = 1.0
+    # transformers' choice (sdpa) unless set; "cpp2py_varlen" for packing/padding-free: see docs/training.md
+    attn_implementation: str | None = None
+    liger_kernel: bool = False  # Liger's Triton RMSNorm, SwiGLU and RoPE (pip install liger-kernel)
+    token_metrics: bool = True  # trl's per-step entropy and token accuracy, three device syncs per batch
+    torch_compile: bool = False
     eval_steps: int = 50
     save_steps: int = 100
     logging_steps: int = 10
@@ -189,28 +196,40 @@ def _trainer_class():
     class GuardedSFTTrainer(SFTTrainer):
         """SFTTrainer that remembers which examples went into the current optimizer step."""
 
-        def __init__(self, *args, **kwargs):
+        def __init__(self, *args, token_metrics: bool = True, **kwargs):
             super().__init__(*args, **kwargs)
+            self.token_metrics = token_metrics
             self.step_batches: list[dict[str, Any]] = []
-            self.step_nonfinite_loss = False
             self.tokens_seen = 0  # real tokens, padding excluded, in this session
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            import torch
-
             ids, lengths = inputs.pop("cpp2py_ids", None), inputs.pop("cpp2py_lengths", None)
-            result = super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                          num_items_in_batch=num_items_in_batch)
+            if self.token_metrics or return_outputs or self.aux_loss_enabled:
+                result = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                              num_items_in_batch=num_items_in_batch)
+            else:
+                result = self._loss_without_metrics(model, inputs, num_items_in_batch)
             if model.training:
                 self.tokens_seen += sum(lengths or [])
                 loss = result[0] if return_outputs else result
                 labels = inputs.get("labels")
-                n_labels = int((labels[..., 1:] != -100).sum()) if labels is not None else -1
-                finite = bool(torch.isfinite(loss.detach()).all())
-                self.step_batches.append({"ids": ids, "lengths": lengths, "label_tokens": n_labels,
-                                          "loss": float(loss.detach()) if finite else str(float(loss.detach()))})
-                self.step_nonfinite_loss |= not finite
+                # kept as device tensors and read only when the step goes bad: reading them here would
+                # stall the GPU once per batch
+                self.step_batches.append({"ids": ids, "lengths": lengths, "loss": loss.detach(),
+                                          "label_tokens": None if labels is None else (labels[..., 1:] != -100).sum()})
             return result
+
+        def _loss_without_metrics(self, model, inputs, num_items_in_batch):
+            """trl's loss through its fused LM head, without the entropy and token-accuracy logging: trl 1.16
+            has no switch for those, and each reads a value back from the GPU on every batch."""
+            import torch
+
+            outputs = model(**inputs, use_cache=False, fused_lm_head=True)
+            n_tokens = outputs.label_mask.sum() if num_items_in_batch is None else num_items_in_batch
+            loss = -outputs.log_probs.sum() / torch.as_tensor(n_tokens).clamp(min=1)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                loss = loss * (self.accelerator.num_processes // self.get_tp_size())  # as trl: DDP averages grads
+            return loss
 
     class NonFiniteGuard(TrainerCallback):
         """Drops an optimizer update whose loss or gradients are not finite, and records the batch."""
@@ -222,25 +241,44 @@ def _trainer_class():
 
         def on_step_begin(self, args, state, control, **kwargs):
             self.trainer.step_batches = []
-            self.trainer.step_nonfinite_loss = False
 
         def on_pre_optimizer_step(self, args, state, control, **kwargs):
             import torch
 
             params = [p for p in self.trainer.model.parameters() if p.requires_grad and p.grad is not None]
-            # one device-to-host sync per step, not one per LoRA tensor
-            bad_grad = bool(params) and not bool(torch.stack([torch.isfinite(p.grad).all() for p in params]).all())
-            if not (bad_grad or self.trainer.step_nonfinite_loss):
+            batches = self.trainer.step_batches
+            grads_ok = [torch.isfinite(p.grad).all() for p in params]
+            losses_ok = [torch.isfinite(b["loss"]).all() for b in batches]
+            if not grads_ok + losses_ok or bool(torch.stack(grads_ok + losses_ok).all()):  # one sync per step
                 return
             for p in params:  # a None grad makes the optimizer leave the weight and its moments alone
                 p.grad = None
             step = state.global_step + 1
             self.skipped.append(step)
+            logged = [{"ids": b["ids"], "lengths": b["lengths"],
+                       "label_tokens": -1 if b["label_tokens"] is None else int(b["label_tokens"]),
+                       "loss": float(b["loss"]) if ok else str(float(b["loss"]))}
+                      for b, ok in zip(batches, losses_ok)]
             with JsonlAppender(self.log_path, key="step") as log:
-                log.write({"step": step, "nonfinite_loss": self.trainer.step_nonfinite_loss,
-                           "nonfinite_grad": bad_grad, "batches": self.trainer.step_batches})
+                log.write({"step": step, "nonfinite_loss": not all(losses_ok),
+                           "nonfinite_grad": not all(grads_ok), "batches": logged})
 
     return GuardedSFTTrainer, NonFiniteGuard
+
+
+def _partial_checkpointing(share: float) -> Any:
+    from transformers import TrainerCallback
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    class PartialCheckpointing(TrainerCallback):
+        """Turns checkpointing off in the last layers once the Trainer has turned it on in all of them."""
+
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+            for layer in layers[round(share * len(layers)):]:
+                layer.gradient_checkpointing = False
+
+    return PartialCheckpointing()
 
 
 def nonfinite_log_name(rank: int) -> str:
@@ -253,7 +291,6 @@ def _sft_config(cfg: TrainConfig, work: Path, has_eval: bool, on_gpu: bool) -> A
     import torch
     from trl import SFTConfig
 
-    bf16 = on_gpu and torch.cuda.is_bf16_supported()
     kwargs: dict[str, Any] = dict(
         output_dir=str(work),
         num_train_epochs=cfg.epochs,
@@ -263,7 +300,7 @@ def _sft_config(cfg: TrainConfig, work: Path, has_eval: bool, on_gpu: bool) -> A
         gradient_accumulation_steps=cfg.batch.grad_accum,
         learning_rate=cfg.optim.lr,
         lr_scheduler_type=cfg.optim.scheduler,
-        warmup_ratio=cfg.optim.warmup_ratio,
+        warmup_steps=cfg.optim.warmup_ratio,  # transformers 5 reads a value below 1 as a ratio of the steps
         weight_decay=cfg.optim.weight_decay,
         max_grad_norm=cfg.optim.max_grad_norm,
         optim=cfg.optim.optimizer,
@@ -280,8 +317,7 @@ def _sft_config(cfg: TrainConfig, work: Path, has_eval: bool, on_gpu: bool) -> A
         seed=cfg.seed,
         data_seed=cfg.seed,
         report_to=_report_to(cfg.report_to),
-        logging_dir=str(work / "runs"),
-        bf16=bf16,
+        bf16=on_gpu and torch.cuda.is_bf16_supported(),
         fp16=False,
         use_cpu=not on_gpu,
         completion_only_loss=True,
@@ -290,16 +326,28 @@ def _sft_config(cfg: TrainConfig, work: Path, has_eval: bool, on_gpu: bool) -> A
         packing=cfg.batch.packing,
         padding_free=cfg.batch.padding_free,
         pad_to_multiple_of=cfg.data.max_length if cfg.batch.pad_to_max_length else None,
+        train_sampling_strategy="group_by_length" if cfg.batch.group_by_length else "random",
+        use_liger_kernel=cfg.liger_kernel,
+        torch_compile=cfg.torch_compile,
         remove_unused_columns=False,  # keep `id` for the NaN guard; IdCollator strips it
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
-    fields = {f.name for f in dataclasses.fields(SFTConfig)}
-    if "train_sampling_strategy" in fields:  # newer transformers replaced the group_by_length flag
-        kwargs["train_sampling_strategy"] = "group_by_length" if cfg.batch.group_by_length else "random"
-    else:
-        kwargs["group_by_length"] = cfg.batch.group_by_length
-    return SFTConfig(**{k: v for k, v in kwargs.items() if k in fields})
+    return strict_init(SFTConfig, kwargs)
+
+
+def strict_init(config_cls: Any, kwargs: dict[str, Any]) -> Any:
+    """``config_cls(**kwargs)``, refusing a field the installed trl/transformers does not have: dropping it
+    silently would train another recipe than the config says (``warmup_ratio`` was lost that way)."""
+    unknown = sorted(set(kwargs) - {f.name for f in dataclasses.fields(config_cls)})
+    if unknown:
+        import transformers
+        import trl
+
+        raise Cpp2PyError(f"{config_cls.__name__} of trl {trl.__version__} / transformers "
+                          f"{transformers.__version__} has no field {', '.join(unknown)}: install the versions "
+                          "that pyproject.toml's train extra names")
+    return config_cls(**kwargs)
 
 
 def _report_to(wanted: list[str]) -> list[str]:
@@ -330,13 +378,16 @@ def build_model_and_tokenizer(cfg: TrainConfig):
     """The base model (NF4 when configured) with fresh LoRA adapters, and its tokenizer."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    from cpp2py import distributed
-    from cpp2py.model import load_model, load_tokenizer
+    from cpp2py import ranks as distributed
+    from cpp2py.generation.model import load_model, load_tokenizer
+    from cpp2py.train import varlen_attention
 
     tokenizer = load_tokenizer(cfg.model)
     q = cfg.quantization
     if q.load_in_4bit and q.quant_type != "nf4":
         raise Cpp2PyError(f"quantization.quant_type {q.quant_type!r}: only nf4 is supported")
+    if cfg.attn_implementation == varlen_attention.NAME:
+        varlen_attention.register()
     model = load_model(cfg.model, quantization="nf4" if q.load_in_4bit else "none",
                        dtype=q.compute_dtype if q.load_in_4bit else cfg.dtype, double_quant=q.double_quant,
                        attn_implementation=cfg.attn_implementation)
@@ -348,6 +399,22 @@ def build_model_and_tokenizer(cfg: TrainConfig):
     lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                       target_modules=cfg.lora.target_modules, bias="none", task_type="CAUSAL_LM")
     return get_peft_model(model, lora), tokenizer
+
+
+def _check_speed_options(cfg: TrainConfig) -> None:
+    import importlib.util
+
+    from cpp2py.train.varlen_attention import NAME
+
+    if cfg.attn_implementation == NAME and not (cfg.batch.packing or cfg.batch.padding_free):
+        raise Cpp2PyError(f"attn_implementation {NAME} needs padding-free batches: set batch.packing or "
+                          "batch.padding_free")
+    if not 0 <= cfg.optim.warmup_ratio < 1:  # passed on as warmup_steps, where 1 and more count steps
+        raise Cpp2PyError(f"optim.warmup_ratio {cfg.optim.warmup_ratio}: expected a ratio in [0, 1)")
+    if not 0 < cfg.checkpoint_layers <= 1:
+        raise Cpp2PyError(f"checkpoint_layers {cfg.checkpoint_layers}: expected a share in (0, 1]")
+    if cfg.liger_kernel and importlib.util.find_spec("liger_kernel") is None:
+        raise Cpp2PyError("liger_kernel: true needs the liger-kernel package: pip install -e '.[speed]'")
 
 
 def build_trainer(cfg: TrainConfig, work: Path, callbacks: list[Any] | None = None):
@@ -363,9 +430,10 @@ def build_trainer(cfg: TrainConfig, work: Path, callbacks: list[Any] | None = No
     from datasets import Dataset
     from transformers import set_seed
 
-    from cpp2py import distributed
+    from cpp2py import ranks as distributed
     from cpp2py.prompt import style_for
 
+    _check_speed_options(cfg)
     set_seed(cfg.seed)
     model, tokenizer = build_model_and_tokenizer(cfg)
     style = style_for(tokenizer)
@@ -379,8 +447,11 @@ def build_trainer(cfg: TrainConfig, work: Path, callbacks: list[Any] | None = No
     trainer_cls, guard_cls = _trainer_class()
     args = _sft_config(cfg, work, val_ds is not None, on_gpu)
     trainer = trainer_cls(model=model, args=args, train_dataset=Dataset.from_list(train_recs),
-                          eval_dataset=val_ds, processing_class=tokenizer, callbacks=callbacks)
+                          eval_dataset=val_ds, processing_class=tokenizer, callbacks=callbacks,
+                          token_metrics=cfg.token_metrics)
     trainer.data_collator = IdCollator(trainer.data_collator)
+    if cfg.gradient_checkpointing and cfg.checkpoint_layers < 1:
+        trainer.add_callback(_partial_checkpointing(cfg.checkpoint_layers))
     guard = guard_cls(trainer, work / nonfinite_log_name(distributed.rank()))
     trainer.add_callback(guard)
     return trainer, guard, {"train": train_stats, "val": val_stats, "style": style}
@@ -389,31 +460,14 @@ def build_trainer(cfg: TrainConfig, work: Path, callbacks: list[Any] | None = No
 def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None = None) -> Path:
     """Run the recipe; returns the finished output directory."""
     import torch
-    import yaml
 
     from cpp2py.prompt import prompt_spec
-
-    from cpp2py.distributed import (adapter_state_dict, barrier, is_main_process, main_process_only, reduce_max,
-                                    reduce_sum)
+    from cpp2py.ranks import barrier, is_main_process, reduce_max, reduce_sum
+    from cpp2py.train.launch import adapter_state_dict
 
     out = Path(cfg.output_dir)
     work = out.with_name(out.name + ".partial")
-    if out.exists():
-        raise Cpp2PyError(f"{out}: already exists; choose another output_dir or remove it")
-    checkpoints = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if work.is_dir() else []
-    if resume and not checkpoints:
-        raise Cpp2PyError(f"{work}: no checkpoint to resume from")
-
-    @main_process_only  # multi-GPU: one process prepares the directory, the others wait for it
-    def prepare_work() -> None:
-        if not resume and work.exists():
-            shutil.rmtree(work)  # leftovers of a crashed run; --resume would have continued it
-        work.mkdir(parents=True, exist_ok=True)
-        with atomic_write(work / "train_config.yaml") as f:
-            yaml.safe_dump(dataclasses.asdict(cfg), f, sort_keys=False)
-
-    prepare_work()
-
+    checkpoint = _prepare_work(cfg, out, work, resume)
     trainer, guard, data_stats = build_trainer(cfg, work, callbacks)
     on_gpu = torch.cuda.is_available()
     if on_gpu:
@@ -424,13 +478,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
     # how much of that the barrier removes is not measured yet.
     barrier()
     start = time.perf_counter()
-    result = trainer.train(resume_from_checkpoint=str(checkpoints[-1]) if resume else None)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
     wall = time.perf_counter() - start
-    evals = [h for h in trainer.state.log_history if "eval_loss" in h]
-    eval_loss = None
-    if trainer.eval_dataset is not None:  # the last scheduled eval may already be at the final step
-        last = evals[-1] if evals and evals[-1]["step"] == trainer.state.global_step else None
-        eval_loss = last["eval_loss"] if last else trainer.evaluate()["eval_loss"]
+    # the evaluations inside trainer.train(), whose wall time includes them; a resumed run's history also
+    # holds the earlier session's
+    eval_s = sum(h["eval_runtime"] for h in trainer.state.log_history if "eval_runtime" in h)
+    eval_loss = _final_eval_loss(trainer)
 
     model = trainer.accelerator.unwrap_model(trainer.model)
     state = adapter_state_dict(trainer)  # every rank: FSDP gathers the shards (complete on rank 0)
@@ -438,7 +491,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
     if bad:
         raise Cpp2PyError(f"{work}: the adapter has non-finite weights ({bad[0]}, ... {len(bad)} tensors); "
                           f"see {work / 'nonfinite_batches*.jsonl'}")
-    history = trainer.state.log_history
     tokens = int(reduce_sum(trainer.tokens_seen))  # the whole job's tokens, so tokens/s is too
     peak = _peak_memory(on_gpu)
     peak["peak_memory_bytes"] = int(reduce_max(peak["peak_memory_bytes"]))  # the fullest GPU
@@ -447,7 +499,55 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
     _save_adapter(model, state, work, cfg)
     trainer.processing_class.save_pretrained(work)
     write_json(work / "prompt.json", prompt_spec(data_stats["style"]))
-    metrics = {
+    metrics = _run_metrics(cfg, trainer, result, wall=wall, tokens=tokens, eval_s=eval_s, eval_loss=eval_loss)
+    write_json(work / "train_metrics.json", {**metrics, "skipped_nonfinite_steps": guard.skipped,
+                                             "data": data_stats, "resumed": resume, **peak})
+    if not cfg.keep_checkpoints:
+        for ckpt in work.glob("checkpoint-*"):
+            shutil.rmtree(ckpt)
+    os.replace(work, out)
+    return out
+
+
+def _prepare_work(cfg: TrainConfig, out: Path, work: Path, resume: bool) -> str | None:
+    """Checks ``out``/``work``, (re)creates ``work`` with the resolved recipe; the checkpoint to resume from."""
+    import yaml
+
+    from cpp2py.ranks import main_process_only
+
+    if out.exists():
+        raise Cpp2PyError(f"{out}: already exists; choose another output_dir or remove it")
+    checkpoints = sorted(work.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if work.is_dir() else []
+    if resume and not checkpoints:
+        raise Cpp2PyError(f"{work}: no checkpoint to resume from")
+
+    @main_process_only  # multi-GPU: one process prepares the directory, the others wait for it
+    def prepare() -> None:
+        if not resume and work.exists():
+            shutil.rmtree(work)  # leftovers of a crashed run; --resume would have continued it
+        work.mkdir(parents=True, exist_ok=True)
+        with atomic_write(work / "train_config.yaml") as f:
+            yaml.safe_dump(dataclasses.asdict(cfg), f, sort_keys=False)
+
+    prepare()
+    return str(checkpoints[-1]) if resume else None
+
+
+def _final_eval_loss(trainer: Any) -> float | None:
+    if trainer.eval_dataset is None:
+        return None
+    evals = [h for h in trainer.state.log_history if "eval_loss" in h]
+    if evals and evals[-1]["step"] == trainer.state.global_step:  # the last scheduled eval was at the final step
+        return evals[-1]["eval_loss"]
+    return trainer.evaluate()["eval_loss"]
+
+
+def _run_metrics(cfg: TrainConfig, trainer: Any, result: Any, *, wall: float, tokens: int, eval_s: float,
+                 eval_loss: float | None) -> dict[str, Any]:
+    import torch
+
+    history = trainer.state.log_history
+    return {
         "model": cfg.model,
         "steps": trainer.state.global_step,
         "epochs": trainer.state.epoch,
@@ -455,24 +555,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
         "wall_time_s": round(wall, 2),
         "trainer_runtime_s": round(result.metrics.get("train_runtime", wall), 2),  # the Trainer's own clock
         "tokens_per_s": round(tokens / wall, 1) if wall > 0 else None,
+        "eval_time_s": round(eval_s, 2),
+        "eval_share_of_wall": round(eval_s / wall, 4) if wall > 0 else None,
         "final_train_loss": next((h["loss"] for h in reversed(history) if "loss" in h), result.training_loss),
         "mean_train_loss": result.training_loss,
         "final_val_loss": eval_loss,
         "loss_curve": [{"step": h["step"], "loss": h["loss"]} for h in history if "loss" in h],
         "val_curve": [{"step": h["step"], "loss": h["eval_loss"]} for h in history if "eval_loss" in h],
-        "skipped_nonfinite_steps": guard.skipped,
-        "data": data_stats,
-        "device": torch.cuda.get_device_name(0) if on_gpu else "cpu",
-        "resumed": resume,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
         "num_processes": trainer.accelerator.num_processes,
-        **peak,
     }
-    write_json(work / "train_metrics.json", metrics)
-    if not cfg.keep_checkpoints:
-        for ckpt in work.glob("checkpoint-*"):
-            shutil.rmtree(ckpt)
-    os.replace(work, out)
-    return out
 
 
 def _save_adapter(model: Any, state: dict[str, Any], work: Path, cfg: TrainConfig) -> None:
@@ -494,7 +586,7 @@ def _save_adapter(model: Any, state: dict[str, Any], work: Path, cfg: TrainConfi
 
 def merge_adapter(adapter: str | Path, out: str | Path, *, push_to_hub: str | None = None) -> Path:
     """Base model in bf16 (dequantised, not 4-bit) + LoRA merged: a plain transformers model."""
-    from cpp2py.model import load_adapter_model
+    from cpp2py.generation.model import load_adapter_model
     from cpp2py.prompt import prompt_spec
 
     out = Path(out)

@@ -8,12 +8,18 @@ Request handlers never touch it: they queue a job and wait for its future. The w
 them, so concurrent users share GPU batches and the model is never loaded twice.
 
 Limits, all in :class:`ServeConfig`: ``max_queue`` waiting requests (HTTP 429 beyond it), ``max_body_kb``
-per request body (413), ``timeout`` seconds per request (504).
+per request body and ``max_input_tokens`` per input (413), ``timeout`` seconds per request (504). A request
+that times out or whose client disconnects gives its job up: it stops counting against ``max_queue`` at
+once, and a backend call all of whose requests were given up is stopped at its next decoding step
+(:mod:`cpp2py.cancel`), so one slow request cannot jam the server for the ones after it.
+
+The model ``cpp2py`` on ``/v1/chat/completions``, sent one user message that is only C++ code, translates
+it with the translation prompt (:mod:`cpp2py.prompt`) rather than chatting about it.
 
 Safety: the server binds to loopback unless told otherwise, and then only answers requests whose Host
 header names the loopback (which defeats DNS-rebinding pages in the user's browser). JSON bodies are
 required, so a cross-site HTML form cannot post one. Verify runs model-written code, and only through
-:mod:`cpp2py.sandbox`, and only when the server was started with ``allow_exec``; otherwise a verify request
+:mod:`cpp2py.execution.sandbox`, and only when the server was started with ``allow_exec``; otherwise a verify request
 is refused with 403 rather than silently answered unverified. No endpoint takes a file path: the only
 files served are the page's own static assets.
 """
@@ -29,39 +35,26 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+from starlette.requests import Request  # module level: FastAPI resolves the endpoints' annotations here
 
 from cpp2py import prompt
-from cpp2py.cpp_source import check_cpp
+from cpp2py.generation.backends import Reply
+from cpp2py.cancel import Cancelled, cancel_scope
+from cpp2py.generation.cpp_source import bare_cpp, check_cpp
 from cpp2py.errors import Cpp2PyError
+from cpp2py.schema import BenchmarkItem, ServeConfig, TranslateConfig
 
 log = logging.getLogger("cpp2py.serve")
 
 STATIC_DIR = Path(__file__).with_name("static")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 START_TIME = time.time()
-
-
-@dataclass
-class ServeConfig:
-    model: str | None = None          # None: the default model, as `cpp2py translate` uses
-    adapter: str | None = None
-    backend: str = "hf"               # "hf" (local model) or "openai" (an OpenAI-compatible server)
-    base_url: str | None = None       # for backend "openai"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    batch_size: int = 8               # requests per backend call
-    batch_wait_ms: float = 5.0        # how long the worker waits to fill a batch once a request arrived
-    max_queue: int = 64               # requests waiting for the model; more get HTTP 429
-    max_body_kb: int = 256            # request body limit; larger gets HTTP 413
-    timeout: float = 300.0            # seconds a request may wait and run; longer gets HTTP 504
-    max_new_tokens: int = 1024        # cap for chat completions' max_tokens
-    allow_exec: bool = False          # Verify runs model-written code (in the sandbox) only when set
-    served_model_name: str = "cpp2py"  # the id /v1/models reports
 
 
 class TranslateRequest(BaseModel):
@@ -92,16 +85,22 @@ class QueueFull(Exception):
     """More requests are waiting than ``max_queue`` allows."""
 
 
-@dataclass
+@dataclass(eq=False)  # identity, not field equality: a job is one request
 class Job:
     kind: str                          # "translate" or "chat"
     key: Any                           # jobs with equal (kind, key) share one backend call
     payload: Any
     future: Future
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
 
 class BatchWorker:
-    """One thread that owns the model: takes queued jobs in micro-batches and runs each group at once."""
+    """One thread that owns the model: takes queued jobs in micro-batches and runs each group at once.
+
+    ``max_queue`` counts live waiting jobs only: a job given up on (:meth:`cancel`) leaves the count at
+    once, even while the worker is still busy and has not popped it; a running group whose jobs are all
+    given up on is stopped through :mod:`cpp2py.cancel`.
+    """
 
     def __init__(self, run_group: Callable[[str, Any, list[Any]], list[Any]], *, batch_size: int,
                  batch_wait_s: float, max_queue: int):
@@ -110,9 +109,11 @@ class BatchWorker:
         self.batch_wait_s = batch_wait_s
         self.max_queue = max_queue
         self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._waiting: set[Job] = set()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="cpp2py-model", daemon=True)
         self.batches: list[int] = []   # sizes of the backend calls made, for /healthz and tests
+        self.cancelled_groups = 0      # backend calls stopped because nobody waited for them any more
 
     def start(self) -> None:
         self._thread.start()
@@ -123,21 +124,42 @@ class BatchWorker:
 
     @property
     def waiting(self) -> int:
-        return self._queue.qsize()
+        return len(self._waiting)
 
-    def submit(self, kind: str, key: Any, payload: Any) -> Future:
-        fut: Future = Future()
+    def submit(self, kind: str, key: Any, payload: Any) -> Job:
+        job = Job(kind, key, payload, Future())
         with self._lock:  # check and put together, so the limit holds under concurrent submits
-            if self._queue.qsize() >= self.max_queue:
+            if len(self._waiting) >= self.max_queue:
                 raise QueueFull
-            self._queue.put(Job(kind, key, payload, fut))
-        return fut
+            self._waiting.add(job)
+        self._queue.put(job)
+        return job
+
+    def cancel(self, job: Job) -> None:
+        """Give up on ``job``: it leaves the queue count now, and its generation stops if it runs alone."""
+        with self._lock:
+            if job in self._waiting:  # not claimed yet: its source can go before the worker pops it
+                self._waiting.discard(job)
+                job.payload = None
+            job.cancelled.set()
+        job.future.cancel()
+
+    def _claim(self, job: Job) -> bool:
+        """Move a popped job from waiting to running; False for one given up on while it waited."""
+        with self._lock:
+            if job not in self._waiting:
+                return False
+            self._waiting.discard(job)
+            return job.future.set_running_or_notify_cancel()
 
     def _take_batch(self) -> list[Job] | None:
-        first = self._queue.get()
-        if first is None:
-            return None
-        batch = [first]
+        batch: list[Job] = []
+        while not batch:  # block until one live job arrives
+            first = self._queue.get()
+            if first is None:
+                return None
+            if self._claim(first):
+                batch.append(first)
         deadline = time.monotonic() + self.batch_wait_s
         while len(batch) < self.batch_size:
             left = deadline - time.monotonic()
@@ -148,30 +170,36 @@ class BatchWorker:
             if job is None:
                 self._queue.put(None)  # keep the stop signal for the loop
                 break
-            batch.append(job)
+            if self._claim(job):
+                batch.append(job)
         return batch
 
     def _loop(self) -> None:
         while (batch := self._take_batch()) is not None:
-            # A job whose request already timed out was cancelled: skip it rather than spend the model on it.
-            live = [j for j in batch if j.future.set_running_or_notify_cancel()]
             groups: dict[tuple[str, Any], list[Job]] = {}
-            for job in live:
+            for job in batch:
                 groups.setdefault((job.kind, job.key), []).append(job)
             for (kind, key), jobs in groups.items():
-                self.batches.append(len(jobs))
-                try:
-                    results = self._run_group(kind, key, [j.payload for j in jobs])
-                except BaseException as e:  # the error belongs to these requests; the worker lives on
-                    log.exception("backend call failed")
-                    for j in jobs:
-                        j.future.set_exception(e)
-                    continue
-                for j, r in zip(jobs, results):
-                    if isinstance(r, Exception):
-                        j.future.set_exception(r)
-                    else:
-                        j.future.set_result(r)
+                self._run(kind, key, jobs)
+
+    def _run(self, kind: str, key: Any, jobs: list[Job]) -> None:
+        self.batches.append(len(jobs))
+        try:
+            # Stop only when nobody in the group waits: the others still want the shared call's answers.
+            with cancel_scope(lambda: all(j.cancelled.is_set() for j in jobs)):
+                results = self._run_group(kind, key, [j.payload for j in jobs])
+        except Cancelled:
+            self.cancelled_groups += 1
+            log.info("stopped a backend call of %d request(s) that all timed out or disconnected", len(jobs))
+            return
+        except BaseException as e:  # the error belongs to these requests; the worker lives on
+            log.exception("backend call failed")
+            results = [e] * len(jobs)
+        for j, r in zip(jobs, results):
+            if isinstance(r, BaseException):
+                j.future.set_exception(r)
+            else:
+                j.future.set_result(r)
 
 
 class _Engine:
@@ -182,7 +210,7 @@ class _Engine:
             self.translator = translator_or_backend
             self.backend = translator_or_backend.backend
         else:
-            from cpp2py.translate import TranslateConfig, Translator
+            from cpp2py.jobs.verify import VerifyingTranslator as Translator
 
             self.backend = translator_or_backend
             self.translator = Translator(self.backend, TranslateConfig())
@@ -192,7 +220,7 @@ class _Engine:
     def verifier(self) -> Any:
         """The same translator with its self-repair loop on (built on first use, sharing the backend)."""
         if self._verifier is None:
-            from cpp2py.translate import Translator
+            from cpp2py.jobs.verify import VerifyingTranslator as Translator
 
             self._verifier = Translator(self.backend, dataclasses.replace(self.translator.cfg, verify=True))
         return self._verifier
@@ -229,11 +257,11 @@ class _Engine:
         return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
-def _verify_item(cpp: str, stdin: str | None, test: str | None) -> dict[str, Any]:
+def _verify_item(cpp: str, stdin: str | None, test: str | None) -> BenchmarkItem:
     """The oracle for a request: its Python ``test`` if given, else a full program's stdout on ``stdin``."""
-    from cpp2py.translate import file_oracle
+    from cpp2py.jobs.verify import file_oracle
 
-    return {**file_oracle(cpp), "stdin": stdin or "", "test": test}
+    return dataclasses.replace(file_oracle(cpp), stdin=stdin or "", test=test)
 
 
 def _error(status: int, message: str, kind: str) -> Any:
@@ -279,53 +307,117 @@ class BodyLimit:
         return await self.app(scope, receive, send)
 
 
-def create_app(translator_or_backend: Any, cfg: ServeConfig | None = None) -> Any:
-    """The FastAPI app around a loaded translator (or a bare backend, wrapped in a default Translator).
+ERROR_KINDS = {400: "invalid_request_error", 403: "permission_error", 404: "not_found_error",
+               413: "request_too_large", 429: "rate_limit_error", 499: "client_closed_request",
+               504: "timeout_error"}
+DISCONNECT_POLL_S = 0.25   # how often a waiting request checks that its client is still there
 
-    The worker thread starts with the app (lifespan) and stops with it.
-    """
-    import contextlib
 
-    from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import FileResponse, StreamingResponse
-    from fastapi.staticfiles import StaticFiles
-    from starlette.exceptions import HTTPException as StarletteHTTPException
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
+class _Api:
+    """The endpoints: each validates its request, queues a job for the worker and waits for it."""
 
-    cfg = cfg or ServeConfig()
-    engine = _Engine(translator_or_backend)
-    worker = BatchWorker(engine.run_group, batch_size=cfg.batch_size, batch_wait_s=cfg.batch_wait_ms / 1000,
-                         max_queue=cfg.max_queue)
+    def __init__(self, cfg: ServeConfig, engine: "_Engine", worker: BatchWorker):
+        self.cfg, self.engine, self.worker = cfg, engine, worker
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Any):
-        worker.start()
-        yield
-        worker.stop()
-
-    app = FastAPI(title="cpp2py", summary="Translate C++ into Python", lifespan=lifespan)
-    app.state.worker = worker
-    app.state.cfg = cfg
-
-    async def wait_for(kind: str, key: Any, payload: Any) -> Any:
+    async def wait_for(self, request: Request, kind: str, key: Any, payload: Any) -> Any:
+        """The job's result; 429 when the queue is full, 504 past the time limit. A request that ends
+        without its result (time limit, client gone, server shutting down) gives its job up."""
         try:
-            fut = worker.submit(kind, key, payload)
+            job = self.worker.submit(kind, key, payload)
         except QueueFull:
-            raise StarletteHTTPException(429, f"server busy: {worker.max_queue} requests already waiting; retry later")
+            raise HTTPException(429, f"server busy: {self.worker.max_queue} requests already waiting; retry later")
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(fut), timeout=cfg.timeout)
-        except asyncio.TimeoutError:
-            fut.cancel()
-            raise StarletteHTTPException(504, f"request took longer than the server's limit of {cfg.timeout:g} s")
+            return await self._result(request, job)
         except Cpp2PyError as e:
-            raise StarletteHTTPException(400, str(e))
+            raise HTTPException(400, str(e))
+        finally:
+            if not job.future.done():
+                self.worker.cancel(job)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Any:
-        kinds = {400: "invalid_request_error", 403: "permission_error", 404: "not_found_error",
-                 429: "rate_limit_error", 504: "timeout_error"}
-        return _error(exc.status_code, str(exc.detail), kinds.get(exc.status_code, "server_error"))
+    async def _result(self, request: Request, job: Job) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cfg.timeout
+        waiting = asyncio.wrap_future(job.future)
+        while (left := deadline - loop.time()) > 0:
+            done, _ = await asyncio.wait({waiting}, timeout=min(left, DISCONNECT_POLL_S))
+            if done:
+                return waiting.result()
+            if await request.is_disconnected():
+                raise HTTPException(499, "client closed the request")
+        raise HTTPException(504, f"request took longer than the server's limit of {self.cfg.timeout:g} s")
+
+    async def check_tokens(self, text: str) -> None:
+        """413 for an input over the per-request token limit (the body limit caught larger bytes already)."""
+        n = await asyncio.to_thread(self.engine.backend.count_tokens, text)
+        if n > self.cfg.max_input_tokens:
+            raise HTTPException(413, f"input is {n:,} tokens; this server's limits are {self.cfg.max_input_tokens:,} "
+                                     f"tokens and {self.cfg.max_body_kb} KiB per request")
+
+    async def healthz(self) -> dict[str, Any]:
+        cfg = self.cfg
+        return {"status": "ok", "model": cfg.served_model_name, "allow_exec": cfg.allow_exec,
+                "waiting": self.worker.waiting, "max_queue": cfg.max_queue, "batch_size": self.worker.batch_size,
+                "max_body_kb": cfg.max_body_kb, "max_input_tokens": cfg.max_input_tokens, "timeout": cfg.timeout,
+                "cancelled_calls": self.worker.cancelled_groups}
+
+    async def translate(self, req: TranslateRequest, request: Request) -> dict[str, Any]:
+        try:
+            check_cpp(req.cpp, "cpp")
+        except Cpp2PyError as e:
+            raise HTTPException(400, str(e))
+        if req.verify and not self.cfg.allow_exec:
+            raise HTTPException(403, "verify runs the translation and this server was started without --allow-exec")
+        await self.check_tokens(req.cpp)
+        payload = {"cpp": req.cpp, "item": _verify_item(req.cpp, req.stdin, req.test) if req.verify else None}
+        r = await self.wait_for(request, "translate", req.verify, payload)
+        out = {"python": r.python, "parses": r.parses, "verified": r.verified, "repairs": r.repairs,
+               "seconds": round(r.seconds, 3), "hit_token_cap": r.hit_token_cap}
+        if req.verify:
+            out["check"] = r.check   # the last verdict, e.g. "pass: ..." or "wrong_answer: ..."
+        return out
+
+    async def models(self) -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": self.cfg.served_model_name, "object": "model",
+                                            "created": int(START_TIME), "owned_by": "cpp2py"}]}
+
+    async def chat(self, req: ChatRequest, request: Request) -> Any:
+        msgs = [{"role": m.role, "content": _text(m.content)} for m in req.messages]
+        await self.check_tokens("\n".join(m["content"] for m in msgs))
+        cpp = self._bare_cpp(req.model, msgs)
+        if cpp is not None:  # the translator model given only code: translate it, as /v1/translate would
+            r = await self.wait_for(request, "translate", False, {"cpp": cpp, "item": None})
+            msgs, reply = prompt.messages(cpp), Reply(prompt.fenced(r.python), hit_token_cap=r.hit_token_cap)
+        else:
+            cap = min(req.max_completion_tokens or req.max_tokens or self.cfg.max_new_tokens, self.cfg.max_new_tokens)
+            reply = await self.wait_for(request, "chat", cap, msgs)
+        usage = await asyncio.to_thread(self.engine.count_tokens, msgs, reply)
+        cid, created, model = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), req.model or self.cfg.served_model_name
+        # Backends mark a reply cut at the token cap (translate's ``Reply.hit_token_cap``).
+        finish = "length" if getattr(reply, "hit_token_cap", False) else "stop"
+        if req.stream:
+            from fastapi.responses import StreamingResponse
+
+            return StreamingResponse(_sse(cid, created, model, reply, finish), media_type="text/event-stream")
+        return {"id": cid, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
+                             "finish_reason": finish, "logprobs": None}],
+                "usage": usage}
+
+    def _bare_cpp(self, model: str | None, msgs: list[dict[str, str]]) -> str | None:
+        """The C++ when this model was sent one user message that is only C++ code, with no instruction."""
+        users = [m for m in msgs if m["role"] == "user"]
+        if model not in (None, self.cfg.served_model_name) or len(users) != 1 or msgs[-1] is not users[0] \
+                or any(m["role"] == "assistant" for m in msgs):
+            return None
+        return bare_cpp(users[0]["content"])
+
+
+def _add_error_handlers(app: Any) -> None:
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Any:
+        return _error(exc.status_code, str(exc.detail), ERROR_KINDS.get(exc.status_code, "server_error"))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Any:
@@ -343,60 +435,49 @@ def create_app(translator_or_backend: Any, cfg: ServeConfig | None = None) -> An
         log.exception("request failed")
         return _error(500, f"internal error: {type(exc).__name__}: {exc}", "server_error")
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "model": cfg.served_model_name, "allow_exec": cfg.allow_exec,
-                "waiting": worker.waiting, "max_queue": cfg.max_queue, "batch_size": worker.batch_size,
-                "max_body_kb": cfg.max_body_kb, "timeout": cfg.timeout}
 
-    @app.post("/v1/translate")
-    async def translate(req: TranslateRequest) -> dict[str, Any]:
-        try:
-            check_cpp(req.cpp, "cpp")
-        except Cpp2PyError as e:
-            raise StarletteHTTPException(400, str(e))
-        if req.verify and not cfg.allow_exec:
-            raise StarletteHTTPException(
-                403, "verify runs the translation and this server was started without --allow-exec")
-        payload = {"cpp": req.cpp, "item": _verify_item(req.cpp, req.stdin, req.test) if req.verify else None}
-        r = await wait_for("translate", req.verify, payload)
-        out = {"python": r.python, "parses": r.parses, "verified": r.verified, "repairs": r.repairs,
-               "seconds": round(r.seconds, 3), "hit_token_cap": r.hit_token_cap}
-        if req.verify:
-            out["check"] = r.check   # the last verdict, e.g. "pass: ..." or "wrong_answer: ..."
-        return out
+def create_app(translator_or_backend: Any, cfg: ServeConfig | None = None) -> Any:
+    """The FastAPI app around a loaded translator (or a bare backend, wrapped in a default Translator).
 
-    @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": cfg.served_model_name, "object": "model",
-                                            "created": int(START_TIME), "owned_by": "cpp2py"}]}
+    The worker thread starts with the app (lifespan) and stops with it.
+    """
+    import contextlib
 
-    @app.post("/v1/chat/completions")
-    async def chat(req: ChatRequest) -> Any:
-        msgs = [{"role": m.role, "content": _text(m.content)} for m in req.messages]
-        cap = min(req.max_completion_tokens or req.max_tokens or cfg.max_new_tokens, cfg.max_new_tokens)
-        reply = (await wait_for("chat", cap, msgs))
-        usage = await asyncio.to_thread(engine.count_tokens, msgs, reply)
-        cid, created, model = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), req.model or cfg.served_model_name
-        # Backends mark a reply cut at the token cap (translate's ``Reply.hit_token_cap``).
-        finish = "length" if getattr(reply, "hit_token_cap", False) else "stop"
-        if req.stream:
-            return StreamingResponse(_sse(cid, created, model, reply, finish), media_type="text/event-stream")
-        return {"id": cid, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
-                             "finish_reason": finish, "logprobs": None}],
-                "usage": usage}
+    from fastapi import FastAPI
+    from fastapi.responses import FileResponse
+    from fastapi.staticfiles import StaticFiles
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-    @app.get("/", include_in_schema=False)
+    cfg = cfg or ServeConfig()
+    engine = _Engine(translator_or_backend)
+    worker = BatchWorker(engine.run_group, batch_size=cfg.batch_size, batch_wait_s=cfg.batch_wait_ms / 1000,
+                         max_queue=cfg.max_queue)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any):
+        worker.start()
+        yield
+        worker.stop()
+
+    app = FastAPI(title="cpp2py", summary="Translate C++ into Python", lifespan=lifespan)
+    app.state.worker = worker
+    app.state.cfg = cfg
+    _add_error_handlers(app)
+    api = _Api(cfg, engine, worker)
+    app.get("/healthz")(api.healthz)
+    app.post("/v1/translate")(api.translate)
+    app.get("/v1/models")(api.models)
+    app.post("/v1/chat/completions")(api.chat)
+
     async def index() -> Any:
         return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
+    app.get("/", include_in_schema=False)(index)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_kb * 1024)
     if cfg.host in LOOPBACK_HOSTS:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "[::1]"])
     return app
-
 
 
 def _text(content: str | list[dict[str, Any]] | None) -> str:
@@ -417,10 +498,10 @@ def _sse(cid: str, created: int, model: str, reply: str, finish: str):
 
 def build_translator(cfg: ServeConfig) -> Any:
     """Load the model once, as `cpp2py translate` would with the same options."""
-    from cpp2py.translate import TranslateConfig, Translator, make_backend
+    from cpp2py.generation.backends import make_backend
+    from cpp2py.jobs.verify import VerifyingTranslator as Translator
 
-    tcfg = TranslateConfig(model=cfg.model, adapter=cfg.adapter, backend=cfg.backend, base_url=cfg.base_url,
-                           batch_size=cfg.batch_size)
+    tcfg = TranslateConfig(**cfg.model_section(), batch_size=cfg.batch_size)
     return Translator(make_backend(tcfg), tcfg)
 
 

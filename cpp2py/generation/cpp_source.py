@@ -1,12 +1,19 @@
 """C++ input handling for translation: reading and checking sources, and splitting long ones.
 
-Run as: python -m cpp2py.cpp_source FILE.cpp   (prints the top-level declarations it finds)
+Run as: python -m cpp2py.generation.cpp_source FILE.cpp   (prints the top-level declarations it finds)
 
 * :func:`read_cpp` reads a file (or stdin text) and refuses what is not C++ with a one-line error.
 * :func:`looks_like_cpp` is a cheap heuristic, not a parser: it keeps Python files, prose and data out.
 * :func:`split_declarations` cuts a source at top-level declarations (functions, classes, structs,
   namespaces) with a brace matcher that skips strings, character literals, raw strings, comments and
-  preprocessor lines, so that an input beyond the model's window is translated piece by piece.
+  preprocessor lines; :func:`split_to_fit` packs them into pieces that fit the model's window, so that
+  a long input is translated piece by piece. Both are linear in the input.
+* :func:`bare_cpp` tells a chat message that is only code from one that asks something about code.
+
+Input size: one input is at most :data:`MAX_INPUT_BYTES` (checked by :func:`check_cpp` and
+:func:`read_cpp` before anything is loaded) and :data:`MAX_INPUT_TOKENS` of the model's tokens
+(checked by :func:`split_to_fit`, the first thing that counts tokens). Beyond that a translation would
+run for hours on a CPU; such a file is better translated in parts.
 """
 from __future__ import annotations
 
@@ -14,11 +21,14 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import read_text
 
 CPP_SUFFIXES = (".cpp", ".cc", ".cxx", ".c++", ".h", ".hpp", ".hh", ".hxx")
+MAX_INPUT_BYTES = 512 * 1024
+MAX_INPUT_TOKENS = 131_072
 
 _CPP_SIGNALS = [re.compile(p, re.M) for p in (
     r"^\s*#\s*(include|define|ifn?def|pragma)\b",
@@ -46,8 +56,22 @@ def looks_like_cpp(text: str) -> bool:
     return cpp >= 2 and cpp > py
 
 
+def _too_big(where: str, size: str) -> Cpp2PyError:
+    return Cpp2PyError(f"{where}: input is {size}, over the limit of {MAX_INPUT_BYTES // 1024} KiB and "
+                       f"{MAX_INPUT_TOKENS:,} tokens per input; translate it in parts (split the file)")
+
+
+def check_size(text_or_bytes: str | int, where: str) -> None:
+    """Refuse an input over :data:`MAX_INPUT_BYTES`: its text, or its size in bytes when not read yet."""
+    n_bytes = text_or_bytes if isinstance(text_or_bytes, int) else len(text_or_bytes.encode("utf-8", "surrogatepass"))
+    if n_bytes > MAX_INPUT_BYTES:
+        raise _too_big(where, f"{n_bytes:,} bytes")
+
+
 def check_cpp(text: str, where: str) -> str:
-    """Return ``text`` if it is non-empty C++; otherwise raise a one-line error naming ``where``."""
+    """Return ``text`` if it is non-empty C++ within the size limit; otherwise raise a one-line error
+    naming ``where``."""
+    check_size(text, where)
     if not text.strip():
         raise Cpp2PyError(f"{where}: empty input, nothing to translate")
     if "\x00" in text:
@@ -60,7 +84,8 @@ def check_cpp(text: str, where: str) -> str:
 def read_cpp(path: str | Path) -> str:
     """Read and check one C++ file; ``-`` reads standard input."""
     if str(path) == "-":
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)  # no more than the limit in memory
+        check_size(len(data), "<stdin>")
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -69,6 +94,8 @@ def read_cpp(path: str | Path) -> str:
     path = Path(path)
     if path.is_file() and path.suffix.lower() == ".py":
         raise Cpp2PyError(f"{path}: is a Python file; cpp2py translates C++ into Python")
+    if path.is_file():
+        check_size(path.stat().st_size, str(path))  # before reading it
     return check_cpp(read_text(path), str(path))
 
 
@@ -162,6 +189,64 @@ def split_declarations(source: str) -> Split:
     if rest:
         decls.append(rest)
     return Split(preamble="\n".join(p for p in preamble if p), declarations=decls)
+
+
+def split_to_fit(source: str, count_tokens: Callable[[str], int], limit: int) -> list[str]:
+    """``source`` as pieces of at most about ``limit`` tokens: whole when it fits, else its top-level
+    declarations packed in order, each piece headed by the preamble. Refuses an input over
+    :data:`MAX_INPUT_TOKENS` and a declaration that cannot fit a piece.
+
+    Each declaration's tokens are counted once and the counts summed, so this is linear in the input
+    (counting the growing piece again for every added declaration was quadratic). A tokenizer does not
+    merge tokens across the blank line that joins declarations, so the sum is the piece's count or a
+    little more, never less.
+    """
+    total = count_tokens(source)
+    if total > MAX_INPUT_TOKENS:
+        raise _too_big("input", f"{total:,} tokens")
+    if total <= limit:
+        return [source]
+    split = split_declarations(source)
+    head = split.preamble + "\n\n" if split.preamble else ""
+    head_n, sep_n = (count_tokens(head) if head else 0), count_tokens("\n\n")
+    pieces: list[str] = []
+    current: list[str] = []
+    size = head_n
+    for decl in split.declarations:
+        n = count_tokens(decl)
+        if head_n + n > limit:
+            first = decl.strip().splitlines()[0][:60]
+            raise Cpp2PyError(f"input: one declaration ({first!r}...) is {head_n + n} tokens, over the "
+                              f"{limit}-token limit of one piece for this model; shorten it or raise "
+                              "max_input_tokens on a model with a longer window")
+        if current and size + sep_n + n > limit:
+            pieces.append(head + "\n\n".join(current))
+            current, size = [], head_n
+        size += (sep_n if current else 0) + n
+        current.append(decl)
+    if current:
+        pieces.append(head + "\n\n".join(current))
+    return pieces
+
+
+_COMMENTS_AND_STRINGS = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"', re.S)
+_FENCED = re.compile(r"\A```[ \t]*(?:cpp|c\+\+|cc|cxx|c|h|hpp)?[ \t]*\n(.*?)\n?```\Z", re.S | re.I)
+_PROSE_LINE = re.compile(r"^[A-Za-z][\w'’,-]*(?:\s+[\w'’,-]+){2,}\s*[.:?!]?$")
+
+
+def bare_cpp(message: str) -> str | None:
+    """The C++ of a chat message that is only code (bare, or one fenced block), else None.
+
+    A message that also asks something ("Explain this:", "why does it crash?") has a line of plain words
+    outside comments and strings; a C++ line of three or more bare words with no punctuation is rare.
+    """
+    text = message.strip()
+    fenced = _FENCED.match(text)
+    code = fenced.group(1) if fenced else text
+    if "```" in code or not looks_like_cpp(code):
+        return None
+    lines = _COMMENTS_AND_STRINGS.sub('""', code).splitlines()
+    return None if any(_PROSE_LINE.match(line.strip()) for line in lines) else code
 
 
 def has_main(source: str) -> bool:
