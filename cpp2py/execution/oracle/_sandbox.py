@@ -27,7 +27,9 @@ __all__ = ["ExecResult", "run_python", "compile_cached", "run_cached", "cache_di
 # ASan reserves terabytes of shadow address space, so an RLIMIT_AS cap would stop every sanitized binary
 # at start-up; the binary caps its own resident memory instead (hard_rss_limit_mb in the driver prelude).
 _ASAN_ADDRESS_SPACE_MB = 1 << 25
-_FLAGS = ("-O1", "-fsanitize=undefined,address", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-w")
+# _GLIBCXX_ASSERTIONS bounds-checks vector/string indexing, which ASan misses when an index jumps past the
+# red zone into another live allocation.
+_FLAGS = ("-O1", "-D_GLIBCXX_ASSERTIONS", "-fsanitize=undefined,address", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-w")
 _STANDARDS = ("-std=c++20", "-std=c++17")
 # Compiled into every oracle binary (the sandbox passes no environment): leaks are not undefined behaviour,
 # and the leak checker needs ptrace, which the sandbox's uid lacks.

@@ -103,7 +103,10 @@ def _const(decl_node) -> bool:
 
 def param(node) -> Param:
     """One parameter_declaration as a Param (its size partner is set later by ``link_sizes``)."""
-    t = ctype(node.child_by_field_name("type"))
+    try:
+        t = ctype(node.child_by_field_name("type"))
+    except Unsupported:
+        raise Unsupported(f"parameter `{_spelling(node)}`") from None
     decl = node.child_by_field_name("declarator")
     ref = array = False
     const = _const(node)

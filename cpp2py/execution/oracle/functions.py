@@ -58,10 +58,15 @@ def make_cases(t: Target, source: str, budget: int) -> None:
     rng = random.Random(seed)
     alphabet = values.Alphabet(*cppast.literals(t.func.node))
     seen = set()
-    for _ in range(budget * 4):
+    for n in range(budget * 4):
         if len(t.cases) >= budget:
             break
-        args = [None if p.size_of is not None else values.generate(p.value_type, rng, alphabet) for p in t.params]
+        if n < len(values.EDGES):  # every function meets the empty and the one-element input first
+            args = [None if p.size_of is not None else values.edge(p.value_type, values.EDGES[n], rng, alphabet)
+                    for p in t.params]
+        else:
+            args = [None if p.size_of is not None else values.generate(p.value_type, rng, alphabet)
+                    for p in t.params]
         for j, p in enumerate(t.params):
             if p.size_of is not None:
                 args[j] = len(args[p.size_of])

@@ -35,6 +35,27 @@ class Alphabet:
         return "".join(self.char(rng) for _ in range(n))
 
 
+EDGES = ("empty", "one")
+
+
+def edge(t: CType, kind: str, rng: random.Random, alphabet: Alphabet):
+    """The smallest values of ``t`` (0, "", []) for ``kind`` "empty", one-unit ones (1, "a", [x]) for "one"."""
+    k, one = t.kind, kind == "one"
+    if k in ("int", "float"):
+        return type(1 if k == "int" else 1.0)(one)
+    if k == "bool":
+        return one
+    if k == "char":
+        return alphabet.chars[0]
+    if k == "string":
+        return alphabet.chars[0] if one else ""
+    if k in ("list", "set"):
+        return [edge(t.args[0], kind, rng, alphabet)] if one else []
+    if k == "map":
+        return [(edge(t.args[0], kind, rng, alphabet), edge(t.args[1], kind, rng, alphabet))] if one else []
+    return tuple(edge(a, kind, rng, alphabet) for a in t.args)
+
+
 def generate(t: CType, rng: random.Random, alphabet: Alphabet, depth: int = 0):
     """One value of type ``t``."""
     k = t.kind
