@@ -53,8 +53,10 @@ FUNCTIONS = r"""
 using namespace std;
 int helper(int x) { return x * 2; }
 long long weightedSum(const vector<int>& v, string tag) {
+    if (v.empty()) return -1;
     long long s = 0;
     for (size_t i = 0; i < v.size(); i++) s += helper(v[i]) * (long long)(i + 1);
+    if (s < 0) s = -s;
     return s + (long long)tag.size();
 }
 map<char, int> letterCounts(string s) { map<char, int> m; for (char c : s) if (c != ' ') m[c]++; return m; }
@@ -74,7 +76,9 @@ FUNCTIONS_PY = """
 def helper(x):
     return x * 2
 def weighted_sum(v, tag):
-    return sum(helper(x) * (i + 1) for i, x in enumerate(v)) + len(tag)
+    if not v:
+        return -1
+    return abs(sum(helper(x) * (i + 1) for i, x in enumerate(v))) + len(tag)
 def letter_counts(s):
     m = {}
     for c in s:
@@ -90,7 +94,7 @@ def sort_desc(arr, n):
     arr[:n] = sorted(arr[:n], reverse=True)
 class Solution:
     def maxSubArray(self, nums):
-        best, cur = float("-inf"), 0
+        best, cur = -2**31, 0
         for x in nums:
             cur = max(x, cur + x)
             best = max(best, cur)
@@ -171,6 +175,19 @@ def test_functions_cover_edge_cases(function_oracle):
     assert any(len(v) != len(set(v)) for v in vectors)  # duplicates
     assert any(x < 0 for v in vectors for x in v) and any(0 in v for v in vectors)
     assert "" in [c[1] for c in cases["weightedSum"]]
+
+
+def test_inputs_stay_in_the_domain_the_code_shows():
+    cpp = ("#include <vector>\nint digitSum(int n) { int s = 0; while (n) { s += n % 10; n /= 10; } return s; }\n"
+           "int firstOf(std::vector<int> v) { return v[0]; }\n")
+    oracle = build_oracle(cpp, budget=15)
+    for t in oracle.targets:
+        assert len(t.expected) == len(t.cases) == 15  # nothing needed dropping
+    digit, first = ([t.cases[i][0] for i in t.expected] for t in oracle.targets)
+    assert min(digit) == 0 and all(n >= 0 for n in digit)  # no comparison with 0, no abs: no negatives
+    assert all(v and min(v) >= 0 for v in first)  # never asks for emptiness: never empty
+    assert oracle.check("def digit_sum(n):\n    return sum(map(int, str(n)))\n"
+                        "def first_of(v):\n    return v[0]\n").passed
 
 
 def test_subtly_wrong_translation_fails_with_a_counterexample(function_oracle):

@@ -114,8 +114,12 @@ def roots(funcs: list[Function]) -> list[Function]:
     return [f for f in last.values() if f.name not in called and not f.name.startswith("operator")]
 
 
+_RANGES = (("a", "z"), ("A", "Z"), ("0", "9"))
+
+
 def literals(node) -> tuple[list[str], list[str]]:
-    """(char literals, string literals) in ``node``: the alphabet its inputs are likely drawn from."""
+    """(char literals, string literals) in ``node``: the alphabet its inputs are likely drawn from. Both ends
+    of a range (``'a'`` and ``'z'``) stand for the whole range."""
     chars, strings = [], []
     for n in walk(node):
         if n.type == "char_literal":
@@ -126,7 +130,47 @@ def literals(node) -> tuple[list[str], list[str]]:
             body = "".join(text(c) for c in n.named_children if c.type == "string_content")
             if body and "%" not in body and body.isprintable():
                 strings.append(body)
+    for lo, hi in _RANGES:
+        if lo in chars and hi in chars:
+            chars += [chr(c) for c in range(ord(lo), ord(hi) + 1)]
     return chars, strings
+
+
+_COMPARISONS = ("<", "<=", ">", ">=")
+_ABS = ("abs", "fabs", "labs", "llabs", "std::abs")
+
+
+def _is_zero(node) -> bool:
+    return node is not None and node.type == "number_literal" and text(node) in ("0", "0.0", "0LL", "0L")
+
+
+def handles_negatives(node) -> bool:
+    """Whether the code compares a value with 0 or takes an absolute value: then negative inputs are meant."""
+    for n in walk(node):
+        if n.type == "binary_expression" and text(n.child_by_field_name("operator")) in _COMPARISONS and (
+                _is_zero(n.child_by_field_name("left")) or _is_zero(n.child_by_field_name("right"))):
+            return True
+        if n.type == "call_expression" and text(n.child_by_field_name("function")) in _ABS:
+            return True
+    return False
+
+
+def handles_empty(node) -> bool:
+    """Whether the code asks a container or string if it is empty (``.empty()``, ``size() == 0``, ``!s.size()``)."""
+    for n in walk(node):
+        if n.type != "call_expression":
+            continue
+        callee = n.child_by_field_name("function")
+        method = callee.child_by_field_name("field") if callee is not None and callee.type == "field_expression" else None
+        name = text(method) if method is not None else ""
+        if name == "empty":
+            return True
+        parent = n.parent
+        if name in ("size", "length") and parent is not None and (
+                (parent.type == "unary_expression" and text(parent).startswith("!"))
+                or (parent.type == "binary_expression" and any(_is_zero(c) for c in parent.named_children))):
+            return True
+    return False
 
 
 def has_main(root) -> bool:

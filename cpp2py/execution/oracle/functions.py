@@ -52,20 +52,22 @@ def find_targets(root) -> list[Target] | NoOracle:
     return found or NoOracle("; ".join(why))
 
 
-def make_cases(t: Target, source: str, budget: int) -> None:
+def make_cases(t: Target, source: str, root, budget: int) -> None:
     """Up to ``budget`` distinct argument lists, the same ones for the same source (seeded by its hash)."""
     seed = int(hashlib.sha256(f"{source}\0{t.func.name}".encode()).hexdigest()[:16], 16)
     rng = random.Random(seed)
-    alphabet = values.Alphabet(*cppast.literals(t.func.node))
+    # The whole source shows the domain: helpers the function calls check signs and emptiness too.
+    domain = values.Domain(*cppast.literals(root), signed=cppast.handles_negatives(root),
+                           empty=cppast.handles_empty(root))
     seen = set()
     for n in range(budget * 4):
         if len(t.cases) >= budget:
             break
         if n < len(values.EDGES):  # every function meets the empty and the one-element input first
-            args = [None if p.size_of is not None else values.edge(p.value_type, values.EDGES[n], rng, alphabet)
+            args = [None if p.size_of is not None else values.edge(p.value_type, values.EDGES[n], domain)
                     for p in t.params]
         else:
-            args = [None if p.size_of is not None else values.generate(p.value_type, rng, alphabet)
+            args = [None if p.size_of is not None else values.generate(p.value_type, rng, domain)
                     for p in t.params]
         for j, p in enumerate(t.params):
             if p.size_of is not None:
@@ -184,7 +186,7 @@ def build(source: str, root, budget: int) -> "FunctionOracle | NoOracle":
     if isinstance(targets, NoOracle):
         return targets
     for t in targets:
-        make_cases(t, source, budget)
+        make_cases(t, source, root, budget)
     binary = compile_cached(cpp_driver(source, targets))
     if not isinstance(binary, Path):
         why = ("its result type cannot be printed" if "cannot print this result type" in binary else

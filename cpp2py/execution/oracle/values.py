@@ -1,7 +1,8 @@
 """Seeded, bounded input values for C++ parameter types, and their spellings for the C++ and Python drivers.
 
 Values stay small enough that correct code does not overflow (the sanitizers drop the inputs where the C++
-still does), and every generator mixes in the edge cases: 0, 1, negatives, empty, one element, duplicates.
+still does), and every generator mixes in the edge cases: 0, 1, negatives, empty, one element, duplicates,
+within the domain the function's body shows (see ``Domain``).
 Maps are lists of (key, value) pairs and sets lists of distinct values until they are spelled out.
 """
 from __future__ import annotations
@@ -11,93 +12,107 @@ import string as _string
 
 from cpp2py.execution.oracle.cpptypes import CType
 
-_EDGE_INTS = (0, 1, 2, -1, 3, 5, 10, 7, 100, -5)
-_LENGTHS = (0, 1, 2, 3, 4, 5, 6, 8, 10)
+_EDGE_INTS = (0, 1, 2, 3, 5, 10, 7, 100)
+_LENGTHS = (1, 2, 3, 4, 5, 6, 8, 10)
 
 
-class Alphabet:
-    """Characters and words to build strings from: the program's own literals first, then lowercase letters."""
+class Domain:
+    """Where a function's inputs come from, read off its body (the C++ states no preconditions, but it shows
+    them): negative numbers only when it compares with 0 or takes ``abs``; empty containers and strings only
+    when it checks for emptiness; characters from its own char literals when it has several (brackets,
+    digits, vowels), words from its string literals, else lowercase letters, with spaces only when it
+    mentions ``' '``."""
 
-    def __init__(self, chars: list[str], words: list[str]):
-        self.chars = sorted(set(chars)) or list("abc")
+    def __init__(self, chars: list[str], words: list[str], *, signed: bool, empty: bool):
+        distinct = sorted(set(chars))
+        self.space = " " in distinct
+        self.chars = distinct if len(distinct) >= 2 else list(_string.ascii_lowercase)
         self.words = sorted(set(words))
+        self.signed, self.empty = signed, empty
 
     def char(self, rng: random.Random) -> str:
-        return rng.choice(self.chars) if rng.random() < 0.6 else rng.choice(_string.ascii_lowercase)
+        return rng.choice(self.chars)
+
+    def length(self, rng: random.Random, short: bool = False) -> int:
+        lengths = _LENGTHS[:5] if short else _LENGTHS
+        return rng.choice(((0,) if self.empty else ()) + lengths)
 
     def string(self, rng: random.Random) -> str:
-        n = rng.choice(_LENGTHS)
-        if self.words and rng.random() < 0.3:
-            return " ".join(rng.choice(self.words) for _ in range(min(n, 4)))
-        if rng.random() < 0.2:
-            return " ".join("".join(rng.choice(_string.ascii_lowercase) for _ in range(rng.randint(1, 5)))
-                            for _ in range(max(1, n // 3)))
+        n = self.length(rng)
+        if self.words and rng.random() < 0.4:
+            return (" " if self.space else "").join(rng.choice(self.words) for _ in range(min(n, 4)))
+        if self.space and rng.random() < 0.3:
+            return " ".join("".join(self.char(rng) for _ in range(rng.randint(1, 5))) for _ in range(max(1, n // 3)))
         return "".join(self.char(rng) for _ in range(n))
 
 
 EDGES = ("empty", "one")
 
 
-def edge(t: CType, kind: str, rng: random.Random, alphabet: Alphabet):
-    """The smallest values of ``t`` (0, "", []) for ``kind`` "empty", one-unit ones (1, "a", [x]) for "one"."""
-    k, one = t.kind, kind == "one"
+def edge(t: CType, kind: str, domain: Domain):
+    """The smallest values of ``t`` (0, "", []) for ``kind`` "empty", one-unit ones (1, "a", [x]) for "one";
+    a function that never checks for emptiness gets one element where "empty" would give none."""
+    k = t.kind
+    one = kind == "one" or (not domain.empty and k in ("string", "list", "set", "map"))
     if k in ("int", "float"):
-        return type(1 if k == "int" else 1.0)(one)
+        return type(1 if k == "int" else 1.0)(kind == "one")
     if k == "bool":
-        return one
+        return kind == "one"
     if k == "char":
-        return alphabet.chars[0]
+        return domain.chars[0]
     if k == "string":
-        return alphabet.chars[0] if one else ""
+        return domain.chars[0] if one else ""
     if k in ("list", "set"):
-        return [edge(t.args[0], kind, rng, alphabet)] if one else []
+        return [edge(t.args[0], kind, domain)] if one else []
     if k == "map":
-        return [(edge(t.args[0], kind, rng, alphabet), edge(t.args[1], kind, rng, alphabet))] if one else []
-    return tuple(edge(a, kind, rng, alphabet) for a in t.args)
+        return [(edge(t.args[0], kind, domain), edge(t.args[1], kind, domain))] if one else []
+    return tuple(edge(a, kind, domain) for a in t.args)
 
 
-def generate(t: CType, rng: random.Random, alphabet: Alphabet, depth: int = 0):
+def generate(t: CType, rng: random.Random, domain: Domain, depth: int = 0):
     """One value of type ``t``."""
     k = t.kind
     if k == "int":
         r = rng.random()
         if r < 0.35:
             v = rng.choice(_EDGE_INTS)
-        elif r < 0.8:
+        elif r < 0.85:
             v = rng.randint(0, 30)
-        elif r < 0.9:
-            v = rng.randint(-30, -1)
+        elif r < 0.97:
+            v = rng.randint(31, 1000)
         else:
-            v = rng.randint(31, 10_000 if depth == 0 else 1000)
-        return abs(v) if t.unsigned else v
+            v = rng.randint(1000, 100_000 if depth == 0 else 1000)
+        return -v if domain.signed and not t.unsigned and rng.random() < 0.25 else v
     if k == "float":
-        return rng.choice((0.0, 1.0, 0.5, -2.5, 3.25)) if rng.random() < 0.3 else rng.randint(-40, 40) / 4
+        # Half the floats are whole numbers: code often treats them as such (rounding, parity checks).
+        v = float(rng.randint(0, 20)) if rng.random() < 0.5 else rng.randint(0, 80) / 4
+        return -v if domain.signed and rng.random() < 0.25 else v
     if k == "bool":
         return rng.random() < 0.5
     if k == "char":
-        return alphabet.char(rng)
+        return domain.char(rng)
     if k == "string":
-        return alphabet.string(rng)
+        return domain.string(rng)
     if k == "list":
-        return _list(t.args[0], rng, alphabet, depth)
+        return _list(t.args[0], rng, domain, depth)
     if k == "set":
-        return sorted({_key(v): v for v in _list(t.args[0], rng, alphabet, depth)}.values(), key=_key)
+        return sorted({_key(v): v for v in _list(t.args[0], rng, domain, depth)}.values(), key=_key)
     if k == "map":
-        keys = {_key(v): v for v in _list(t.args[0], rng, alphabet, depth)}
-        return [(kv, generate(t.args[1], rng, alphabet, depth + 1)) for _, kv in sorted(keys.items())]
-    return tuple(generate(a, rng, alphabet, depth + 1) for a in t.args)  # pair, tuple
+        keys = {_key(v): v for v in _list(t.args[0], rng, domain, depth)}
+        return [(kv, generate(t.args[1], rng, domain, depth + 1)) for _, kv in sorted(keys.items())]
+    return tuple(generate(a, rng, domain, depth + 1) for a in t.args)  # pair, tuple
 
 
 def _key(v) -> str:
     return repr(v)
 
 
-def _list(elem: CType, rng: random.Random, alphabet: Alphabet, depth: int) -> list:
-    n = rng.choice(_LENGTHS[: 6 if depth else None])
+def _list(elem: CType, rng: random.Random, domain: Domain, depth: int) -> list:
+    n = domain.length(rng, short=depth > 0)
     if elem.kind == "list":  # rows of one width, as a matrix usually is
         width = rng.choice((1, 2, 3, 4))
-        return [[generate(elem.args[0], rng, alphabet, depth + 2) for _ in range(width)] for _ in range(n)]
-    pool = [generate(elem, rng, alphabet, depth + 1) for _ in range(max(1, n))]
+        return [[generate(elem.args[0], rng, domain, depth + 2) for _ in range(width)] for _ in range(n)]
+    pool = [generate(elem, rng, domain, depth + 1) for _ in range(max(1, n))]
     r = rng.random()
     if r < 0.2 and n > 1:  # duplicates
         return [rng.choice(pool[: max(1, n // 2)]) for _ in range(n)]
