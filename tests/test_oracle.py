@@ -241,6 +241,7 @@ def test_inputs_with_undefined_behaviour_are_dropped():
     oracle = build_oracle(cpp, budget=20)
     at = next(t for t in oracle.targets if t.func.name == "at")
     assert 0 < len(at.expected) < len(at.cases)  # out-of-range indexes were generated, then dropped
+    assert oracle.dropped.get("crash", 0) + oracle.dropped.get("undefined behaviour", 0) > 0
     assert all(0 <= t_args[1] < len(t_args[0]) for t_args in (at.cases[i] for i in at.expected))
     cube = next(t for t in oracle.targets if t.func.name == "cube")
     assert all(abs(cube.cases[i][0]) ** 3 < 2**31 for i in cube.expected)

@@ -22,7 +22,8 @@ def main(argv: list[str]) -> int:
     if isinstance(oracle, NoOracle):
         print(f"no oracle: {oracle.reason}")
         return 1
-    print(f"{oracle.kind} oracle with {oracle.cases_total} cases")
+    left_out = ", ".join(f"{n} {why}" for why, n in oracle.dropped.items())
+    print(f"{oracle.kind} oracle with {oracle.cases_total} cases" + (f" ({left_out} left out)" if left_out else ""))
     if candidate is None:
         return 0
     result = oracle.check(candidate)

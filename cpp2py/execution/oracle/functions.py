@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 import random
 import re
 from dataclasses import dataclass, field
@@ -167,12 +168,14 @@ def run_all(binary: Path, targets: list[Target], ids: list[int]) -> tuple[dict[i
     return done, dropped
 
 
-def _fill(targets: list[Target], done: dict[int, dict]) -> None:
+def _fill(targets: list[Target], done: dict[int, dict], dropped: dict[int, str]) -> None:
     g = 0
     for t in targets:
         for i in range(len(t.cases)):
             r = done.get(g)
-            if r is not None and r["us"] <= MAX_CASE_MICROSECONDS:
+            if r is not None and r["us"] > MAX_CASE_MICROSECONDS:
+                dropped[g] = "slow"
+            elif r is not None:
                 t.expected[i] = r
             g += 1
         mutable = t.mutable
@@ -194,16 +197,16 @@ def build(source: str, root, budget: int) -> "FunctionOracle | NoOracle":
                "the C++ does not compile")
         return NoOracle(f"{why}: {_first_error(binary)}")
     ids = list(range(sum(len(t.cases) for t in targets)))
-    done, _ = run_all(binary, targets, ids)
+    done, dropped = run_all(binary, targets, ids)
     again, _ = run_all(binary, targets, sorted(done))
     for i, r in done.items():
         if i in again and {k: v for k, v in r.items() if k != "us"} != {k: v for k, v in again[i].items() if k != "us"}:
             return NoOracle("nondeterministic output: two runs of the C++ on the same input differ")
-    _fill(targets, done)
+    _fill(targets, done, dropped)
     targets = [t for t in targets if t.expected]
     if not targets:
         return NoOracle("the C++ crashes, times out or has undefined behaviour on every generated input")
-    return FunctionOracle(targets)
+    return FunctionOracle(targets, dict(Counter(dropped.values())))
 
 
 def _first_error(stderr: str) -> str:
@@ -214,24 +217,27 @@ def _first_error(stderr: str) -> str:
 class FunctionOracle:
     kind = "function"
 
-    def __init__(self, targets: list[Target]):
+    def __init__(self, targets: list[Target], dropped: dict[str, int]):
         self.targets = targets
+        self.dropped = dropped  # why generated cases were left out, with counts
 
     @property
     def cases_total(self) -> int:
         return sum(len(t.expected) for t in self.targets)
 
-    def script(self, code: str) -> str:
+    def payload(self, code: str) -> str:
+        """The Python driver's stdin: the cases (only those the C++ kept) and the candidate."""
         spec = {"case_seconds": PY_CASE_SECONDS, "targets": [
             {"name": t.func.name, "cls": t.func.cls, "outs": t.outs, "mutable": t.mutable,
              "cases": [[i, [values.tagged(p.value_type, v) for p, v in zip(t.params, t.cases[i])]]
                        for i in sorted(t.expected)]} for t in self.targets]}
-        return f"import json\nSPEC = json.loads({json.dumps(spec)!r})\nCODE = {code!r}\n" + _HERE.joinpath("pydriver.py").read_text()
+        return json.dumps({"spec": spec, "code": code})
 
     def check(self, code: str, *, timeout: float | None = None) -> OracleResult:
         """Run ``code`` (only in the sandbox) on every case; count the cases it reproduces."""
         total = self.cases_total
-        res = run_python(self.script(code), timeout=timeout or min(120.0, 10.0 + PY_CASE_SECONDS * total))
+        res = run_python(_HERE.joinpath("pydriver.py").read_text(), stdin=self.payload(code),
+                         timeout=timeout or min(120.0, 10.0 + PY_CASE_SECONDS * total))
         got = {}
         for line in res.stdout.split("\x02"):
             try:

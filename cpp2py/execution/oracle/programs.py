@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections import Counter
 import re
 import string
 from dataclasses import dataclass, field
@@ -219,8 +220,15 @@ class Case:
     status: int
 
 
-def _undefined(stderr: str) -> bool:
-    return "runtime error:" in stderr or "Sanitizer" in stderr
+def _failure(res) -> str | None:
+    """Why a run of the C++ cannot be an expected result, or None when it can."""
+    if "runtime error:" in res.stderr or "Sanitizer" in res.stderr:
+        return "undefined behaviour"
+    if res.status == "timeout":
+        return "timeout"
+    if res.status == "killed" or res.returncode is None or res.returncode < 0:
+        return "crash"
+    return "output too long" if res.truncated else None
 
 
 def build(source: str, root, stdin: list[str], budget: int) -> "ProgramOracle | NoOracle":
@@ -228,27 +236,28 @@ def build(source: str, root, stdin: list[str], budget: int) -> "ProgramOracle | 
     if not isinstance(binary, Path):
         line = next((ln for ln in binary.splitlines() if "error" in ln), binary.strip()[:200])
         return NoOracle(f"the C++ does not compile: {line.strip()[:300]}")
-    cases, dropped = [], []
+    cases, dropped = [], Counter()
     for text in stdin + inputs(source, root, min(budget, MAX_GENERATED)):
         res = run_cached(binary, stdin=text, timeout=RUN_SECONDS)
-        if res.status in ("timeout", "killed") or res.returncode is None or res.returncode < 0 \
-                or _undefined(res.stderr) or res.truncated:
-            dropped.append(text)
-            continue
-        cases.append(Case(text, res.stdout, res.returncode))
+        why = _failure(res)
+        if why:
+            dropped[why] += 1
+        else:
+            cases.append(Case(text, res.stdout, res.returncode))
     if not cases:
         return NoOracle("the C++ crashes, times out or has undefined behaviour on every input")
     again = run_cached(binary, stdin=cases[0].stdin, timeout=RUN_SECONDS)
     if again.stdout != cases[0].stdout or again.returncode != cases[0].status:
         return NoOracle("nondeterministic output: two runs of the C++ on the same input differ")
-    return ProgramOracle(cases)
+    return ProgramOracle(cases, dict(dropped))
 
 
 class ProgramOracle:
     kind = "program"
 
-    def __init__(self, cases: list[Case]):
+    def __init__(self, cases: list[Case], dropped: dict[str, int]):
         self.cases = cases
+        self.dropped = dropped  # why inputs were left out, with counts
 
     @property
     def cases_total(self) -> int:

@@ -1,5 +1,5 @@
-"""The Python side of a function oracle. Not imported by cpp2py: its text, after ``SPEC = ...`` and
-``CODE = ...`` lines, is the script the sandbox runs. It loads the candidate under a non-main name (its
+"""The Python side of a function oracle. Not imported by cpp2py: its text is the script the sandbox runs,
+with ``{"spec": ..., "code": ...}`` on stdin. It loads the candidate under a non-main name (its
 ``if __name__ == "__main__"`` block does not run), finds each target by name, calls it on every case and
 writes one JSON line per case to a private copy of stdout, while the candidate's own prints are captured."""
 import inspect
@@ -10,8 +10,8 @@ import os
 import signal
 import sys
 
-SPEC: dict
-CODE: str
+_payload = json.loads(sys.stdin.read() or '{"spec": {"targets": []}, "code": ""}')
+SPEC, CODE = _payload["spec"], _payload["code"]
 _out = os.fdopen(os.dup(1), "w", encoding="utf-8")
 
 
