@@ -23,7 +23,9 @@ from cpp2py.execution.oracle import DEFAULT_BUDGET, NoOracle, build_oracle
 from cpp2py.files import read_jsonl, write_jsonl
 
 XLCOST_IMPORTS = ("import math\nimport sys\nimport heapq\nimport bisect\nimport itertools\nimport functools\n"
-                  "import collections\nfrom collections import defaultdict, deque, Counter\n")
+                  "import collections\nfrom collections import defaultdict, deque, Counter\n"
+                  "from math import sqrt, gcd, ceil, floor, log, log2, log10, sin, cos, tan, atan, pi, e, exp, "
+                  "factorial, hypot, inf\n")
 
 
 def judge(item: dict, budget: int, prefix: str) -> dict:

@@ -28,8 +28,9 @@ __all__ = ["ExecResult", "run_python", "compile_cached", "run_cached", "cache_di
 # at start-up; the binary caps its own resident memory instead (hard_rss_limit_mb in the driver prelude).
 _ASAN_ADDRESS_SPACE_MB = 1 << 25
 # _GLIBCXX_ASSERTIONS bounds-checks vector/string indexing, which ASan misses when an index jumps past the
-# red zone into another live allocation.
-_FLAGS = ("-O1", "-D_GLIBCXX_ASSERTIONS", "-fsanitize=undefined,address", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-w")
+# red zone into another live allocation; float-cast-overflow (a double too large for an int, log10(0) cast to
+# int) is undefined behaviour that -fsanitize=undefined leaves out in GCC.
+_FLAGS = ("-O1", "-D_GLIBCXX_ASSERTIONS", "-fsanitize=undefined,float-cast-overflow,address", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-w")
 _STANDARDS = ("-std=c++20", "-std=c++17")
 # Compiled into every oracle binary (the sandbox passes no environment): leaks are not undefined behaviour,
 # and the leak checker needs ptrace, which the sandbox's uid lacks.
