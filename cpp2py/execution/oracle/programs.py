@@ -163,8 +163,13 @@ def _value(r: Read, rng: random.Random, counts: set) -> str:
         return repr(rng.randint(-80, 80) / 4)
     if r.kind == "char":
         return rng.choice(string.ascii_lowercase)
-    word = lambda: "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(1, 6)))  # noqa: E731
-    return " ".join(word() for _ in range(rng.randint(1, 4))) if r.kind == "line" else word()
+    if r.kind == "line":
+        return " ".join(_word(rng) for _ in range(rng.randint(1, 4)))
+    return _word(rng)
+
+
+def _word(rng: random.Random) -> str:
+    return "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(1, 6)))
 
 
 def generate(items: list, rng: random.Random, counts: set, env: dict, lines: list[str]) -> None:
