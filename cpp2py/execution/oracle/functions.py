@@ -50,7 +50,7 @@ def find_targets(root) -> list[Target] | NoOracle:
             continue
         tol = compare.SINGLE_TOLERANCE if "float" in cppast.text(f.node) else compare.TOLERANCE
         found.append(Target(f, params, tolerance=tol))
-    return found or NoOracle("; ".join(why))
+    return found or NoOracle("unsupported parameter type: " + "; ".join(why))
 
 
 def make_cases(t: Target, source: str, root, budget: int) -> None:
