@@ -1,1 +1,2 @@
-"""Execution: sandbox.py runs programs (and nothing else); checks.py applies a benchmark item's pass rules."""
+"""Execution: sandbox.py runs programs (and nothing else); checks.py applies a benchmark item's pass rules;
+oracle/ builds, from the C++ alone, what a correct translation must do."""
