@@ -167,8 +167,11 @@ def translate(
     max_new_tokens: Optional[int] = typer.Option(None, help="Token cap per reply (default: 2x the input tokens + 64)."),
     temperature: float = typer.Option(0.0, help="0 = greedy; above 0 samples."),
     num_samples: int = typer.Option(1, help="Samples per input (with --temperature > 0): the first that parses is kept."),
-    verify: bool = typer.Option(False, "--verify/--no-verify", help="Run each translation in the sandbox against its oracle and repair failures."),
-    rounds: int = typer.Option(3, help="--verify: repair rounds."),
+    verify: bool = typer.Option(False, "--verify/--no-verify", help="Check each translation against an oracle built from the C++ (g++ on generated inputs), keep the best of --verify-samples candidates and repair it with a counterexample."),
+    verify_samples: int = typer.Option(2, help="--verify: candidates per input, the greedy one included."),
+    rounds: int = typer.Option(1, help="--verify: repair rounds, one counterexample each."),
+    verify_budget: int = typer.Option(20, help="--verify: oracle cases per function, or generated inputs per program."),
+    stdin: List[Path] = typer.Option([], help="--verify: a file of input for a whole program (repeatable); generated inputs are added."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Directory/JSONL: skip inputs already translated."),
     device: str = DEVICE,
     dtype: str = DTYPE,
@@ -184,7 +187,8 @@ def translate(
     cfg = TranslateConfig(
         model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size,
         concurrency=concurrency, max_new_tokens=max_new_tokens, temperature=temperature, num_samples=num_samples,
-        verify=verify, rounds=rounds, resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,
+        verify=verify, verify_samples=verify_samples, rounds=rounds, verify_budget=verify_budget,
+        stdin=[str(p) for p in stdin], resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,
         engine=engine, num_gpus=num_gpus,
     )
     if shard is not None:
@@ -201,7 +205,7 @@ def translate(
     # directory of translations that do not parse or fail --verify must not look like success.
     if not summary.ok and not input.endswith(".jsonl"):
         typer.echo("warning: some translations are marked '# cpp2py: translation does not parse' or "
-                   "'# cpp2py: translation failed verification'", err=True)
+                   "'# cpp2py: translation failed verification' or '# cpp2py: undefined names'", err=True)
         raise typer.Exit(3)
 
 

@@ -109,6 +109,8 @@ class Prediction:
     repairs: int = 0
     verified: bool | None = None
     seconds: float = 0.0
+    cases_passed: int | None = None   # --verify: oracle cases the prediction reproduces, of cases_total
+    cases_total: int | None = None
 
     @classmethod
     def from_dict(cls, rec: dict[str, Any], where: str = "prediction") -> "Prediction":
@@ -126,7 +128,7 @@ class Prediction:
         """The translate stage's line: one sample under ``prediction``."""
         return {"id": self.id, "prediction": self.samples[0], "parses": self.parses,
                 "hit_token_cap": self.hit_token_cap, "repairs": self.repairs, "verified": self.verified,
-                "seconds": round(self.seconds, 4)}
+                "cases_passed": self.cases_passed, "cases_total": self.cases_total, "seconds": round(self.seconds, 4)}
 
 
 # ------------------------------------------------------------------------------------------------- configs
@@ -196,8 +198,11 @@ class TranslateConfig(ModelConfig):
     num_samples: int = 1                  # > 1 (with temperature > 0): keep the first sample that parses
     retries: int = 2                      # regenerations of a reply that does not parse
     retry_temperature: float = 0.2
-    verify: bool = False
-    rounds: int = 3                       # --verify repair rounds
+    verify: bool = False                  # choose and repair against the oracle built from the C++ (jobs/verify.py)
+    verify_samples: int = 2               # --verify: candidates per input, the greedy one included
+    rounds: int = 1                       # --verify: repair rounds, one counterexample each
+    verify_budget: int = 20               # --verify: oracle cases per function / generated inputs per program
+    stdin: list[str] = field(default_factory=list)  # --verify: files of program input (whole programs)
     timeout: float = 10.0                 # sandbox time limit per run (seconds)
     resume: bool = True
     num_gpus: int = 1
@@ -208,11 +213,14 @@ class TranslateConfig(ModelConfig):
             raise Cpp2PyError(f"--num-gpus: must be at least 1, got {self.num_gpus}")
         if self.num_gpus > 1 and self.device.startswith("cuda:"):
             raise Cpp2PyError(f"--device {self.device}: with --num-gpus each process gets its own GPU; use auto or cuda")
-        for name in ("batch_size", "concurrency", "num_samples", "max_new_tokens_cap"):
+        for name in ("batch_size", "concurrency", "num_samples", "max_new_tokens_cap", "verify_samples", "verify_budget"):
             if getattr(self, name) < 1:
                 raise Cpp2PyError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
             raise Cpp2PyError(f"max_new_tokens: must be at least 1, got {self.max_new_tokens}")
+        for path in self.stdin:
+            if not Path(path).is_file():
+                raise Cpp2PyError(f"--stdin {path}: no such file")
         if self.engine not in ENGINES:
             raise Cpp2PyError(f"--engine: {self.engine!r} is not one of {', '.join(ENGINES)}")
         if self.temperature < 0 or self.rounds < 0 or self.retries < 0:

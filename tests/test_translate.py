@@ -16,7 +16,6 @@ from cpp2py.generation.backends import Reply, make_backend
 from cpp2py.generation.cpp_source import looks_like_cpp, split_declarations
 from cpp2py.generation.translator import NOT_PARSING
 from cpp2py.jobs import translate as tr
-from cpp2py.jobs import verify
 from cpp2py.jobs.verify import VerifyingTranslator as Translator
 from cpp2py.schema import BenchmarkItem, TranslateConfig
 
@@ -398,43 +397,66 @@ def test_openai_backend_bad_key_is_one_line_error(chat_server, monkeypatch):
 
 # -- --verify ----------------------------------------------------------------------------------------
 
-def test_verify_loop_repairs_with_the_check_feedback(monkeypatch):
-    """The loop logic, with a scripted oracle: wrong first, right after one repair."""
-    wrong, right = "def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b"
+needs_gxx = pytest.mark.skipif(__import__("shutil").which("g++") is None, reason="needs g++ for the C++ oracle")
+WRONG_ADD, RIGHT_ADD = "def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b"
 
-    def model(conv):
-        return prompt.fenced(right if len(conv) > 2 else wrong)
 
-    def fake_check(candidate, item, *, timeout):
-        return ("a + b" in candidate, "pass" if "a + b" in candidate else "wrong_answer: add(1, 2) gave -1")
+@needs_gxx
+def test_verify_repairs_with_a_counterexample_from_the_cpp():
+    """No test is given: the oracle is built from the C++ and its counterexample goes into the repair prompt."""
+    fake = FakeBackend(lambda conv: prompt.fenced(RIGHT_ADD if len(conv) > 2 else WRONG_ADD))
+    cfg = TranslateConfig(model="fake", verify=True, verify_samples=1, rounds=2)
+    r = Translator(fake, cfg).translate_many([ADD])[0]
+    assert r.verified and r.repairs == 1 and r.python.strip() == RIGHT_ADD
+    assert r.cases_total > 1 and r.cases_passed == r.cases_total
+    feedback = fake.calls[1][0][-1]["content"]
+    assert "C++ gives" in feedback and "Python gives" in feedback
 
-    monkeypatch.setattr(verify, "check", fake_check)
-    fake = FakeBackend(model)
-    r = Translator(fake, TranslateConfig(model="fake", verify=True, rounds=2)).translate_many([ADD])[0]
-    assert r.verified and r.repairs == 1 and r.python == right
-    repair_conv = fake.calls[1][0]
-    assert "wrong_answer: add(1, 2) gave -1" in repair_conv[-1]["content"] and wrong in repair_conv[2]["content"]
 
-    never = FakeBackend(lambda c: prompt.fenced(wrong))
-    r = Translator(never, TranslateConfig(model="fake", verify=True, rounds=2)).translate_many([ADD])[0]
-    assert r.verified is False and r.repairs == 2 and len(never.calls) == 3
+@needs_gxx
+def test_verify_keeps_the_best_sample_and_never_returns_worse_than_the_first():
+    partial = "def add(a, b):\n    return a + b if a > 0 else 7"
+    replies = iter([partial] + [WRONG_ADD] * 3 + ["def add(a, b) return"] * 2)
+    fake = FakeBackend(lambda conv: prompt.fenced(next(replies)))
+    r = Translator(fake, TranslateConfig(model="fake", verify=True, verify_samples=4, rounds=2)).translate_many([ADD])[0]
+    assert r.verified is False and r.python.strip() == partial      # samples and repairs were all worse
+    assert 0 < r.cases_passed < r.cases_total and r.repairs == 2
     assert r.file_text().startswith("# cpp2py: translation failed verification (wrong_answer")
 
+    replies = iter([WRONG_ADD, partial, RIGHT_ADD])
+    fake = FakeBackend(lambda conv: prompt.fenced(next(replies)))
+    r = Translator(fake, TranslateConfig(model="fake", verify=True, verify_samples=3, rounds=1)).translate_many([ADD])[0]
+    assert r.verified and r.repairs == 0 and r.python.strip() == RIGHT_ADD   # the best of the samples
 
-def test_verify_in_the_sandbox_against_a_benchmark_test():
-    pytest.importorskip("cpp2py.execution.sandbox")
-    wrong, right = "def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b"
-    fake = FakeBackend(lambda conv: prompt.fenced(right if len(conv) > 2 else wrong))
-    item = BenchmarkItem(id="t", cpp=ADD, test="assert add(1, 2) == 3")
+
+@needs_gxx
+def test_verify_compares_stdout_of_a_full_program_and_calls_its_main():
+    fake = FakeBackend(lambda conv: prompt.fenced("def main():\n    print(42 if len(conv) > 2 else 41)\n"
+                                                  .replace("len(conv) > 2", str(len(conv) > 2))))
+    r = Translator(fake, TranslateConfig(model="fake", verify=True, verify_samples=1)).translate_many([PROGRAM])[0]
+    assert r.verified and r.repairs == 1 and r.python.rstrip().endswith("main()")
+
+
+@needs_gxx
+def test_verify_without_an_oracle_says_why_and_only_checks_the_module_runs():
+    fake = FakeBackend(lambda conv: prompt.fenced("x = 1"))
+    r = Translator(fake, TranslateConfig(model="fake", verify=True)).translate_many(["int x = 1;"])[0]
+    assert r.verified is None and r.check.startswith("no_oracle:") and "module runs" in r.check
+
+
+@needs_gxx
+def test_a_users_test_gates_the_chosen_candidate():
+    fake = FakeBackend(lambda conv: prompt.fenced(RIGHT_ADD))
+    item = BenchmarkItem(id="t", cpp=ADD, test="assert add(1, 2) == 4")
     r = Translator(fake, TranslateConfig(model="fake", verify=True)).translate_many([ADD], [item])[0]
-    assert r.verified and r.repairs == 1
+    assert r.verified is False and r.check.startswith("user test: wrong_answer")
 
 
-def test_verify_compares_stdout_of_a_full_program():
-    pytest.importorskip("cpp2py.execution.sandbox")
-    fake = FakeBackend(lambda conv: prompt.fenced("print(42)" if len(conv) > 2 else "print(41)"))
-    r = Translator(fake, TranslateConfig(model="fake", verify=True)).translate_many([PROGRAM])[0]
-    assert r.verified and r.repairs == 1
+def test_missing_imports_and_main_call_are_added_and_undefined_names_flagged():
+    fake = FakeBackend(lambda conv: prompt.fenced("def main():\n    print(sqrt(4), count_if)\n"))
+    r = Translator(fake, TranslateConfig(model="fake")).translate_many([PROGRAM])[0]
+    assert "from math import sqrt" in r.python and r.python.rstrip().endswith("main()")
+    assert r.undefined == ["count_if"] and r.file_text().startswith("# cpp2py: undefined names: count_if")
 
 
 # -- the command line: bad input and markers ------------------------------------------------------------

@@ -11,7 +11,10 @@ What a user gets back is checked, never passed off as fine:
 * generation stops at EOS or at the closing fence, under a token budget scaled to the input; a reply cut
   by the budget is flagged ``hit_token_cap``;
 * an input beyond the model's window is split at top-level declarations (:mod:`cpp2py.generation.cpp_source`),
-  translated piece by piece and reassembled with imports hoisted.
+  translated piece by piece and reassembled with imports hoisted;
+* what a model forgets mechanically is fixed (:mod:`cpp2py.generation.postprocess`: missing imports, the
+  ``main()`` call a C++ program had, attributes shadowing methods), and names still defined nowhere are
+  flagged with a ``# cpp2py: undefined names`` header and ``undefined`` set.
 
 ``--verify`` (running the candidates against an oracle and repairing failures) is
 :class:`cpp2py.jobs.verify.VerifyingTranslator`, which extends this class.
@@ -20,15 +23,17 @@ from __future__ import annotations
 
 import ast
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cpp2py import prompt
 from cpp2py.errors import Cpp2PyError
-from cpp2py.generation.cpp_source import split_to_fit
+from cpp2py.generation.cpp_source import has_main, split_to_fit
+from cpp2py.generation.postprocess import fix_translation
 from cpp2py.schema import BenchmarkItem, TranslateConfig
 
 NOT_PARSING = "# cpp2py: translation does not parse"
 NOT_VERIFIED = "# cpp2py: translation failed verification"
+UNDEFINED = "# cpp2py: undefined names"
 
 
 @dataclass
@@ -41,15 +46,21 @@ class TranslationResult:
     raw: str                 # the model's reply (the last one, after retries and repairs)
     hit_token_cap: bool
     pieces: int = 1          # > 1 when a long input was split at top-level declarations
-    check: str = ""          # the last --verify verdict, e.g. "pass" or "wrong_answer: ..."
+    check: str = ""          # the last --verify verdict, e.g. "pass: 20/20 cases" or "wrong_answer: ..."
+    undefined: list[str] = field(default_factory=list)   # names the Python uses but defines nowhere
+    cases_passed: int = 0    # --verify: oracle cases the kept candidate reproduces
+    cases_total: int = 0
 
     def file_text(self) -> str:
-        """The Python to write out: a header says so when it does not parse or failed verification."""
+        """The Python to write out: a header says so when it does not parse, failed verification or uses
+        names it never defines."""
         if not self.parses:
             return f"{NOT_PARSING}\n{self.python.rstrip()}\n"
         if self.verified is False:
             first = self.check.splitlines()[0] if self.check else "no detail"
             return f"{NOT_VERIFIED} ({first[:200]})\n{self.python.rstrip()}\n"
+        if self.undefined:
+            return f"{UNDEFINED}: {', '.join(self.undefined)}\n{self.python.rstrip()}\n"
         return self.python.rstrip() + "\n"
 
 
@@ -118,19 +129,32 @@ class Translator:
         units = [_Unit(k, piece) for k, cpp in enumerate(cpp_sources) for piece in self.pieces(cpp)]
         self._generate_units(units)
         results = []
-        for k in range(len(cpp_sources)):
+        for k, cpp in enumerate(cpp_sources):
             mine = [u for u in units if u.source == k]
             code = mine[0].code if len(mine) == 1 else reassemble([u.code for u in mine])
+            parses = mine[0].parses if len(mine) == 1 else prompt.parses(code)
+            fixed = fix_translation(code, cpp_has_main=has_main(cpp)) if parses else None
             results.append(TranslationResult(
-                python=code, parses=mine[0].parses if len(mine) == 1 else prompt.parses(code), verified=None, repairs=0, seconds=0.0,
+                python=fixed.python if fixed else code, parses=parses, verified=None, repairs=0, seconds=0.0,
                 raw="\n\n".join(u.raw for u in mine), hit_token_cap=any(u.hit_cap for u in mine),
-                pieces=len(mine),
+                pieces=len(mine), undefined=fixed.undefined if fixed else [],
             ))
         self.finish(cpp_sources, items, results)
         per_item = (time.perf_counter() - t0) / max(1, len(cpp_sources))
         for r in results:
             r.seconds = per_item
         return results
+
+    def complete(self, conversations: list[list[dict]], cpps: list[str], temperature: float) -> list[str]:
+        """One candidate per conversation (``cpps[k]``: the C++ it translates) at ``temperature``: its code,
+        fixed as every translation is, or "" when the reply holds no Python that parses."""
+        replies = self.backend.generate(conversations, decoding=self.cfg.decoding(temperature=temperature),
+                                        max_new_tokens=self.cfg.max_new_tokens)
+        out = []
+        for reply, cpp in zip(replies, cpps):
+            _, code, parses = self._read(reply)
+            out.append(fix_translation(code, cpp_has_main=has_main(cpp)).python if parses else "")
+        return out
 
     def finish(self, sources: list[str], items: list[BenchmarkItem] | None,
                results: list[TranslationResult]) -> None:

@@ -44,6 +44,7 @@ class Summary:
     failed_verify: int = 0
     repaired: int = 0            # verified after at least one repair round
     hit_token_cap: int = 0
+    undefined: int = 0           # translations using names they define nowhere
     output: str = ""
     load_seconds: float = 0.0        # loading the model (0 when this process had it loaded already)
     translate_seconds: float = 0.0   # everything after the load
@@ -54,10 +55,11 @@ class Summary:
         self.failed_verify += r.verified is False and r.parses
         self.repaired += bool(r.verified and r.repairs)
         self.hit_token_cap += r.hit_token_cap
+        self.undefined += bool(r.parses and r.undefined and r.verified is not False)
 
     def absorb(self, other: "Summary") -> None:
         """Add the counts of another part of the same job (a shard of a multi-GPU run)."""
-        for name in ("translated", "skipped", "not_parsing", "failed_verify", "repaired", "hit_token_cap"):
+        for name in ("translated", "skipped", "not_parsing", "failed_verify", "repaired", "hit_token_cap", "undefined"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.rejected += other.rejected
         # shards run at the same time: the job took as long as its slowest one
@@ -66,13 +68,14 @@ class Summary:
 
     @property
     def ok(self) -> bool:
-        return not (self.not_parsing or self.failed_verify or self.rejected)
+        return not (self.not_parsing or self.failed_verify or self.undefined or self.rejected)
 
     def line(self) -> str:
         parts = [f"{self.translated} translated", f"{self.skipped} already done"]
         if self.repaired:
             parts.append(f"{self.repaired} passed after repair")
         for n, what in ((self.not_parsing, "do not parse"), (self.failed_verify, "failed verification"),
+                        (self.undefined, "use undefined names"),
                         (self.hit_token_cap, "hit the token cap"), (len(self.rejected), "inputs rejected")):
             if n:
                 parts.append(f"{n} {what}")
@@ -138,7 +141,9 @@ def translate_benchmark(benchmark_path, predictions_path, cfg: TranslateConfig, 
 
             def write(item: BenchmarkItem, r: TranslationResult) -> None:
                 out.write(Prediction(item.id, [r.python], parses=r.parses, hit_token_cap=r.hit_token_cap,
-                                     repairs=r.repairs, verified=r.verified, seconds=r.seconds).to_dict())
+                                     repairs=r.repairs, verified=r.verified, seconds=r.seconds,
+                                     **({"cases_passed": r.cases_passed, "cases_total": r.cases_total}
+                                        if r.verified is not None else {})).to_dict())
 
             _run_in_chunks(translator, todo, lambda it: it.cpp, write, lambda it: it, summary)
     return summary

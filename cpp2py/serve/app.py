@@ -258,10 +258,9 @@ class _Engine:
 
 
 def _verify_item(cpp: str, stdin: str | None, test: str | None) -> BenchmarkItem:
-    """The oracle for a request: its Python ``test`` if given, else a full program's stdout on ``stdin``."""
-    from cpp2py.jobs.verify import file_oracle
-
-    return dataclasses.replace(file_oracle(cpp), stdin=stdin or "", test=test)
+    """What a verify request adds to the oracle built from the C++: program input, and a Python ``test`` run
+    on the chosen candidate as a last gate."""
+    return BenchmarkItem(id="request", cpp=cpp, stdin=stdin or "", test=test)
 
 
 def _error(status: int, message: str, kind: str) -> Any:

@@ -1,16 +1,15 @@
-"""Everything the oracle needs from the sandbox, in one place (the layers work moves sandbox.py; re-point here).
+"""Everything the oracle needs from the sandbox, in one place.
 
 Oracle binaries are compiled inside the sandbox (g++ then runs as the throw-away uid, so an ``#include`` of a
 private file fails) and cached in a 0700 directory of the running user, so that a candidate — which runs as
 the sandbox's uid — can neither read nor execute them (issue 15, item 1). To run one, a copy is exposed for
-that run only, under an unguessable name in a directory that can be traversed but not listed.
+each run in the run's own private work dir (the sandbox's run_binary).
 """
 from __future__ import annotations
 
 import atexit
 import hashlib
 import os
-import secrets
 import shutil
 import stat
 import subprocess
@@ -18,9 +17,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-# _run is the sandbox's general entry point: compile_cpp fixes its flags (no sanitizers, no C++20) and
-# run_binary cannot pass arguments, and both are needed here.
-from cpp2py.execution.sandbox import ExecResult, _run, run_python
+# _run is the sandbox's general entry point: compile_cpp fixes its flags (no sanitizers, no C++20).
+from cpp2py.execution.sandbox import ExecResult, _run, run_binary, run_python
 
 __all__ = ["ExecResult", "run_python", "compile_cached", "run_cached", "cache_dir"]
 
@@ -37,6 +35,7 @@ _STANDARDS = ("-std=c++20", "-std=c++17")
 _OPTIONS = ('extern "C" const char *__asan_default_options() '
             '{ return "detect_leaks=0:hard_rss_limit_mb=1024:allocator_may_return_null=1"; }\n#line 1\n')
 
+_PCH_HOME = Path("/var/cache")
 _lock = threading.Lock()
 _cache: Path | None = None
 _pch: Path | None = None
@@ -61,7 +60,10 @@ def precompiled_header(gxx: str) -> Path | None:
             return _pch
         version = subprocess.run([gxx, "--version"], capture_output=True, text=True).stdout
         key = hashlib.sha256(f"{version}{_FLAGS}{_STANDARDS[0]}".encode()).hexdigest()[:16]
-        final = Path(tempfile.gettempdir()) / f"cpp2py-oracle-pch-{os.getuid()}-{key}"
+        # Not under /tmp: the sandbox mounts a fresh tmpfs there for each run, and the compile runs inside it.
+        final = _PCH_HOME / f"cpp2py-oracle-pch-{os.getuid()}-{key}"
+        if not os.access(_PCH_HOME, os.W_OK | os.X_OK):
+            return None
         if not (_safe_dir(final) and (final / "stdc++.h.gch").is_file()):
             build = Path(tempfile.mkdtemp(prefix="cpp2py-oracle-pch-"))
             (build / "stdc++.h").write_text("#include <bits/stdc++.h>\n")
@@ -76,7 +78,7 @@ def precompiled_header(gxx: str) -> Path | None:
             if _safe_dir(final):
                 shutil.rmtree(final, ignore_errors=True)
             try:
-                os.rename(build, final)
+                shutil.move(str(build), final)
             except OSError:  # another process won the race, or a stranger owns the name: use ours
                 final = build
         _pch = final / "stdc++.h"
@@ -121,13 +123,6 @@ def compile_cached(source: str, *, timeout: float = 120.0) -> Path | str:
 
 
 def run_cached(binary: Path, *, stdin: str = "", timeout: float = 10.0) -> ExecResult:
-    """Run a cached binary in the sandbox through a copy that exists for this run only."""
-    expose = Path(tempfile.mkdtemp(prefix="cpp2py-oracle-run-"))
-    try:
-        os.chmod(expose, 0o711)  # traversable, not listable: the copy's name is the secret
-        copy = expose / secrets.token_hex(16)
-        shutil.copyfile(binary, copy)
-        os.chmod(copy, 0o755)
-        return _run([str(copy)], stdin=stdin, timeout=timeout, memory_mb=_ASAN_ADDRESS_SPACE_MB)[0]
-    finally:
-        shutil.rmtree(expose, ignore_errors=True)
+    """Run a cached binary in the sandbox: it runs from a copy in the run's own work dir (run_binary), so
+    the private cache itself never has to be reachable by the sandbox's uid."""
+    return run_binary(binary, stdin=stdin, timeout=timeout, memory_mb=_ASAN_ADDRESS_SPACE_MB)
