@@ -8,6 +8,7 @@ described in :mod:`cpp2py.generation.translator` and :mod:`cpp2py.jobs.verify`.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -145,7 +146,9 @@ def translate_benchmark(benchmark_path, predictions_path, cfg: TranslateConfig, 
                                      **({"cases_passed": r.cases_passed, "cases_total": r.cases_total}
                                         if r.verified is not None else {})).to_dict())
 
-            _run_in_chunks(translator, todo, lambda it: it.cpp, write, lambda it: it, summary)
+            # A benchmark's tests score the predictions afterwards (evaluate): --verify must never see them.
+            _run_in_chunks(translator, todo, lambda it: it.cpp, write, lambda it: dataclasses.replace(it, test=None),
+                           summary)
     return summary
 
 
