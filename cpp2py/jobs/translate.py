@@ -130,8 +130,8 @@ def translate_jsonl(benchmark_path: str | Path, predictions_path: str | Path, cf
 
 def translate_benchmark(benchmark_path, predictions_path, cfg: TranslateConfig, *, backend=None) -> Summary:
     items = read_items(benchmark_path)
-    for it in items:
-        check_size(it.cpp, f"{benchmark_path}: item {it.id}")
+    for n, it in enumerate(items, 1):
+        check_size(it.cpp, f"{benchmark_path}: record {n}")
     predictions_path = Path(predictions_path)
     summary = Summary(output=str(predictions_path))
     with JsonlAppender(predictions_path, resume=cfg.resume) as out:

@@ -19,7 +19,8 @@ not correctness. A ``test`` the user gave (serve) is run on the kept candidate a
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Callable
 
 from cpp2py import prompt
@@ -43,7 +44,7 @@ class VerifyOptions:
     budget: int = DEFAULT_BUDGET  # oracle cases per function, or generated stdin inputs per program
     temperature: float = 0.8    # for the extra samples
     timeout: float = 10.0       # sandbox limit per run of a candidate
-    workers: int = 2            # oracle builds and checks in parallel (compiles and sandbox runs are processes)
+    workers: int = field(default_factory=lambda: os.cpu_count() or 2)  # oracle builds and checks at once (processes)
 
     def __post_init__(self) -> None:
         if self.samples < 1 or self.rounds < 0 or self.budget < 1 or self.workers < 1:
