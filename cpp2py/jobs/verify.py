@@ -18,8 +18,8 @@ not correctness. A ``test`` the user gave (serve) is run on the kept candidate a
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
