@@ -22,7 +22,10 @@ if [ ! -f "$home/hf/config.json" ]; then
 fi
 for bench in humaneval-x cost-stdout; do
     b=.gpu/data/$bench.jsonl
-    /usr/bin/time -f "$bench greedy: %e s" python3 -m cpp2py translate "$b" -o "$OUT/$bench-greedy.jsonl" --device cuda 2>&1 | tail -2
-    /usr/bin/time -f "$bench verify: %e s" python3 -m cpp2py translate "$b" -o "$OUT/$bench-verify.jsonl" --device cuda \
+    t=$SECONDS
+    python3 -m cpp2py translate "$b" -o "$OUT/$bench-greedy.jsonl" --device cuda 2>&1 | tail -2
+    echo "$bench greedy: $((SECONDS - t)) s"; t=$SECONDS
+    python3 -m cpp2py translate "$b" -o "$OUT/$bench-verify.jsonl" --device cuda \
         --verify --verify-samples "$SAMPLES" --rounds "$ROUNDS" 2>&1 | tail -2
+    echo "$bench verify ($SAMPLES samples, $ROUNDS rounds): $((SECONDS - t)) s"
 done
