@@ -126,9 +126,12 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         """The translate stage's line: one sample under ``prediction``."""
-        return {"id": self.id, "prediction": self.samples[0], "parses": self.parses,
+        line = {"id": self.id, "prediction": self.samples[0], "parses": self.parses,
                 "hit_token_cap": self.hit_token_cap, "repairs": self.repairs, "verified": self.verified,
-                "cases_passed": self.cases_passed, "cases_total": self.cases_total, "seconds": round(self.seconds, 4)}
+                "seconds": round(self.seconds, 4)}
+        if self.cases_total is not None:  # --verify against an oracle: how much of it the prediction passes
+            line.update(cases_passed=self.cases_passed, cases_total=self.cases_total)
+        return line
 
 
 # ------------------------------------------------------------------------------------------------- configs
@@ -178,7 +181,7 @@ class Decoding:
 
 # How the hf backend runs the model: ``eager`` = transformers ``generate`` on length-sorted batches;
 # ``static`` = the same with a static KV cache, which lets transformers compile the decode step;
-# ``cb`` = transformers' continuous batching (paged KV cache, CUDA graphs on a GPU); ``auto`` = cb on a GPU.
+# ``cb`` = transformers' continuous batching (paged KV cache, CUDA graphs on a GPU); ``auto`` = eager (measured fastest overall: docs/translation.md).
 ENGINES = ("auto", "eager", "static", "cb")
 
 
@@ -186,7 +189,7 @@ ENGINES = ("auto", "eager", "static", "cb")
 class TranslateConfig(ModelConfig):
     """How to translate."""
 
-    engine: str = "auto"                  # hf: auto (cb on a GPU, else eager) | eager | static | cb (ENGINES)
+    engine: str = "auto"                  # hf: auto (= eager) | eager | static | cb (ENGINES)
     batch_size: int = 16                  # hf: sequences per generate call
     concurrency: int = 8                  # openai: requests in flight
     max_new_tokens: int | None = None     # None: 2 x input tokens + 64, capped at max_new_tokens_cap

@@ -75,12 +75,12 @@ def five_mb_file(tmp_path):
 @pytest.fixture
 def no_model(monkeypatch):
     """Any attempt to load a model fails the test: the size check must come first."""
-    import cpp2py.translate
+    from cpp2py.jobs import translate
 
     def refuse(cfg):
         raise AssertionError("a model was loaded for an input over the size limit")
 
-    monkeypatch.setattr(cpp2py.translate, "make_backend", refuse)
+    monkeypatch.setattr(translate, "make_backend", refuse)
 
 
 def limit_message(where: str, n_bytes: int) -> str:

@@ -288,4 +288,6 @@ def test_cached_binaries_are_out_of_the_sandboxes_reach(function_oracle):
     res = run_python(probe)
     if "uid" not in res.isolation:
         pytest.skip("the sandbox runs as this user here (not root), so file modes cannot keep it out")
-    assert res.stdout.split() == ["False", "False", "PermissionError"]
+    # Denied by the 0700 mode, or not even there: the sandbox mounts a fresh tmpfs over /tmp for each run.
+    assert res.stdout.split()[:2] == ["False", "False"]
+    assert res.stdout.split()[2] in ("PermissionError", "FileNotFoundError")

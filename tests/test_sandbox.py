@@ -196,12 +196,12 @@ _EARLY_EXITS = {
 @pytest.mark.parametrize("name", list(_EARLY_EXITS))
 def test_early_exit_cannot_fake_a_test_pass(name):
     program = _WRONG_ADD + _EARLY_EXITS[name]
-    plain = run_python(program + "\n\n" + _ADD_ITEM["test"])
+    plain = run_python(program + "\n\n" + _ADD_ITEM.test)
     if name != "quit":  # under -S there is no quit(): a NameError, which never looked like a pass
         assert plain.ok, plain.stderr  # the attack: the exit status alone says "passed"
     v = check_candidate(program, _ADD_ITEM)
     assert not v.passed and v.kind in ("runtime_error", "wrong_answer"), v
-    strict = run_python(program + "\n\n" + _ADD_ITEM["test"], must_finish=True)
+    strict = run_python(program + "\n\n" + _ADD_ITEM.test, must_finish=True)
     assert not strict.ok and strict.finished is False
 
 

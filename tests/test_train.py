@@ -196,7 +196,7 @@ def test_merge_matches_base_plus_adapter(tiny_model_dir, data, tmp_path):
 def test_sft_config_is_strict_and_receives_the_speed_options(tiny_model_dir, data, tmp_path):
     from dataclasses import dataclass
 
-    from cpp2py.train import _sft_config, strict_init
+    from cpp2py.train.qlora import _sft_config, strict_init
 
     cfg = _cfg(tiny_model_dir, data, tmp_path / "o", liger_kernel=True, torch_compile=True,
                batch={"per_device_batch_size": 4, "grad_accum": 1, "packing": True, "padding_free": True},
