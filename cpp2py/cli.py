@@ -88,6 +88,22 @@ def prepare_humaneval_x(
     typer.echo(f"{out / stats['file']}: {stats['items']} problems", err=True)
 
 
+@prepare_app.command("leetcode")
+def prepare_leetcode(
+    src: Path = typer.Option(..., help="LeetCode-Solutions.tar.xz (or its extracted folder with C++/ and Python/)."),
+    out: Path = typer.Option(..., help="Output folder."),
+) -> None:
+    """LeetCode C++ with same-problem Python, split by problem: Python 3 fixed candidates as C++-only inputs
+    (inputs-{split}.jsonl) until the oracle verifies them into pairs ({split}.jsonl)."""
+    from cpp2py.data.leetcode import prepare_leetcode as run
+
+    stats = run(src, out)
+    for name, s in stats["splits"].items():
+        skips = ", ".join(f"{k} {v}" for k, v in s["skip"].items())
+        typer.echo(f"{name}: {s['problems']} problems, {s['written']} verified pairs, {s['inputs_written']} "
+                   f"C++-only inputs ({skips}); dropped {s['dropped'] or 'none'}", err=True)
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Models cpp2py knows by short name, and whether each is installed."""

@@ -1,0 +1,116 @@
+"""LeetCode-Solutions (kamyu104): modern C++ solutions with same-problem Python, split by problem.
+
+Run as: cpp2py prepare leetcode --src ../shared/data/leetcode-kamyu104/LeetCode-Solutions.tar.xz --out data/leetcode
+
+The Python files are independent solutions, often Python 2 style, so a Python side is only a *candidate*:
+it gets the mechanical Python 3 fixes (:mod:`cpp2py.data.py2to3`) and becomes a training target only when a
+verifier (the C++-derived oracle) passes it against the C++. Until then the problem is a C++-only input.
+
+* ``{split}.jsonl``: verified pairs ``{"id", "cpp", "python", "source", "problem", "verified_by"}``.
+* ``inputs-{split}.jsonl``: C++-only inputs, the same fields with ``python`` null, ``verified_by`` null,
+  ``python_candidate`` (the fixed Python, or null) and ``skip`` (why it is not a pair: ``no_python``,
+  ``python_syntax_error``, ``not_verified``, ``verification_failed``).
+* ``stats.json``: counts per split.
+
+Splits come from a hash of the problem (the file stem) before anything else, so no problem's solutions
+(a file often holds several ``Solution`` classes) cross splits; a C++ file repeated under another name is
+kept once, in the first split (train, then val, then test).
+"""
+from __future__ import annotations
+
+import ast
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from cpp2py.data.common import SPLITS, problem_split, read_source_tree
+from cpp2py.data.py2to3 import fix_python2
+from cpp2py.errors import Cpp2PyError
+from cpp2py.files import write_json, write_jsonl
+from cpp2py.metrics import normalise_ws
+
+SOURCE = "leetcode"
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """Decides whether a Python candidate does what the C++ does; ``name`` is recorded as ``verified_by``."""
+
+    name: str
+    check: Callable[[str, str], bool]  # (cpp, python) -> passes
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def read_leetcode(src: str | Path) -> tuple[dict[str, dict[str, str | None]], int]:
+    """({problem: {"cpp": text, "python": text or None}}, number of Python-only problems) from
+    ``C++/<problem>.cpp`` and ``Python/<problem>.py``; Python-only problems have no C++ to translate."""
+    files = read_source_tree(src, (".cpp", ".py"))
+    cpp = {Path(k).stem: v for k, v in files.items() if Path(k).parent.name == "C++" and k.endswith(".cpp")}
+    py = {Path(k).stem: v for k, v in files.items() if Path(k).parent.name == "Python" and k.endswith(".py")}
+    if not cpp:
+        raise Cpp2PyError(f"{src}: no C++/<problem>.cpp files (expected the LeetCode-Solutions archive or folder)")
+    return {p: {"cpp": cpp[p], "python": py.get(p)} for p in sorted(cpp)}, len(set(py) - set(cpp))
+
+
+def prepare_leetcode(src: str | Path, out: str | Path, *, verifier: Verifier | None = None) -> dict:
+    """Write verified pairs, C++-only inputs and stats.json to ``out``; returns the stats."""
+    out = Path(out)
+    problems, python_only = read_leetcode(src)
+    by_split: dict[str, list[str]] = {s: [] for s in SPLITS}
+    for p in problems:
+        by_split[problem_split(p)].append(p)
+    seen_cpp: set[str] = set()
+    pairs: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    inputs: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    stats: dict[str, dict] = {}
+    for split in SPLITS:  # train first, so a C++ text repeated across splits stays in train
+        st = {"problems": len(by_split[split]), "python_candidates": 0, "python_fixed": 0, "fixes": Counter(),
+              "skip": Counter(), "dropped": Counter()}
+        for p in by_split[split]:
+            cpp, python = problems[p]["cpp"], problems[p]["python"]
+            key = normalise_ws(cpp)
+            if key in seen_cpp:
+                st["dropped"]["duplicate_cpp"] += 1
+                continue
+            seen_cpp.add(key)
+            rec = {"id": f"{SOURCE}/{p}", "cpp": cpp, "python": None, "source": SOURCE, "problem": p,
+                   "verified_by": None, "python_candidate": None, "skip": None}
+            if python is None:
+                rec["skip"] = "no_python"
+            else:
+                fixed = fix_python2(python)
+                st["fixes"].update(fixed.fixes)
+                st["python_fixed"] += fixed.changed
+                if not _parses(fixed.code):
+                    rec["skip"] = "python_syntax_error"
+                else:
+                    st["python_candidates"] += 1
+                    rec["python_candidate"] = fixed.code
+                    if verifier is None:
+                        rec["skip"] = "not_verified"
+                    elif verifier.check(cpp, fixed.code):
+                        pairs[split].append({k: rec[k] for k in ("id", "cpp", "source", "problem")}
+                                            | {"python": fixed.code, "verified_by": verifier.name})
+                        continue
+                    else:
+                        rec["skip"] = "verification_failed"
+            st["skip"][rec["skip"]] += 1
+            inputs[split].append(rec)
+        st["fixes"], st["skip"], st["dropped"] = (dict(sorted(c.items())) for c in (st["fixes"], st["skip"],
+                                                                                    st["dropped"]))
+        stats[split] = st
+    for split in SPLITS:
+        stats[split]["written"] = write_jsonl(out / f"{split}.jsonl", pairs[split])
+        stats[split]["inputs_written"] = write_jsonl(out / f"inputs-{split}.jsonl", inputs[split])
+    result = {"source": str(src), "verifier": verifier.name if verifier else None, "python_only_problems": python_only,
+              "splits": stats}
+    write_json(out / "stats.json", result)
+    return result

@@ -1,0 +1,156 @@
+"""The LeetCode and TheAlgorithms corpora: Python 3 fixes, split by problem, skip reasons, the dev benchmark."""
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from cpp2py.data import common
+from cpp2py.data.leetcode import Verifier, prepare_leetcode
+from cpp2py.data.py2to3 import fix_python2
+from cpp2py.errors import Cpp2PyError
+from cpp2py.files import read_jsonl
+
+
+def _run(code: str, call: str):
+    ns: dict = {}
+    exec(compile(code, "<fixed>", "exec"), ns)  # noqa: S102 - fixture code written in this file
+    return eval(call, ns)  # noqa: S307
+
+
+PY2 = '''"""A Python 2 solution."""
+# Time:  O(n)
+from itertools import izip, izip_longest  # pairs
+import itertools, sys
+
+
+class Solution(object):
+    def f(self, d, a):
+        out = []
+        for k, v in sorted(d.iteritems()):
+            if d.has_key(k + 1): out.append(v)
+        for x, y in izip(a, itertools.imap(str, a)):
+            out.append(reduce(lambda p, q: p + q, [x, x]))
+        out.sort(cmp=lambda p, q: q - p)
+        return out + [len(list(izip_longest(a, [1]))), sys.maxint > 0, unichr(97), list(xrange(2))]
+'''
+
+
+def test_python2_fixes_run_under_python3() -> None:
+    fixed = fix_python2(PY2)
+    assert set(fixed.fixes) == {"dict_iter", "has_key", "itertools", "reduce", "cmp_to_key", "maxint", "unichr",
+                                "xrange"}
+    assert "from itertools import zip_longest  # pairs" in fixed.code
+    assert "(k + 1 in d)" in fixed.code and ".items()" in fixed.code
+    assert fixed.code.startswith('"""A Python 2 solution."""\n# Time:  O(n)\nfrom functools import reduce\n'
+                                 "from functools import cmp_to_key\n")
+    assert _run(fixed.code, "Solution().f({1: 10, 2: 20}, [3, 4])") == [10, 8, 6, 2, True, "a", [0, 1]]
+    assert fix_python2(fixed.code).code == fixed.code  # fixed code is left alone
+
+
+def test_print_statements_become_calls() -> None:
+    fixed = fix_python2('import sys\nif 1: print "a", 1,\nprint >>sys.stderr, "e"; print\nprint("kept")\n')
+    assert fixed.code == ('import sys\nif 1: print("a", 1, end=" ")\nprint("e", file=sys.stderr); print()\n'
+                          'print("kept")\n')
+    assert fixed.fixes == ["print"]
+
+
+def test_unsafe_python2_is_left_for_the_oracle() -> None:
+    # `/` on ints, map() used as a list and a local xrange cannot be fixed mechanically without changing meaning
+    code = "def f(a, b):\n    xrange = lambda n: [n]\n    return a / b, map(abs, [-1])[0], xrange(3)\n"
+    assert fix_python2(code).code == code and not fix_python2(code).changed
+
+
+def test_non_ascii_columns_do_not_shift_edits() -> None:
+    fixed = fix_python2('s = "é" ; r = xrange(2)\n')
+    assert fixed.code == 's = "é" ; r = range(2)\n'
+
+
+# Splits by problem_split: two-sum val, add-one-again test, the rest train.
+CPP = {
+    "two-sum": "class Solution {\npublic:\n    int f(int a) { return a + 1; }\n};\n",
+    "add-one": "class Solution {\npublic:\n    int g(int a) { return a + 2; }\n};\n",
+    "only-cpp": "class Solution {\npublic:\n    int h() { return 3; }\n};\n",
+    "broken-py": "class Solution {\npublic:\n    int k() { return 4; }\n};\n",
+    "add-one-again": "class Solution {\npublic:\n    int g(int a) {  return a + 2; }\n};\n",  # add-one, respaced
+}
+PY = {
+    "two-sum": "class Solution(object):\n    def f(self, a):\n        return [a + 1 for _ in xrange(1)][0]\n",
+    "add-one": "class Solution(object):\n    def g(self, a):\n        return a + 3\n",
+    "broken-py": "class Solution(object):\n    def k(self):\n        return (\n",
+    "only-python": "x = 1\n",
+}
+
+
+@pytest.fixture
+def leetcode_tar(tmp_path: Path) -> Path:
+    path = tmp_path / "LeetCode-Solutions.tar.xz"
+    with tarfile.open(path, "w:xz") as tar:
+        for folder, files, ext in (("C++", CPP, "cpp"), ("Python", PY, "py")):
+            for name, text in files.items():
+                raw = text.encode("utf-8")
+                info = tarfile.TarInfo(f"{folder}/{name}.{ext}")
+                info.size = len(raw)
+                tar.addfile(info, io.BytesIO(raw))
+    return path
+
+
+def _by_file(out: Path, pattern: str) -> dict[str, tuple[str, dict]]:
+    return {r["problem"]: (p.name, r) for p in sorted(out.glob(pattern)) for r in read_jsonl(p)}
+
+
+def test_leetcode_unverified_pairs_are_cpp_only_inputs(leetcode_tar: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lc"
+    stats = prepare_leetcode(leetcode_tar, out)
+    assert [common.problem_split(p) for p in ("two-sum", "add-one-again", "add-one")] == ["val", "test", "train"]
+    assert not _by_file(out, "[tv]*.jsonl")  # nothing trains before it is verified
+    inputs = _by_file(out, "inputs-*.jsonl")
+    assert {p: (f, r["skip"]) for p, (f, r) in inputs.items()} == {
+        "two-sum": ("inputs-val.jsonl", "not_verified"), "add-one": ("inputs-train.jsonl", "not_verified"),
+        "only-cpp": ("inputs-train.jsonl", "no_python"), "broken-py": ("inputs-train.jsonl", "python_syntax_error")}
+    for p, (_, r) in inputs.items():
+        assert r["python"] is None and r["verified_by"] is None and r["source"] == "leetcode"
+        assert r["cpp"] == CPP[p] and r["id"] == f"leetcode/{p}"
+    assert inputs["add-one"][1]["python_candidate"] == PY["add-one"]
+    assert inputs["two-sum"][1]["python_candidate"] == PY["two-sum"].replace("xrange", "range")
+    assert stats["python_only_problems"] == 1
+    # add-one-again repeats a train problem's C++ (up to spacing): it must not reach the test split
+    assert stats["splits"]["test"] == stats["splits"]["test"] | {"problems": 1, "dropped": {"duplicate_cpp": 1},
+                                                                 "inputs_written": 0}
+
+
+def test_leetcode_verifier_decides_what_becomes_a_pair(leetcode_tar: Path, tmp_path: Path) -> None:
+    calls = []
+
+    def check(cpp: str, python: str) -> bool:
+        calls.append(cpp)
+        return "a + 1" in python and "a + 1" in cpp  # stands in for the oracle: only two-sum's Python matches
+
+    out = tmp_path / "lc"
+    stats = prepare_leetcode(leetcode_tar, out, verifier=Verifier("fake-oracle", check))
+    pairs = _by_file(out, "[tv]*.jsonl")
+    assert set(pairs) == {"two-sum"}
+    name, pair = pairs["two-sum"]
+    assert name == "val.jsonl" and pair["verified_by"] == "fake-oracle" and pair["cpp"] == CPP["two-sum"]
+    assert pair["python"] == PY["two-sum"].replace("xrange", "range")
+    assert _by_file(out, "inputs-*.jsonl")["add-one"][1]["skip"] == "verification_failed"
+    assert sorted(calls) == sorted([CPP["two-sum"], CPP["add-one"]])  # only parseable candidates are verified
+    assert stats["verifier"] == "fake-oracle" and stats["splits"]["val"]["written"] == 1
+
+
+def test_problem_split_is_deterministic_and_covers_all_splits() -> None:
+    splits = [common.problem_split(f"problem-{i}") for i in range(300)]
+    assert splits == [common.problem_split(f"problem-{i}") for i in range(300)]
+    share = {s: splits.count(s) / len(splits) for s in common.SPLITS}
+    assert 0.7 < share["train"] < 0.9 and 0.04 < share["val"] < 0.16 and 0.04 < share["test"] < 0.16
+
+
+def test_bad_archive_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "x.tar.xz"
+    bad.write_bytes(b"not a tarball")
+    with pytest.raises(Cpp2PyError, match="not a readable tar archive"):
+        prepare_leetcode(bad, tmp_path / "out")
+    with pytest.raises(Cpp2PyError, match="no C\\+\\+/<problem>.cpp"):
+        prepare_leetcode(tmp_path, tmp_path / "out")
