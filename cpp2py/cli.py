@@ -104,6 +104,27 @@ def prepare_leetcode(
                    f"C++-only inputs ({skips}); dropped {s['dropped'] or 'none'}", err=True)
 
 
+@prepare_app.command("thealgorithms")
+def prepare_thealgorithms(
+    src: Path = typer.Option(..., help="C-Plus-Plus.tar.xz (or its extracted folder)."),
+    out: Path = typer.Option(..., help="Output folder."),
+    bench_splits: List[str] = typer.Option(["test"], help="Splits whose programs form thealgorithms-dev.jsonl; "
+                                                          "repeatable."),
+    jobs: int = typer.Option(2, help="Programs compiled/run at once."),
+    timeout: float = typer.Option(10.0, help="Seconds each program may run."),
+) -> None:
+    """TheAlgorithms C++ programs that compile, exit 0 and print the same twice: C++-only inputs split by
+    program, and a compare_stdout dev benchmark of the held-out ones."""
+    from cpp2py.data.thealgorithms import prepare_thealgorithms as run
+
+    stats = run(src, out, bench_splits=tuple(bench_splits), jobs=jobs, timeout=timeout)
+    for name, s in stats["splits"].items():
+        typer.echo(f"{name}: {s['programs']} programs, {s['inputs_written']} inputs; skipped {s['skipped'] or 'none'}",
+                   err=True)
+    b = stats["benchmark"]
+    typer.echo(f"{out / b['file']}: {b['items']} items", err=True)
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Models cpp2py knows by short name, and whether each is installed."""

@@ -390,14 +390,14 @@ def _same_output(a: str, b: str) -> bool:
 _oracle_cache: dict[tuple[str, str], ExecResult | Verdict] = {}
 
 
-def _oracle_output(cpp: str, stdin: str, timeout: float) -> ExecResult | Verdict:
+def _oracle_output(cpp: str, stdin: str, timeout: float, std: str) -> ExecResult | Verdict:
     """The C++ program's run on ``stdin`` (cached), or a Verdict saying why there is no oracle."""
-    key = (hashlib.sha256(cpp.encode("utf-8")).hexdigest(), stdin)
+    key = (hashlib.sha256(cpp.encode("utf-8")).hexdigest(), stdin, std)
     # The k samples of one item are checked at once: run the oracle once, not once per thread.
     with _lock_for(("oracle", *key)):
         if key in _oracle_cache:
             return _oracle_cache[key]
-        compiled = compile_cpp(cpp)
+        compiled = compile_cpp(cpp, std=std)
         if isinstance(compiled, ExecResult):
             out: ExecResult | Verdict = Verdict(False, "oracle_compile_error", _tail(compiled.stderr))
         else:
@@ -418,7 +418,8 @@ def check_candidate(candidate: str, item: dict, *, timeout: float = 10.0) -> Ver
 
     ``test``: the program ``candidate + "\\n\\n" + test`` must exit 0 (an AssertionError is a wrong answer,
     any other failure a runtime error). ``compare_stdout``: the item's C++ is compiled and run on ``stdin``;
-    the candidate must print the same lines (trailing whitespace and trailing blank lines ignored).
+    the candidate must print the same lines (trailing whitespace and trailing blank lines ignored). The C++ is
+    compiled with the item's ``std`` (default ``c++17``).
     """
     try:
         ast.parse(candidate)
@@ -435,7 +436,7 @@ def check_candidate(candidate: str, item: dict, *, timeout: float = 10.0) -> Ver
         return Verdict(False, kind, _tail(res.stderr))
     if item.get("compare_stdout") and item.get("cpp"):
         stdin = item.get("stdin") or ""
-        oracle = _oracle_output(item["cpp"], stdin, timeout)
+        oracle = _oracle_output(item["cpp"], stdin, timeout, item.get("std") or "c++17")
         if isinstance(oracle, Verdict):
             return oracle
         res = run_python(candidate, stdin=stdin, timeout=timeout)

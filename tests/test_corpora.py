@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -154,3 +158,69 @@ def test_bad_archive_is_a_clear_error(tmp_path: Path) -> None:
         prepare_leetcode(bad, tmp_path / "out")
     with pytest.raises(Cpp2PyError, match="no C\\+\\+/<problem>.cpp"):
         prepare_leetcode(tmp_path, tmp_path / "out")
+
+
+ALGO = {
+    "math/helper.hpp": "#pragma once\n#include <iostream>\ninline int twice(int x) { return 2 * x; }\n",
+    "math/uses_header.cpp": '#include "./helper.hpp"\n#include "helper.hpp"\n'
+                            'int main() { std::cout << "twice " << twice(21) << std::endl; return 0; }\n',
+    "math/cpp20_only.cpp": "#include <cstdio>\nconsteval int sq(int x) { return x * x; }\n"
+                           'int main() { std::printf("%d\\n", sq(7)); }\n',
+    # a failed assert aborts: SIGABRT, which the sandbox reports as "killed"
+    "sorting/failing_selftest.cpp": "#include <cassert>\nint main() { assert(1 + 1 == 3); }\n",
+    "search/no_main.cpp": "int helper(int x) { return x; }\n",
+    "others/broken.cpp": "int main() { return undefined_name; }\n",
+    "others/clock.cpp": "#include <chrono>\n#include <iostream>\n"
+                        "int main() { std::cout << std::chrono::steady_clock::now().time_since_epoch().count(); }\n",
+    "others/missing.cpp": '#include "nope.h"\nint main() {}\n',
+    "others/silent.cpp": "#include <cassert>\nint main() { assert(2 + 2 == 4); }\n",
+}
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_thealgorithms_inputs_skips_and_benchmark(tmp_path: Path) -> None:
+    from cpp2py.data.thealgorithms import prepare_thealgorithms
+    from cpp2py.sandbox import check_candidate
+
+    src = tmp_path / "C-Plus-Plus"
+    for rel, text in ALGO.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(text, encoding="utf-8")
+    out = tmp_path / "algo"
+    stats = prepare_thealgorithms(src, out, bench_splits=common.SPLITS, timeout=10)
+    assert stats["skipped"] == {"search/no_main": "no_main", "others/broken": "compile_error",
+                                "sorting/failing_selftest": "run_killed", "others/clock": "nondeterministic",
+                                "others/missing": "missing_header others/nope.h",
+                                "others/silent": "no_output (input only, not a benchmark item)"}
+    inputs = _by_file(out, "inputs-*.jsonl")
+    assert set(inputs) == {"math/uses_header", "math/cpp20_only", "others/silent"}
+    for problem, (name, rec) in inputs.items():
+        assert name == f"inputs-{common.problem_split(problem)}.jsonl" and rec["id"] == f"thealgorithms/{problem}"
+        assert rec["python"] is None and rec["verified_by"] is None
+    header_prog = inputs["math/uses_header"][1]["cpp"]
+    assert '#include "' not in header_prog and header_prog.count("inline int twice") == 1
+    assert inputs["math/cpp20_only"][1]["std"] == "c++20" and inputs["math/uses_header"][1]["std"] == "c++20"
+    bench = {r["id"]: r for r in read_jsonl(out / "thealgorithms-dev.jsonl")}
+    assert set(bench) == {"thealgorithms/math/uses_header", "thealgorithms/math/cpp20_only"}
+    item = bench["thealgorithms/math/cpp20_only"]
+    assert item["compare_stdout"] and item["stdin"] is None and item["test"] is None
+    # the evaluator compiles the item with its recorded standard, so a C++20-only program still has an oracle
+    assert check_candidate("print(49)\n", item).passed
+    assert check_candidate("print(48)\n", item).kind == "wrong_answer"
+
+
+def test_cli_prepare_leetcode_and_bad_input(leetcode_tar: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cpp2py", "prepare", *args], capture_output=True, text=True,
+                              env=env, timeout=120)
+
+    ok = cli("leetcode", "--src", str(leetcode_tar), "--out", str(tmp_path / "lc"))
+    assert ok.returncode == 0, ok.stderr
+    assert "val: 1 problems, 0 verified pairs, 1 C++-only inputs (not_verified 1)" in ok.stderr
+    bad = cli("thealgorithms", "--src", str(tmp_path / "nope.tar.xz"), "--out", str(tmp_path / "a"))
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.tar.xz'}: no such "
+                                                                       "file or directory"]
+    wrong = cli("thealgorithms", "--src", str(leetcode_tar), "--out", str(tmp_path / "a"), "--bench-splits", "dev")
+    assert wrong.returncode == 1 and "unknown split(s) dev" in wrong.stderr
