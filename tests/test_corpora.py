@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -224,3 +225,18 @@ def test_cli_prepare_leetcode_and_bad_input(leetcode_tar: Path, tmp_path: Path) 
                                                                        "file or directory"]
     wrong = cli("thealgorithms", "--src", str(leetcode_tar), "--out", str(tmp_path / "a"), "--bench-splits", "dev")
     assert wrong.returncode == 1 and "unknown split(s) dev" in wrong.stderr
+
+
+def test_leakage_report_finds_near_copies(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from leakage_report import near_copies
+
+    body = "int f(int n) { int s = 0; for (int i = 0; i < n; ++i) { s += i * i; } return s; }\n"
+    other = "string g(string a) { reverse(a.begin(), a.end()); return a + \"!\"; }\n"
+    bench, train = tmp_path / "b.jsonl", tmp_path / "t.jsonl"
+    bench.write_text(json.dumps({"id": "b/copy", "cpp": "// renamed\n" + body}) + "\n"
+                     + json.dumps({"id": "b/new", "cpp": other}) + "\n")
+    train.write_text(json.dumps({"id": "t/1", "cpp": body, "python": None}) + "\n")
+    (row,) = near_copies({"bench": bench}, {"train": train}, 0.9)
+    assert row["near_copies"] == 1 and row["pairs"][0]["item"] == "b/copy" and row["pairs"][0]["train"] == "t/1"
+    assert row["items"] == 2 and row["train_records"] == 1
