@@ -1,0 +1,300 @@
+"""The oracle for C++ without ``main``: typed inputs per entry function, a C++ driver that prints what each
+call returns (and what it wrote through references and arrays, and printed), and the Python driver's twin."""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cpp2py.execution.oracle import compare, cppast, values
+from cpp2py.execution.oracle._sandbox import compile_cached, run_cached, run_python
+from cpp2py.execution.oracle.cpptypes import Param, Unsupported, link_sizes, param
+from cpp2py.execution.oracle.verdict import Counterexample, NoOracle, OracleResult
+
+_HERE = Path(__file__).parent
+# Cases slower than this in the sanitized C++ would take seconds in CPython; they test speed, not meaning.
+MAX_CASE_MICROSECONDS = 10_000
+PY_CASE_SECONDS = 2
+SCALARS = ("int", "float", "bool", "char", "string")
+
+
+@dataclass
+class Target:
+    func: cppast.Function
+    params: list[Param]
+    cases: list[list] = field(default_factory=list)  # argument values, one list per case
+    expected: dict[int, dict] = field(default_factory=dict)  # case index -> what the C++ did
+    outs: list[int] = field(default_factory=list)  # scalar reference parameters some case wrote to
+    written: list[int] = field(default_factory=list)  # container/array parameters some case wrote to
+    tolerance: float = compare.TOLERANCE
+
+    @property
+    def mutable(self) -> list[int]:
+        return [j for j, p in enumerate(self.params) if (p.ref or p.array) and not p.cstring]
+
+
+def find_targets(root) -> list[Target] | NoOracle:
+    funcs = cppast.roots(cppast.functions(root))
+    if not funcs:
+        return NoOracle("no function definition found")
+    found, why = [], []
+    for f in funcs:
+        try:
+            params = link_sizes([param(p) for p in f.params])
+        except Unsupported as e:
+            why.append(f"{f.name}: {e} is not supported")
+            continue
+        tol = compare.SINGLE_TOLERANCE if "float" in cppast.text(f.node) else compare.TOLERANCE
+        found.append(Target(f, params, tolerance=tol))
+    return found or NoOracle("; ".join(why))
+
+
+def make_cases(t: Target, source: str, root, budget: int) -> None:
+    """Up to ``budget`` distinct argument lists, the same ones for the same source (seeded by its hash)."""
+    seed = int(hashlib.sha256(f"{source}\0{t.func.name}".encode()).hexdigest()[:16], 16)
+    rng = random.Random(seed)
+    # The whole source shows the domain: helpers the function calls check signs and emptiness too.
+    domain = values.Domain(*cppast.literals(root), signed=cppast.handles_negatives(root),
+                           empty=cppast.handles_empty(root))
+    seen = set()
+    for n in range(budget * 4):
+        if len(t.cases) >= budget:
+            break
+        if n < len(values.EDGES):  # every function meets the empty and the one-element input first
+            args = [None if p.size_of is not None else values.edge(p.value_type, values.EDGES[n], domain)
+                    for p in t.params]
+        else:
+            args = [None if p.size_of is not None else values.generate(p.value_type, rng, domain)
+                    for p in t.params]
+        for j, p in enumerate(t.params):
+            if p.size_of is not None:
+                args[j] = len(args[p.size_of])
+        k = repr(args)
+        if k not in seen:
+            seen.add(k)
+            t.cases.append(args)
+    if not t.params:
+        t.cases = [[]]
+
+
+def _decl(p: Param, j: int) -> tuple[str, str]:
+    """(declaration reading parameter ``j`` from stdin, argument expression)."""
+    if p.cstring:
+        return (f"std::string s{j}; cpp2py_oracle::get(std::cin, s{j}); "
+                f"std::vector<char> a{j}(s{j}.begin(), s{j}.end()); a{j}.push_back(0);"), f"a{j}.data()"
+    if p.array:
+        return f"cpp2py_oracle::Array<{p.type.spelling}> a{j}; cpp2py_oracle::get(std::cin, a{j});", f"a{j}.data()"
+    return f"{p.type.spelling} a{j}{{}}; cpp2py_oracle::get(std::cin, a{j});", f"a{j}"
+
+
+def _put(p: Param, j: int) -> str:
+    if p.array:
+        return f"cpp2py_oracle::put_array(std::cout, a{j}.data(), a{j}.n);"
+    return f"cpp2py_oracle::put(std::cout, a{j});"
+
+
+def _target(t: Target, ti: int) -> str:
+    decls, exprs = zip(*(_decl(p, j) for j, p in enumerate(t.params))) if t.params else ((), ())
+    puts = ' std::cout << ", "; '.join(_put(t.params[j], j) for j in t.mutable)
+    f = t.func
+    obj = f"{f.cls} cpp2py_obj;" if f.cls else ""
+    callee = f"cpp2py_obj.{f.name}" if f.cls else f"::{f.name}"
+    return f"""static void cpp2py_target_{ti}(int g) {{
+    {' '.join(decls)} {obj}
+    std::cout << "\\x02" "CASE " << g << " ["; {puts} std::cout << "]\\n";
+    cpp2py_oracle::run(g, [&]() -> decltype(auto) {{ return {callee}({', '.join(exprs)}); }});
+    {puts} std::cout << "]]\\n" << std::flush;
+}}
+"""
+
+
+def cpp_driver(source: str, targets: list[Target]) -> str:
+    """The C++ program: the printer, the source, one reader-caller per target, and a main that runs the cases
+    it reads from stdin (so one binary serves any cases, and a crash at one is skipped by re-running the rest)."""
+    calls = "".join(f"        case {ti}: cpp2py_target_{ti}(g); break;\n" for ti in range(len(targets)))
+    return (_HERE.joinpath("prelude.hpp").read_text() + "\n#line 1 \"input.cpp\"\n" + source + "\n"
+            + "".join(_target(t, ti) for ti, t in enumerate(targets))
+            + "int main() {\n    int g, t;\n    while (std::cin >> g >> t) {\n        switch (t) {\n" + calls
+            + "        default: return 2;\n        }\n    }\n    return 0;\n}\n")
+
+
+def _stdin(targets: list[Target], ids: list[int]) -> str:
+    numbered, g = {}, 0
+    for ti, t in enumerate(targets):
+        for args in t.cases:
+            numbered[g] = f"{g} {ti} " + " ".join(values.serialize(p.value_type, v) for p, v in zip(t.params, args))
+            g += 1
+    return "\n".join(numbered[i] for i in ids) + "\n"
+
+
+_RECORD = re.compile(r"\x02CASE (\d+) (.*?)\n(.*?)\n\x02END \1 (\d+) (.*?)\n", re.S)
+
+
+def parse_run(stdout: str) -> dict[int, dict]:
+    """Case number -> {before, out, us, ret, after} for each case the run finished."""
+    done = {}
+    for m in _RECORD.finditer(stdout):
+        try:
+            before = json.loads(m.group(2))
+            ret_after = json.loads(m.group(5))
+        except json.JSONDecodeError:
+            continue
+        done[int(m.group(1))] = {"before": before, "out": m.group(3), "us": int(m.group(4)),
+                                 "ret": ret_after[0], "after": ret_after[1]}
+    return done
+
+
+def run_all(binary: Path, targets: list[Target], ids: list[int]) -> tuple[dict[int, dict], dict[int, str]]:
+    """Run the cases, skipping past any the C++ crashes on, times out on, or flags as undefined behaviour."""
+    done, dropped = {}, {}
+    todo = list(ids)
+    while todo:
+        res = run_cached(binary, stdin=_stdin(targets, todo), timeout=max(10.0, 2.5 * len(todo)))
+        got = parse_run(res.stdout)
+        done.update(got)
+        if res.ok and all(i in got for i in todo):
+            break
+        failed = next((i for i in todo if i not in got), None)
+        if failed is None:
+            break
+        reason = ("undefined behaviour" if "runtime error" in res.stderr or "Sanitizer" in res.stderr
+                  else "timeout" if "TIMEOUT" in res.stdout or res.status == "timeout" else "crash")
+        dropped[failed] = reason
+        todo = todo[todo.index(failed) + 1:]
+    return done, dropped
+
+
+def _fill(targets: list[Target], done: dict[int, dict]) -> None:
+    g = 0
+    for t in targets:
+        for i in range(len(t.cases)):
+            r = done.get(g)
+            if r is not None and r["us"] <= MAX_CASE_MICROSECONDS:
+                t.expected[i] = r
+            g += 1
+        mutable = t.mutable
+        for k, j in enumerate(mutable):
+            if any(e["before"][k] != e["after"][k] for e in t.expected.values()):
+                (t.outs if t.params[j].type.kind in SCALARS and not t.params[j].array else t.written).append(j)
+
+
+def build(source: str, root, budget: int) -> "FunctionOracle | NoOracle":
+    targets = find_targets(root)
+    if isinstance(targets, NoOracle):
+        return targets
+    for t in targets:
+        make_cases(t, source, root, budget)
+    binary = compile_cached(cpp_driver(source, targets))
+    if not isinstance(binary, Path):
+        why = ("its result type cannot be printed" if "cannot print this result type" in binary else
+               "a parameter type cannot be read" if "cannot read this parameter type" in binary else
+               "the C++ does not compile")
+        return NoOracle(f"{why}: {_first_error(binary)}")
+    ids = list(range(sum(len(t.cases) for t in targets)))
+    done, _ = run_all(binary, targets, ids)
+    again, _ = run_all(binary, targets, sorted(done))
+    for i, r in done.items():
+        if i in again and {k: v for k, v in r.items() if k != "us"} != {k: v for k, v in again[i].items() if k != "us"}:
+            return NoOracle("nondeterministic output: two runs of the C++ on the same input differ")
+    _fill(targets, done)
+    targets = [t for t in targets if t.expected]
+    if not targets:
+        return NoOracle("the C++ crashes, times out or has undefined behaviour on every generated input")
+    return FunctionOracle(targets)
+
+
+def _first_error(stderr: str) -> str:
+    line = next((ln for ln in stderr.splitlines() if "error" in ln), stderr.strip()[:200])
+    return line.strip()[:300]
+
+
+class FunctionOracle:
+    kind = "function"
+
+    def __init__(self, targets: list[Target]):
+        self.targets = targets
+
+    @property
+    def cases_total(self) -> int:
+        return sum(len(t.expected) for t in self.targets)
+
+    def script(self, code: str) -> str:
+        spec = {"case_seconds": PY_CASE_SECONDS, "targets": [
+            {"name": t.func.name, "cls": t.func.cls, "outs": t.outs, "mutable": t.mutable,
+             "cases": [[i, [values.tagged(p.value_type, v) for p, v in zip(t.params, t.cases[i])]]
+                       for i in sorted(t.expected)]} for t in self.targets]}
+        return f"import json\nSPEC = json.loads({json.dumps(spec)!r})\nCODE = {code!r}\n" + _HERE.joinpath("pydriver.py").read_text()
+
+    def check(self, code: str, *, timeout: float | None = None) -> OracleResult:
+        """Run ``code`` (only in the sandbox) on every case; count the cases it reproduces."""
+        total = self.cases_total
+        res = run_python(self.script(code), timeout=timeout or min(120.0, 10.0 + PY_CASE_SECONDS * total))
+        got = {}
+        for line in res.stdout.split("\x02"):
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if "load_error" in rec:
+                first = self._example(0, 0, "the module does not load: " + rec["load_error"])
+                return OracleResult(0, total, first)
+            got[rec["t"], rec["i"]] = rec
+        passed, first = 0, None
+        for ti, t in enumerate(self.targets):
+            for i in sorted(t.expected):
+                rec = got.get((ti, i))
+                why = self._mismatch(t, t.expected[i], rec)
+                if why is None:
+                    passed += 1
+                elif first is None:
+                    first = self._example(ti, i, why)
+        if first is None and passed < total:
+            first = Counterexample("(all)", "", res.stderr[-300:])
+        return OracleResult(passed, total, first)
+
+    @staticmethod
+    def _wanted(t: Target, e: dict):
+        """What the Python function should return: the C++ result, plus the scalars it wrote through
+        references (Python cannot write through an int), as one tuple."""
+        mutable = t.mutable
+        outs = [e["after"][mutable.index(j)] for j in t.outs]
+        if not outs:
+            return e["ret"]
+        return ([] if e["ret"] is None else [e["ret"]]) + outs if len(outs) > 1 or e["ret"] is not None \
+            else outs[0]
+
+    def _mismatch(self, t: Target, e: dict, rec: dict | None) -> str | None:
+        """None when ``rec`` (the Python run of one case) matches the C++ ``e``; else what differs."""
+        if rec is None:
+            return "no result (the run ended early)"
+        if "error" in rec:
+            return rec["error"]
+        tol, mutable = t.tolerance, t.mutable
+        want = compare.normalize(self._wanted(t, e))
+        ret_ok = compare.same(want, compare.normalize(rec["ret"]), tol)
+        for j in t.written:
+            k = mutable.index(j)
+            if not compare.same(compare.normalize(e["after"][k]), compare.normalize(rec["after"][k]), tol):
+                # A Python function may return the array a C++ void function sorted in place.
+                single = e["ret"] is None and len(t.written) == 1 and not t.outs
+                if not (single and compare.same(compare.normalize(e["after"][k]),
+                                                compare.normalize(rec["ret"]), tol)):
+                    return f"argument {t.params[j].name} after the call: expected " \
+                           f"{compare.show(e['after'][k])}, got {compare.show(rec['after'][k])}"
+                ret_ok = True
+        if not ret_ok:
+            return f"returned {compare.show(rec['ret'])}, expected {compare.show(self._wanted(t, e))}"
+        if not compare.same_output(e["out"], rec["out"]):
+            return f"printed {rec['out'][:300]!r}, expected {e['out'][:300]!r}"
+        return None
+
+    def _example(self, ti: int, i: int, why: str) -> Counterexample:
+        t = self.targets[ti]
+        i = i if i in t.expected else min(t.expected)
+        e = t.expected[i]
+        call = f"{t.func.name}({', '.join(compare.show(values.tagged(p.value_type, v)) for p, v in zip(t.params, t.cases[i]))})"
+        expected = compare.show(self._wanted(t, e)) + (f" and printed {e['out']!r}" if e["out"].strip() else "")
+        return Counterexample(call, expected, why)

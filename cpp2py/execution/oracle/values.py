@@ -1,0 +1,156 @@
+"""Seeded, bounded input values for C++ parameter types, and their spellings for the C++ and Python drivers.
+
+Values stay small enough that correct code does not overflow (the sanitizers drop the inputs where the C++
+still does), and every generator mixes in the edge cases: 0, 1, negatives, empty, one element, duplicates,
+within the domain the function's body shows (see ``Domain``).
+Maps are lists of (key, value) pairs and sets lists of distinct values until they are spelled out.
+"""
+from __future__ import annotations
+
+import random
+import string as _string
+
+from cpp2py.execution.oracle.cpptypes import CType
+
+_EDGE_INTS = (0, 1, 2, 3, 5, 10, 7, 100)
+_LENGTHS = (1, 2, 3, 4, 5, 6, 8, 10)
+
+
+class Domain:
+    """Where a function's inputs come from, read off its body (the C++ states no preconditions, but it shows
+    them): negative numbers only when it compares with 0 or takes ``abs``; empty containers and strings only
+    when it checks for emptiness; characters from its own char literals when it has several (brackets,
+    digits, vowels), words from its string literals, else lowercase letters, with spaces only when it
+    mentions ``' '``."""
+
+    def __init__(self, chars: list[str], words: list[str], *, signed: bool, empty: bool):
+        distinct = sorted(set(chars))
+        self.space = " " in distinct
+        self.chars = distinct if len(distinct) >= 2 else list(_string.ascii_lowercase)
+        self.words = sorted(set(words))
+        self.signed, self.empty = signed, empty
+
+    def char(self, rng: random.Random) -> str:
+        return rng.choice(self.chars)
+
+    def length(self, rng: random.Random, short: bool = False) -> int:
+        lengths = _LENGTHS[:5] if short else _LENGTHS
+        return rng.choice(((0,) if self.empty else ()) + lengths)
+
+    def string(self, rng: random.Random) -> str:
+        n = self.length(rng)
+        if self.words and rng.random() < 0.4:
+            return (" " if self.space else "").join(rng.choice(self.words) for _ in range(min(n, 4)))
+        if self.space and rng.random() < 0.3:
+            return " ".join("".join(self.char(rng) for _ in range(rng.randint(1, 5))) for _ in range(max(1, n // 3)))
+        return "".join(self.char(rng) for _ in range(n))
+
+
+EDGES = ("empty", "one")
+
+
+def edge(t: CType, kind: str, domain: Domain):
+    """The smallest values of ``t`` (0, "", []) for ``kind`` "empty", one-unit ones (1, "a", [x]) for "one";
+    a function that never checks for emptiness gets one element where "empty" would give none."""
+    k = t.kind
+    one = kind == "one" or (not domain.empty and k in ("string", "list", "set", "map"))
+    if k in ("int", "float"):
+        return type(1 if k == "int" else 1.0)(kind == "one")
+    if k == "bool":
+        return kind == "one"
+    if k == "char":
+        return domain.chars[0]
+    if k == "string":
+        return domain.chars[0] if one else ""
+    if k in ("list", "set"):
+        return [edge(t.args[0], kind, domain)] if one else []
+    if k == "map":
+        return [(edge(t.args[0], kind, domain), edge(t.args[1], kind, domain))] if one else []
+    return tuple(edge(a, kind, domain) for a in t.args)
+
+
+def generate(t: CType, rng: random.Random, domain: Domain, depth: int = 0):
+    """One value of type ``t``."""
+    k = t.kind
+    if k == "int":
+        r = rng.random()
+        if r < 0.35:
+            v = rng.choice(_EDGE_INTS)
+        elif r < 0.85:
+            v = rng.randint(0, 30)
+        elif r < 0.97:
+            v = rng.randint(31, 1000)
+        else:
+            v = rng.randint(1000, 100_000 if depth == 0 else 1000)
+        return -v if domain.signed and not t.unsigned and rng.random() < 0.25 else v
+    if k == "float":
+        # Half the floats are whole numbers: code often treats them as such (rounding, parity checks).
+        v = float(rng.randint(0, 20)) if rng.random() < 0.5 else rng.randint(0, 80) / 4
+        return -v if domain.signed and rng.random() < 0.25 else v
+    if k == "bool":
+        return rng.random() < 0.5
+    if k == "char":
+        return domain.char(rng)
+    if k == "string":
+        return domain.string(rng)
+    if k == "list":
+        return _list(t.args[0], rng, domain, depth)
+    if k == "set":
+        return sorted({_key(v): v for v in _list(t.args[0], rng, domain, depth)}.values(), key=_key)
+    if k == "map":
+        keys = {_key(v): v for v in _list(t.args[0], rng, domain, depth)}
+        return [(kv, generate(t.args[1], rng, domain, depth + 1)) for _, kv in sorted(keys.items())]
+    return tuple(generate(a, rng, domain, depth + 1) for a in t.args)  # pair, tuple
+
+
+def _key(v) -> str:
+    return repr(v)
+
+
+def _list(elem: CType, rng: random.Random, domain: Domain, depth: int) -> list:
+    n = domain.length(rng, short=depth > 0)
+    if elem.kind == "list":  # rows of one width, as a matrix usually is
+        width = rng.choice((1, 2, 3, 4))
+        return [[generate(elem.args[0], rng, domain, depth + 2) for _ in range(width)] for _ in range(n)]
+    pool = [generate(elem, rng, domain, depth + 1) for _ in range(max(1, n))]
+    r = rng.random()
+    if r < 0.2 and n > 1:  # duplicates
+        return [rng.choice(pool[: max(1, n // 2)]) for _ in range(n)]
+    if r < 0.35 and elem.kind in ("int", "float", "string", "char"):
+        return sorted(pool[:n])
+    return pool[:n]
+
+
+def serialize(t: CType, v) -> str:
+    """``v`` in the token stream the C++ driver's ``get`` reads: numbers as text, strings as their byte length
+    and the bytes, containers as their size and the elements."""
+    k = t.kind
+    if k == "int":
+        return str(v)
+    if k == "float":
+        return repr(float(v))
+    if k == "bool":
+        return "1" if v else "0"
+    if k == "char":
+        return str(ord(v))
+    if k == "string":
+        return f"{len(v.encode('utf-8'))} {v}"
+    if k in ("list", "set"):
+        return " ".join([str(len(v)), *(serialize(t.args[0], x) for x in v)])
+    if k == "map":
+        return " ".join([str(len(v)), *(serialize(t.args[0], a) + " " + serialize(t.args[1], b) for a, b in v)])
+    return " ".join(serialize(a, x) for a, x in zip(t.args, v))
+
+
+def tagged(t: CType, v):
+    """``v`` as JSON for the Python driver: maps, sets and tuples tagged so they come back as dict, set, tuple."""
+    k = t.kind
+    if k == "list":
+        return [tagged(t.args[0], x) for x in v]
+    if k == "set":
+        return {"__set__": [tagged(t.args[0], x) for x in v]}
+    if k == "map":
+        return {"__map__": [[tagged(t.args[0], a), tagged(t.args[1], b)] for a, b in v]}
+    if k in ("pair", "tuple"):
+        return {"__tuple__": [tagged(a, x) for a, x in zip(t.args, v)]}
+    return v
