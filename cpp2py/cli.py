@@ -92,12 +92,15 @@ def prepare_humaneval_x(
 def prepare_leetcode(
     src: Path = typer.Option(..., help="LeetCode-Solutions.tar.xz (or its extracted folder with C++/ and Python/)."),
     out: Path = typer.Option(..., help="Output folder."),
+    verify: bool = typer.Option(False, help="Run each Python candidate against the oracle built from its C++ "
+                                            "(about 10 s a problem on a 2-core CPU); without it nothing is a pair."),
+    jobs: int = typer.Option(2, help="Candidates verified at once."),
 ) -> None:
     """LeetCode C++ with same-problem Python, split by problem: Python 3 fixed candidates as C++-only inputs
     (inputs-{split}.jsonl) until the oracle verifies them into pairs ({split}.jsonl)."""
-    from cpp2py.data.leetcode import prepare_leetcode as run
+    from cpp2py.data.leetcode import oracle_verifier, prepare_leetcode as run
 
-    stats = run(src, out)
+    stats = run(src, out, verifier=oracle_verifier() if verify else None, jobs=jobs)
     for name, s in stats["splits"].items():
         skips = ", ".join(f"{k} {v}" for k, v in s["skip"].items())
         typer.echo(f"{name}: {s['problems']} problems, {s['written']} verified pairs, {s['inputs_written']} "

@@ -240,3 +240,25 @@ def test_leakage_report_finds_near_copies(tmp_path: Path) -> None:
     (row,) = near_copies({"bench": bench}, {"train": train}, 0.9)
     assert row["near_copies"] == 1 and row["pairs"][0]["item"] == "b/copy" and row["pairs"][0]["train"] == "t/1"
     assert row["items"] == 2 and row["train_records"] == 1
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_leetcode_with_the_real_oracle(tmp_path: Path) -> None:
+    pytest.importorskip("tree_sitter_cpp")
+    from cpp2py.data.leetcode import oracle_verifier
+
+    src = tmp_path / "lc"
+    cpp = "class Solution {\npublic:\n    int addDigits(int num) {\n        return num == 0 ? 0 : 1 + (num - 1) % 9;\n    }\n};\n"
+    for problem, python in (("add-digits", "class Solution(object):\n    def addDigits(self, num):\n"
+                                           "        return 0 if num == 0 else 1 + (num - 1) % 9\n"),
+                            ("add-digits-wrong", "class Solution(object):\n    def addDigits(self, num):\n"
+                                                 "        return num + 1\n")):
+        (src / "C++").mkdir(parents=True, exist_ok=True)
+        (src / "Python").mkdir(exist_ok=True)
+        # a method name per problem: the same C++ text twice would be dropped as a duplicate
+        (src / "C++" / f"{problem}.cpp").write_text(cpp.replace("addDigits", "addDigits" + str(len(problem))))
+        (src / "Python" / f"{problem}.py").write_text(python.replace("addDigits", "addDigits" + str(len(problem))))
+    prepare_leetcode(src, tmp_path / "out", verifier=oracle_verifier(budget=8))
+    pairs, inputs = _by_file(tmp_path / "out", "[tv]*.jsonl"), _by_file(tmp_path / "out", "inputs-*.jsonl")
+    assert set(pairs) == {"add-digits"} and pairs["add-digits"][1]["verified_by"] == "cpp2py.execution.oracle"
+    assert inputs["add-digits-wrong"][1]["skip"] == "verification_failed"

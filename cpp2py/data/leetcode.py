@@ -41,6 +41,18 @@ class Verifier:
     check: Callable[[str, str], bool]  # (cpp, python) -> passes
 
 
+def oracle_verifier(budget: int | None = None) -> Verifier:
+    """The C++-derived oracle (:mod:`cpp2py.execution.oracle`) as a verifier: the candidate must pass every
+    generated case; no oracle (unsupported types, a C++ that does not build on its own) means not verified."""
+    from cpp2py.execution.oracle import DEFAULT_BUDGET, NoOracle, build_oracle
+
+    def check(cpp: str, python: str) -> bool:
+        oracle = build_oracle(cpp, budget=budget or DEFAULT_BUDGET)
+        return not isinstance(oracle, NoOracle) and oracle.check(python).passed
+
+    return Verifier("cpp2py.execution.oracle", check)
+
+
 def _parses(code: str) -> bool:
     try:
         ast.parse(code)
@@ -60,20 +72,22 @@ def read_leetcode(src: str | Path) -> tuple[dict[str, dict[str, str | None]], in
     return {p: {"cpp": cpp[p], "python": py.get(p)} for p in sorted(cpp)}, len(set(py) - set(cpp))
 
 
-def prepare_leetcode(src: str | Path, out: str | Path, *, verifier: Verifier | None = None) -> dict:
-    """Write verified pairs, C++-only inputs and stats.json to ``out``; returns the stats."""
+def prepare_leetcode(src: str | Path, out: str | Path, *, verifier: Verifier | None = None, jobs: int = 2) -> dict:
+    """Write verified pairs, C++-only inputs and stats.json to ``out``; returns the stats. ``jobs`` candidates
+    are verified at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
     out = Path(out)
     problems, python_only = read_leetcode(src)
     by_split: dict[str, list[str]] = {s: [] for s in SPLITS}
     for p in problems:
         by_split[problem_split(p)].append(p)
     seen_cpp: set[str] = set()
-    pairs: dict[str, list[dict]] = {s: [] for s in SPLITS}
-    inputs: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    records: dict[str, list[dict]] = {s: [] for s in SPLITS}
     stats: dict[str, dict] = {}
     for split in SPLITS:  # train first, so a C++ text repeated across splits stays in train
         st = {"problems": len(by_split[split]), "python_candidates": 0, "python_fixed": 0, "fixes": Counter(),
-              "skip": Counter(), "dropped": Counter()}
+              "dropped": Counter()}
         for p in by_split[split]:
             cpp, python = problems[p]["cpp"], problems[p]["python"]
             key = normalise_ws(cpp)
@@ -82,34 +96,35 @@ def prepare_leetcode(src: str | Path, out: str | Path, *, verifier: Verifier | N
                 continue
             seen_cpp.add(key)
             rec = {"id": f"{SOURCE}/{p}", "cpp": cpp, "python": None, "source": SOURCE, "problem": p,
-                   "verified_by": None, "python_candidate": None, "skip": None}
-            if python is None:
-                rec["skip"] = "no_python"
-            else:
+                   "verified_by": None, "python_candidate": None, "skip": "no_python"}
+            if python is not None:
                 fixed = fix_python2(python)
                 st["fixes"].update(fixed.fixes)
                 st["python_fixed"] += fixed.changed
-                if not _parses(fixed.code):
-                    rec["skip"] = "python_syntax_error"
-                else:
+                rec["skip"] = "python_syntax_error"
+                if _parses(fixed.code):
                     st["python_candidates"] += 1
                     rec["python_candidate"] = fixed.code
-                    if verifier is None:
-                        rec["skip"] = "not_verified"
-                    elif verifier.check(cpp, fixed.code):
-                        pairs[split].append({k: rec[k] for k in ("id", "cpp", "source", "problem")}
-                                            | {"python": fixed.code, "verified_by": verifier.name})
-                        continue
-                    else:
-                        rec["skip"] = "verification_failed"
-            st["skip"][rec["skip"]] += 1
-            inputs[split].append(rec)
-        st["fixes"], st["skip"], st["dropped"] = (dict(sorted(c.items())) for c in (st["fixes"], st["skip"],
-                                                                                    st["dropped"]))
+                    rec["skip"] = "not_verified"
+            records[split].append(rec)
         stats[split] = st
+    if verifier is not None:
+        todo = [r for split in SPLITS for r in records[split] if r["python_candidate"] is not None]
+        with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:  # each check waits on sandboxed processes
+            for rec, ok in zip(todo, pool.map(lambda r: verifier.check(r["cpp"], r["python_candidate"]), todo)):
+                if ok:
+                    rec.update(python=rec["python_candidate"], verified_by=verifier.name, skip=None)
+                else:
+                    rec["skip"] = "verification_failed"
     for split in SPLITS:
-        stats[split]["written"] = write_jsonl(out / f"{split}.jsonl", pairs[split])
-        stats[split]["inputs_written"] = write_jsonl(out / f"inputs-{split}.jsonl", inputs[split])
+        pairs = [{k: r[k] for k in ("id", "cpp", "python", "source", "problem", "verified_by")}
+                 for r in records[split] if r["verified_by"]]
+        inputs = [r for r in records[split] if not r["verified_by"]]
+        st = stats[split]
+        st["skip"] = dict(sorted(Counter(r["skip"] for r in inputs).items()))
+        st["fixes"], st["dropped"] = dict(sorted(st["fixes"].items())), dict(sorted(st["dropped"].items()))
+        st["written"] = write_jsonl(out / f"{split}.jsonl", pairs)
+        st["inputs_written"] = write_jsonl(out / f"inputs-{split}.jsonl", inputs)
     result = {"source": str(src), "verifier": verifier.name if verifier else None, "python_only_problems": python_only,
               "splits": stats}
     write_json(out / "stats.json", result)
