@@ -73,8 +73,10 @@ def test_non_ascii_columns_do_not_shift_edits() -> None:
     assert fixed.code == 's = "é" ; r = range(2)\n'
 
 
-# Splits by problem_split: two-sum val, add-one-again test, the rest train.
+# Splits by problem_split: two-sum val, add-one-again test, the rest train; two-sum-iii alone would be test,
+# but it is a follow-up of two-sum and goes with it.
 CPP = {
+    "two-sum-iii": "class Solution {\npublic:\n    long f3(long a) { return a * 3; }\n};\n",
     "two-sum": "class Solution {\npublic:\n    int f(int a) { return a + 1; }\n};\n",
     "add-one": "class Solution {\npublic:\n    int g(int a) { return a + 2; }\n};\n",
     "only-cpp": "class Solution {\npublic:\n    int h() { return 3; }\n};\n",
@@ -109,11 +111,13 @@ def _by_file(out: Path, pattern: str) -> dict[str, tuple[str, dict]]:
 def test_leetcode_unverified_pairs_are_cpp_only_inputs(leetcode_tar: Path, tmp_path: Path) -> None:
     out = tmp_path / "lc"
     stats = prepare_leetcode(leetcode_tar, out)
-    assert [common.problem_split(p) for p in ("two-sum", "add-one-again", "add-one")] == ["val", "test", "train"]
+    assert [common.problem_split(p) for p in ("two-sum", "add-one-again", "add-one", "two-sum-iii")] == \
+        ["val", "test", "train", "test"]
     assert not _by_file(out, "[tv]*.jsonl")  # nothing trains before it is verified
     inputs = _by_file(out, "inputs-*.jsonl")
     assert {p: (f, r["skip"]) for p, (f, r) in inputs.items()} == {
         "two-sum": ("inputs-val.jsonl", "not_verified"), "add-one": ("inputs-train.jsonl", "not_verified"),
+        "two-sum-iii": ("inputs-val.jsonl", "no_python"),
         "only-cpp": ("inputs-train.jsonl", "no_python"), "broken-py": ("inputs-train.jsonl", "python_syntax_error")}
     for p, (_, r) in inputs.items():
         assert r["python"] is None and r["verified_by"] is None and r["source"] == "leetcode"
@@ -143,6 +147,13 @@ def test_leetcode_verifier_decides_what_becomes_a_pair(leetcode_tar: Path, tmp_p
     assert _by_file(out, "inputs-*.jsonl")["add-one"][1]["skip"] == "verification_failed"
     assert sorted(calls) == sorted([CPP["two-sum"], CPP["add-one"]])  # only parseable candidates are verified
     assert stats["verifier"] == "fake-oracle" and stats["splits"]["val"]["written"] == 1
+
+
+def test_problem_family_drops_follow_up_suffixes() -> None:
+    from cpp2py.data.leetcode import problem_family
+
+    assert [problem_family(p) for p in ("house-robber-iii", "house-robber", "jump-game-ix", "fix", "two-sum-ii-sorted")] \
+        == ["house-robber", "house-robber", "jump-game", "fix", "two-sum-ii-sorted"]
 
 
 def test_problem_split_is_deterministic_and_covers_all_splits() -> None:
@@ -205,6 +216,7 @@ def test_thealgorithms_inputs_skips_and_benchmark(tmp_path: Path) -> None:
     assert set(bench) == {"thealgorithms/math/uses_header", "thealgorithms/math/cpp20_only"}
     item = bench["thealgorithms/math/cpp20_only"]
     assert item["compare_stdout"] and item["stdin"] is None and item["test"] is None
+    assert stats["benchmark"]["items_printing_only_literals"] == 0  # both print computed values
     # the evaluator compiles the item with its recorded standard, so a C++20-only program still has an oracle
     assert check_candidate("print(49)\n", item).passed
     assert check_candidate("print(48)\n", item).kind == "wrong_answer"
@@ -219,7 +231,7 @@ def test_cli_prepare_leetcode_and_bad_input(leetcode_tar: Path, tmp_path: Path) 
 
     ok = cli("leetcode", "--src", str(leetcode_tar), "--out", str(tmp_path / "lc"))
     assert ok.returncode == 0, ok.stderr
-    assert "val: 1 problems, 0 verified pairs, 1 C++-only inputs (not_verified 1)" in ok.stderr
+    assert "val: 2 problems, 0 verified pairs, 2 C++-only inputs (no_python 1, not_verified 1)" in ok.stderr
     bad = cli("thealgorithms", "--src", str(tmp_path / "nope.tar.xz"), "--out", str(tmp_path / "a"))
     assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.tar.xz'}: no such "
                                                                        "file or directory"]
@@ -262,3 +274,11 @@ def test_leetcode_with_the_real_oracle(tmp_path: Path) -> None:
     pairs, inputs = _by_file(tmp_path / "out", "[tv]*.jsonl"), _by_file(tmp_path / "out", "inputs-*.jsonl")
     assert set(pairs) == {"add-digits"} and pairs["add-digits"][1]["verified_by"] == "cpp2py.execution.oracle"
     assert inputs["add-digits-wrong"][1]["skip"] == "verification_failed"
+
+
+def test_prints_only_literals() -> None:
+    from cpp2py.data.thealgorithms import prints_only_literals
+
+    src = 'int main() { assert(f(3) == 9); std::cout << "All tests\\tpassed!\\n"; std::cout << "f=" << f(3); }'
+    assert prints_only_literals(src, "All tests\tpassed!\n")
+    assert not prints_only_literals(src, "All tests\tpassed!\nf=9\n")  # 9 was computed

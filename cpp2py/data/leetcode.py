@@ -12,13 +12,14 @@ verifier (the C++-derived oracle) passes it against the C++. Until then the prob
   ``python_syntax_error``, ``not_verified``, ``verification_failed``).
 * ``stats.json``: counts per split.
 
-Splits come from a hash of the problem (the file stem) before anything else, so no problem's solutions
-(a file often holds several ``Solution`` classes) cross splits; a C++ file repeated under another name is
-kept once, in the first split (train, then val, then test).
+Splits come from a hash of the problem family (the file stem without a ``-ii``/``-iii`` follow-up suffix) before
+anything else, so no problem's solutions (a file often holds several ``Solution`` classes) nor its follow-ups
+cross splits; a C++ file repeated under another name is kept once, in the first split (train, val, test).
 """
 from __future__ import annotations
 
 import ast
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ from cpp2py.files import write_json, write_jsonl
 from cpp2py.metrics import normalise_ws
 
 SOURCE = "leetcode"
+# "…-ii", "…-iii": LeetCode's follow-ups of one problem, whose solutions are often near-copies (5-gram Jaccard
+# >= 0.9 measured between splits when split by file), so they are split as one family.
+_FOLLOW_UP = re.compile(r"-(?:i{1,3}|iv|v|vi{1,3}|ix|x)$")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,11 @@ def oracle_verifier(budget: int | None = None) -> Verifier:
         return not isinstance(oracle, NoOracle) and oracle.check(python).passed
 
     return Verifier("cpp2py.execution.oracle", check)
+
+
+def problem_family(problem: str) -> str:
+    """The problem without a roman follow-up suffix: ``house-robber-iii`` -> ``house-robber``."""
+    return _FOLLOW_UP.sub("", problem)
 
 
 def _parses(code: str) -> bool:
@@ -81,7 +90,7 @@ def prepare_leetcode(src: str | Path, out: str | Path, *, verifier: Verifier | N
     problems, python_only = read_leetcode(src)
     by_split: dict[str, list[str]] = {s: [] for s in SPLITS}
     for p in problems:
-        by_split[problem_split(p)].append(p)
+        by_split[problem_split(problem_family(p))].append(p)
     seen_cpp: set[str] = set()
     records: dict[str, list[dict]] = {s: [] for s in SPLITS}
     stats: dict[str, dict] = {}

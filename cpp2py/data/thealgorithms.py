@@ -32,6 +32,7 @@ BENCH_FILE = "thealgorithms-dev.jsonl"
 STANDARDS = ("c++20", "c++17")  # newest first; some older code only builds with c++17
 _LOCAL_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[^\n]*$', re.M)
 _MAIN = re.compile(r"\bint\s+main\s*\(")
+_STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
 
 
 class MissingHeader(KeyError):
@@ -76,6 +77,14 @@ def build_and_run(cpp: str, timeout: float) -> tuple[str, str | None, str]:
     return "ok", std, first.stdout
 
 
+def prints_only_literals(cpp: str, stdout: str) -> bool:
+    """Every line the program printed is (part of) one string literal of its source, e.g. "All tests passed!":
+    a translation that keeps that print and drops the computation would pass the stdout oracle."""
+    literals = [m.replace("\\n", "").replace("\\t", "\t") for m in _STRING.findall(cpp)]
+    lines = [ln.strip() for ln in stdout.splitlines() if ln.strip()]
+    return all(any(ln in lit for lit in literals) for ln in lines)
+
+
 def _benchmark_item(rec: dict) -> dict:
     return {"id": rec["id"], "cpp": rec["cpp"], "python": None, "test": None, "stdin": None,
             "compare_stdout": True, "std": rec["std"]}
@@ -116,6 +125,7 @@ def prepare_thealgorithms(src: str | Path, out: str | Path, *, bench_splits: tup
         results = list(pool.map(lambda r: build_and_run(r["cpp"], timeout), todo))
     inputs: dict[str, list[dict]] = {s: [] for s in SPLITS}
     bench = []
+    literal_only = 0
     for rec, (outcome, std, stdout) in zip(todo, results):
         if outcome != "ok":
             skipped[rec["problem"]] = outcome
@@ -126,6 +136,7 @@ def prepare_thealgorithms(src: str | Path, out: str | Path, *, bench_splits: tup
         if split in bench_splits:
             if stdout.strip():
                 bench.append(_benchmark_item(rec))
+                literal_only += prints_only_literals(rec["cpp"], stdout)
             else:
                 skipped[rec["problem"]] = "no_output (input only, not a benchmark item)"
     stats = {}
@@ -137,7 +148,8 @@ def prepare_thealgorithms(src: str | Path, out: str | Path, *, bench_splits: tup
                         "standards": dict(Counter(r["std"] for r in inputs[split]))}
     write_jsonl(out / BENCH_FILE, bench)
     result = {"source": str(src), "timeout_s": timeout, "splits": stats,
-              "benchmark": {"file": BENCH_FILE, "splits": list(bench_splits), "items": len(bench)},
+              "benchmark": {"file": BENCH_FILE, "splits": list(bench_splits), "items": len(bench),
+                            "items_printing_only_literals": literal_only},
               "skipped": dict(sorted(skipped.items()))}
     write_json(out / "stats.json", result)
     return result
