@@ -13,6 +13,12 @@ from cpp2py.metrics import normalise_ws
 SPLITS = ("train", "val", "test")
 
 
+def check_bench_splits(bench_splits: tuple[str, ...]) -> None:
+    bad = [s for s in bench_splits if s not in SPLITS]
+    if bad:
+        raise Cpp2PyError(f"--bench-splits: unknown split(s) {', '.join(bad)}; choose from {', '.join(SPLITS)}")
+
+
 def problem_split(problem_id: str) -> str:
     """Deterministic 80/10/10 split by the problem id's sha1, so a problem is never in two splits."""
     bucket = int(hashlib.sha1(problem_id.encode("utf-8")).hexdigest(), 16) % 100

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from cpp2py.data.common import SPLITS, finish_splits, plain_stats, problem_split
+from cpp2py.data.common import SPLITS, check_bench_splits, finish_splits, plain_stats, problem_split
 from cpp2py.data.formatting import ast_dump
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import write_json, write_jsonl
@@ -120,9 +120,7 @@ def prepare_cost(src: str | Path, out: str | Path, *, bench_splits: tuple[str, .
     from concurrent.futures import ThreadPoolExecutor
 
     out = Path(out)
-    bad = [s for s in bench_splits if s not in SPLITS]
-    if bad:
-        raise Cpp2PyError(f"--bench-splits: unknown split(s) {', '.join(bad)}; choose from {', '.join(SPLITS)}")
+    check_bench_splits(bench_splits)
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
     dropped = {s: Counter() for s in SPLITS}
     read = Counter()

@@ -18,7 +18,6 @@ cross splits; a C++ file repeated under another name is kept once, in the first 
 """
 from __future__ import annotations
 
-import ast
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from cpp2py.data.py2to3 import fix_python2
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import write_json, write_jsonl
 from cpp2py.metrics import normalise_ws
+from cpp2py.prompt import parses
 
 SOURCE = "leetcode"
 # "…-ii", "…-iii": LeetCode's follow-ups of one problem, whose solutions are often near-copies (5-gram Jaccard
@@ -60,14 +60,6 @@ def oracle_verifier(budget: int | None = None) -> Verifier:
 def problem_family(problem: str) -> str:
     """The problem without a roman follow-up suffix: ``house-robber-iii`` -> ``house-robber``."""
     return _FOLLOW_UP.sub("", problem)
-
-
-def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return True
 
 
 def read_leetcode(src: str | Path) -> tuple[dict[str, dict[str, str | None]], int]:
@@ -111,7 +103,7 @@ def prepare_leetcode(src: str | Path, out: str | Path, *, verifier: Verifier | N
                 st["fixes"].update(fixed.fixes)
                 st["python_fixed"] += fixed.changed
                 rec["skip"] = "python_syntax_error"
-                if _parses(fixed.code):
+                if parses(fixed.code):
                     st["python_candidates"] += 1
                     rec["python_candidate"] = fixed.code
                     rec["skip"] = "not_verified"

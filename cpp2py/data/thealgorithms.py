@@ -22,7 +22,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from cpp2py.data.common import SPLITS, problem_split, read_source_tree
+from cpp2py.data.common import SPLITS, check_bench_splits, problem_split, read_source_tree
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import write_json, write_jsonl
 from cpp2py.metrics import normalise_ws
@@ -94,9 +94,7 @@ def prepare_thealgorithms(src: str | Path, out: str | Path, *, bench_splits: tup
                           jobs: int = 2, timeout: float = 10.0) -> dict:
     """Read, build and run every program, then write the inputs per split, the benchmark and stats.json."""
     out = Path(out)
-    bad = [s for s in bench_splits if s not in SPLITS]
-    if bad:
-        raise Cpp2PyError(f"--bench-splits: unknown split(s) {', '.join(bad)}; choose from {', '.join(SPLITS)}")
+    check_bench_splits(bench_splits)
     files = read_source_tree(src, (".cpp", ".h", ".hpp"))
     programs = sorted(p for p in files if p.endswith(".cpp"))
     if not programs:
