@@ -17,10 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from cpp2py.files import read_jsonl
 from cpp2py.sandbox import check_candidate
+from cpp2py.schema import BenchmarkItem
 
 
 def check(item: dict, timeout: float) -> tuple[str, bool, str]:
-    verdict = check_candidate(item["python"], item, timeout=timeout)
+    verdict = check_candidate(item["python"], BenchmarkItem.from_dict(item), timeout=timeout)
     return item["id"], verdict.passed, f"{verdict.kind}: {verdict.detail}"
 
 

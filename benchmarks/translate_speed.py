@@ -30,9 +30,10 @@ from pathlib import Path
 import torch
 
 from cpp2py import prompt
-from cpp2py.backends import HFBackend
+from cpp2py.backends import HFBackend, base_and_adapter, resolve_device
 from cpp2py.files import read_jsonl, write_json
-from cpp2py.translate import TranslateConfig, Translator
+from cpp2py.schema import TranslateConfig
+from cpp2py.translate import Translator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -125,11 +126,11 @@ def main() -> None:
 
     cfg = TranslateConfig(model=args.model, adapter=args.adapter, device=args.device, dtype=args.dtype,
                           batch_size=args.batch_size)
-    device = cfg.resolved_device()
+    device = resolve_device(cfg.device)
     t = time.perf_counter()
     backend = HFBackend.load(cfg)
     load_s = time.perf_counter() - t
-    base, adapter = cfg.resolved_model()
+    base, adapter = base_and_adapter(cfg)
     report: dict = {
         "date": datetime.date.today().isoformat(), "device": device,
         "card": torch.cuda.get_device_name() if device.startswith("cuda") else platform.processor() or "cpu",

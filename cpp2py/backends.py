@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from cpp2py import prompt
 from cpp2py.errors import Cpp2PyError
-
-if TYPE_CHECKING:
-    from cpp2py.translate import TranslateConfig
+from cpp2py.lru import LRU
+from cpp2py.schema import Decoding, ModelConfig
 
 
 class Reply(str):
@@ -33,19 +31,6 @@ class Reply(str):
         return obj
 
 
-@dataclass(frozen=True)
-class Decoding:
-    """How one ``generate`` call decodes; built from a config by ``TranslateConfig.decoding()``."""
-
-    temperature: float       # 0 = greedy; > 0 samples with top_p
-    top_p: float
-    repetition_penalty: float
-    max_new_tokens_cap: int  # the most new tokens an input's budget may reach
-    batch_size: int          # hf: sequences per model.generate call
-    concurrency: int         # openai: requests in flight
-    compile: bool            # hf: static KV cache + compiled decode step
-
-
 class Backend(Protocol):
     def generate(self, conversations: list[list[dict]], *, decoding: Decoding,
                  max_new_tokens: int | None = None) -> list[str]:
@@ -56,6 +41,36 @@ class Backend(Protocol):
 
     @property
     def context_window(self) -> int: ...
+
+
+# Each loaded model holds its weights; a long-running serve beside library calls keeps the last two.
+_BACKENDS: LRU[Any] = LRU(maxsize=2)
+
+
+def make_backend(cfg: ModelConfig) -> Backend:
+    """The backend ``cfg`` asks for, loaded once per process (``serve`` and repeated library calls share it)."""
+    return _BACKENDS.setdefault(cfg.backend_key(),
+                                lambda: OpenAIBackend(cfg) if cfg.backend == "openai" else HFBackend.load(cfg))
+
+
+def base_and_adapter(cfg: ModelConfig) -> tuple[str | None, str | None]:
+    """(base, adapter). No model and no adapter: the default base plus the shipped adapter if any; an
+    adapter alone: the base it records (``None`` here)."""
+    if cfg.model is not None or cfg.adapter is not None:
+        return cfg.model, cfg.adapter
+    from cpp2py import model as model_lib
+
+    shipped = model_lib.default_adapter_dir()
+    return model_lib.DEFAULT_BASE, (str(shipped) if shipped else None)
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> cuda when a GPU is visible, else cpu; anything else as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _source_of(conversation: list[dict]) -> str:
@@ -144,11 +159,11 @@ class HFBackend:
         self.model.eval()
 
     @classmethod
-    def load(cls, cfg: "TranslateConfig") -> "HFBackend":
+    def load(cls, cfg: ModelConfig) -> "HFBackend":
         from cpp2py import model as model_lib
 
-        base, adapter = cfg.resolved_model()
-        device = cfg.resolved_device()
+        base, adapter = base_and_adapter(cfg)
+        device = resolve_device(cfg.device)
         dtype = cfg.dtype
         if dtype == "auto":
             # bf16 halves memory traffic on GPUs; on CPU fp32 measured faster on 2 cores (docs/translation.md).
@@ -246,7 +261,7 @@ class OpenAIBackend:
     CPP2PY_API_KEY/OPENAI_API_KEY.
     """
 
-    def __init__(self, cfg: "TranslateConfig"):
+    def __init__(self, cfg: ModelConfig):
         try:
             import openai
         except ImportError:

@@ -14,8 +14,14 @@ from typing import List, Optional
 
 import typer
 
-from cpp2py.contamination import THRESHOLD
 from cpp2py.errors import Cpp2PyError
+from cpp2py.schema import BACKENDS, CONTAMINATION_THRESHOLD
+
+# The model section's options, declared once for translate, evaluate and serve (cpp2py.schema.ModelConfig).
+BACKEND = typer.Option("hf", help=f"{' or '.join(BACKENDS)}: a local transformers model, or any OpenAI-compatible server.")
+BASE_URL = typer.Option(None, help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1 (env CPP2PY_BASE_URL / OPENAI_BASE_URL).")
+DEVICE = typer.Option("auto", help="auto, cpu, cuda or cuda:N.")
+DTYPE = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32, or int8 (CPU only: dynamic int8 quantisation, 2-4x faster, slightly less accurate; docs/translation.md).")
 
 app = typer.Typer(
     help="Fine-tune an LLM with QLoRA to translate C++ into Python, translate with it, and measure it honestly.",
@@ -186,8 +192,8 @@ def translate(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file or directory (a file: stdout if omitted)."),
     model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf, hub id; openai: the served model. Default: qwen2.5-coder-0.5b-instruct + the shipped adapter."),
     adapter: Optional[str] = typer.Option(None, help="A LoRA adapter directory (hf backend)."),
-    backend: str = typer.Option("hf", help="hf (local transformers model) or openai (any OpenAI-compatible server)."),
-    base_url: Optional[str] = typer.Option(None, help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1 (env CPP2PY_BASE_URL / OPENAI_BASE_URL)."),
+    backend: str = BACKEND,
+    base_url: Optional[str] = BASE_URL,
     batch_size: int = typer.Option(16, help="hf: sequences per batch (openai: see --concurrency)."),
     concurrency: int = typer.Option(8, help="openai: requests in flight."),
     max_new_tokens: Optional[int] = typer.Option(None, help="Token cap per reply (default: 2x the input tokens + 64)."),
@@ -196,8 +202,8 @@ def translate(
     verify: bool = typer.Option(False, "--verify/--no-verify", help="Run each translation in the sandbox against its oracle and repair failures."),
     rounds: int = typer.Option(3, help="--verify: repair rounds."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Directory/JSONL: skip inputs already translated."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
-    dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32, or int8 (CPU only: dynamic int8 quantisation, 2-4x faster, slightly less accurate; docs/translation.md)."),
+    device: str = DEVICE,
+    dtype: str = DTYPE,
     load_in_4bit: bool = typer.Option(False, "--load-in-4bit", help="NF4 weights (bitsandbytes, GPU)."),
     num_gpus: int = typer.Option(1, help="JSONL input: translate on N GPUs, one process each, merged in input order."),
     shard: Optional[str] = typer.Option(None, hidden=True, help="JSONL input: translate only shard I/N (array jobs)."),
@@ -205,10 +211,8 @@ def translate(
     """Translate C++ into Python (exit 3 when an output does not parse or fails --verify)."""
     from cpp2py.translate import TranslateConfig, translate_path
 
-    if backend not in ("hf", "openai"):
-        raise Cpp2PyError(f"--backend: {backend!r} is not one of hf, openai")
     cfg = TranslateConfig(
-        model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size,  # type: ignore[arg-type]
+        model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size,
         concurrency=concurrency, max_new_tokens=max_new_tokens, temperature=temperature, num_samples=num_samples,
         verify=verify, rounds=rounds, resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,
         num_gpus=num_gpus,
@@ -243,10 +247,12 @@ def evaluate(
     baseline: Optional[List[str]] = typer.Option(None, help="Add a baseline system: naive-copy (the C++ itself; CodeBLEU's floor)."),
     model: Optional[str] = typer.Option(None, help="One-shot: translate the benchmark with this model (translate stage), then score it too."),
     adapter: Optional[Path] = typer.Option(None, help="One-shot: LoRA adapter for --model; its recorded training data feeds the contamination check."),
-    backend: str = typer.Option("hf", help="One-shot backend: hf or openai."),
-    base_url: Optional[str] = typer.Option(None, help="One-shot: OpenAI-compatible server URL (backend openai)."),
+    backend: str = BACKEND,
+    base_url: Optional[str] = BASE_URL,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
     train_data: Optional[List[Path]] = typer.Option(None, help="Training JSONL (with `cpp`) for the contamination check; repeatable."),
-    threshold: float = typer.Option(THRESHOLD, help="Items whose C++ 5-gram Jaccard to some training program is >= this are contaminated."),
+    threshold: float = typer.Option(CONTAMINATION_THRESHOLD, help="Items whose C++ 5-gram Jaccard to some training program is >= this are contaminated."),
     workers: int = typer.Option(0, help="Parallel sandbox runs (0: one per CPU)."),
     timeout: float = typer.Option(10.0, help="Seconds per program run."),
     k: Optional[List[int]] = typer.Option(None, "--k", help="CA@k values to report (needs >= k samples per id); repeatable. Default: 1."),
@@ -259,7 +265,7 @@ def evaluate(
     cfg = EvaluateConfig(
         benchmark=str(benchmark), predictions=[str(p) for p in predictions or []], out=str(out),
         allow_exec=allow_exec, baselines=list(baseline or []), model=model,
-        adapter=str(adapter) if adapter else None, backend=backend, base_url=base_url,
+        adapter=str(adapter) if adapter else None, backend=backend, base_url=base_url, device=device, dtype=dtype,
         train_data=[str(p) for p in train_data or []], threshold=threshold, workers=workers, timeout=timeout, ks=ks,
     )
     result = run_evaluate(cfg)
@@ -276,8 +282,10 @@ def evaluate(
 def serve(
     model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf file or hub id (default: the packaged default model)."),
     adapter: Optional[str] = typer.Option(None, help="A trained adapter directory (default: the packaged adapter, if any)."),
-    backend: str = typer.Option("hf", help="hf (local model) or openai (forward to an OpenAI-compatible server)."),
-    base_url: Optional[str] = typer.Option(None, help="Base URL of the OpenAI-compatible server for --backend openai."),
+    backend: str = BACKEND,
+    base_url: Optional[str] = BASE_URL,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
     host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default; anything else is reachable by others)."),
     port: int = typer.Option(8000, help="Port."),
     batch_size: int = typer.Option(8, min=1, help="Most requests answered by one model call."),
@@ -289,9 +297,9 @@ def serve(
     """HTTP API (incl. OpenAI-compatible) and a web page for translating C++."""
     from cpp2py.serve import ServeConfig, run_serve
 
-    run_serve(ServeConfig(model=model, adapter=adapter, backend=backend, base_url=base_url, host=host, port=port,
-                          batch_size=batch_size, max_queue=max_queue, max_body_kb=max_body_kb, timeout=timeout,
-                          allow_exec=allow_exec))
+    run_serve(ServeConfig(model=model, adapter=adapter, backend=backend, base_url=base_url, device=device, dtype=dtype,
+                          host=host, port=port, batch_size=batch_size, max_queue=max_queue, max_body_kb=max_body_kb,
+                          timeout=timeout, allow_exec=allow_exec))
 
 
 def main() -> None:

@@ -23,8 +23,8 @@ from typing import Iterable, Sequence
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import read_jsonl
 from cpp2py.metrics import code_tokens
+from cpp2py.schema import CONTAMINATION_THRESHOLD as THRESHOLD
 
-THRESHOLD = 0.5
 NGRAM = 5
 CANDIDATES = 20  # exact Jaccard is computed for this many best-sharing training programs per item
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Literal, Sequence, TypeVar
 
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import JsonlAppender, read_jsonl, write_jsonl
+from cpp2py.schema import read_items
 
 Strategy = Literal["ddp", "fsdp"]
 STRATEGY_CONFIGS: dict[str, str] = {"ddp": "ddp.yaml", "fsdp": "fsdp-qlora.yaml"}
@@ -295,20 +296,6 @@ def shard_paths(predictions_path: str | Path, shard: int, num_shards: int) -> tu
     return d / f"{stem}.input.jsonl", d / f"{stem}.jsonl"
 
 
-def _item_ids(items: Sequence[dict[str, Any]], where: str) -> list[str]:
-    ids: list[str] = []
-    seen: set[str] = set()
-    for n, item in enumerate(items, 1):
-        if "id" not in item:
-            raise Cpp2PyError(f"{where}: item {n} has no \"id\" (sharded translation merges by id)")
-        i = str(item["id"])
-        if i in seen:
-            raise Cpp2PyError(f"{where}: id {i!r} appears more than once")
-        seen.add(i)
-        ids.append(i)
-    return ids
-
-
 def write_shard_inputs(benchmark_path: str | Path, predictions_path: str | Path, num_shards: int,
                        *, resume: bool = True) -> list[tuple[Path, Path]]:
     """Split the benchmark into per-shard input files; seed each shard's output for resume.
@@ -317,10 +304,7 @@ def write_shard_inputs(benchmark_path: str | Path, predictions_path: str | Path,
     copied into the shard outputs, so they are skipped whatever N was before. Without it, old shard
     outputs are deleted.
     """
-    items = list(read_jsonl(benchmark_path))
-    if not items:
-        raise Cpp2PyError(f"{benchmark_path}: no items to translate")
-    _item_ids(items, str(benchmark_path))
+    items = read_items(benchmark_path)
     previous: dict[str, dict[str, Any]] = {}
     if resume and Path(predictions_path).is_file():
         previous = {str(r["id"]): r for r in read_jsonl(predictions_path) if "id" in r}
@@ -328,11 +312,11 @@ def write_shard_inputs(benchmark_path: str | Path, predictions_path: str | Path,
     for shard in range(num_shards):
         inp, out = shard_paths(predictions_path, shard, num_shards)
         part = shard_items(items, num_shards, shard)
-        write_jsonl(inp, part)
+        write_jsonl(inp, (it.to_dict() for it in part))
         with JsonlAppender(out, resume=resume) as app:
             for item in part:
-                rec = previous.get(str(item["id"]))
-                if rec is not None and str(item["id"]) not in app.done_ids:
+                rec = previous.get(item.id)
+                if rec is not None and item.id not in app.done_ids:
                     app.write(rec)
         paths.append((inp, out))
     return paths
@@ -346,7 +330,7 @@ def merge_shards(benchmark_path: str | Path, shard_outputs: Sequence[str | Path]
     ids (rerun to translate them: finished ones are kept in the shard files). When an id appears twice
     (a shard rerun without resume), the later line wins.
     """
-    ids = _item_ids(list(read_jsonl(benchmark_path)), str(benchmark_path))
+    ids = [it.id for it in read_items(benchmark_path)]
     results: dict[str, dict[str, Any]] = {}
     for path in shard_outputs:
         if Path(path).is_file():
@@ -370,10 +354,9 @@ def translate_shard(benchmark_path: str | Path, output_path: str | Path, cfg: An
     """
     from cpp2py.translate import _translate_jsonl
 
-    items = list(read_jsonl(benchmark_path))
-    _item_ids(items, str(benchmark_path))
+    items = read_items(benchmark_path)
     inp = Path(output_path).parent / f".{Path(output_path).name}.input.jsonl"
-    write_jsonl(inp, shard_items(items, num_shards, shard))
+    write_jsonl(inp, (it.to_dict() for it in shard_items(items, num_shards, shard)))
     try:
         return _translate_jsonl(inp, output_path, cfg)
     finally:

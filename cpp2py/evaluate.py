@@ -16,51 +16,18 @@ import difflib
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cpp2py import metrics
-from cpp2py.contamination import THRESHOLD
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import atomic_write, read_jsonl, write_json, write_jsonl
+from cpp2py.schema import BenchmarkItem, EvaluateConfig, Prediction, TranslateConfig, read_items
 
 HEADLINE = ("codebleu", "ngram_match", "weighted_ngram_match", "syntax_match", "dataflow_match", "bleu",
             "exact_match", "parse_rate", "length_ratio", "ca@1")
 BASELINES = ("naive-copy",)
-
-
-@dataclass
-class EvaluateConfig:
-    benchmark: str
-    predictions: list[str] = field(default_factory=list)
-    out: str = "eval"
-    allow_exec: bool = False          # run predictions against the benchmark's tests (in cpp2py.sandbox)
-    baselines: list[str] = field(default_factory=list)   # "naive-copy"
-    model: str | None = None          # one-shot: translate the benchmark with this model first
-    adapter: str | None = None
-    backend: str = "hf"
-    base_url: str | None = None
-    train_data: list[str] = field(default_factory=list)  # training JSONL for the contamination check
-    threshold: float = THRESHOLD
-    workers: int = 0                  # parallel sandbox runs; 0 = number of CPUs
-    timeout: float = 10.0             # per program run, seconds
-    ks: list[int] = field(default_factory=lambda: [1])
-    bootstrap: int = 1000
-    plots: bool = True
-    progress: bool = True
-
-
-@dataclass
-class Item:
-    id: str
-    cpp: str
-    python: str | None
-    record: dict
-
-    @property
-    def executable(self) -> bool:
-        return bool(self.record.get("test")) or bool(self.record.get("compare_stdout"))
 
 
 @dataclass
@@ -72,45 +39,19 @@ class System:
     token_cap_hits: list[bool]
 
 
-def load_benchmark(path: str | Path) -> list[Item]:
-    items: list[Item] = []
-    seen: set[str] = set()
-    for n, r in enumerate(read_jsonl(path), 1):
-        if "id" not in r or not isinstance(r.get("cpp"), str):
-            raise Cpp2PyError(f"{path}: record {n} lacks `id` or a string `cpp` (benchmark format: id, cpp, "
-                              "python, test, stdin, compare_stdout)")
-        rid = str(r["id"])
-        if rid in seen:
-            raise Cpp2PyError(f"{path}: id {rid!r} appears twice")
-        seen.add(rid)
-        py = r.get("python")
-        items.append(Item(rid, r["cpp"], py if isinstance(py, str) and py.strip() else None, r))
-    if not items:
-        raise Cpp2PyError(f"{path}: the benchmark is empty")
-    return items
-
-
-def load_predictions(path: str | Path, items: list[Item], name: str | None = None) -> System:
+def load_predictions(path: str | Path, items: list[BenchmarkItem], name: str | None = None) -> System:
     ids = {it.id for it in items}
     got: dict[str, list[str]] = {}
     extra: list[str] = []
     caps: list[bool] = []
     for n, r in enumerate(read_jsonl(path), 1):
-        if "id" not in r:
-            raise Cpp2PyError(f"{path}: record {n} has no `id`")
-        preds = r.get("predictions", r.get("prediction"))
-        if isinstance(preds, str) or preds is None:
-            preds = [preds or ""]
-        if not isinstance(preds, list) or not all(isinstance(p, str) for p in preds):
-            raise Cpp2PyError(f"{path}: record {n}: `prediction` must be a string (or `predictions` a list "
-                              "of strings)")
-        rid = str(r["id"])
-        if rid not in ids:
-            extra.append(rid)
+        pred = Prediction.from_dict(r, f"{path}: record {n}")
+        if pred.id not in ids:
+            extra.append(pred.id)
             continue
-        got.setdefault(rid, []).extend(preds)
-        if isinstance(r.get("hit_token_cap"), bool):
-            caps.append(r["hit_token_cap"])
+        got.setdefault(pred.id, []).extend(pred.samples)
+        if pred.hit_token_cap is not None:
+            caps.append(pred.hit_token_cap)
     if not got:
         sample = ", ".join(sorted(extra)[:3]) or "none"
         raise Cpp2PyError(f"{path}: no prediction id matches the benchmark (e.g. {sample} vs "
@@ -120,12 +61,12 @@ def load_predictions(path: str | Path, items: list[Item], name: str | None = Non
     return System(name or Path(path).stem, samples, missing, extra, caps)
 
 
-def naive_copy(items: list[Item]) -> dict[str, list[str]]:
+def naive_copy(items: list[BenchmarkItem]) -> dict[str, list[str]]:
     """The C++ itself as the "translation": the floor any CodeBLEU number should be read against."""
     return {it.id: [it.cpp] for it in items}
 
 
-def _per_item_text(item: Item, pred: str) -> dict[str, Any]:
+def _per_item_text(item: BenchmarkItem, pred: str) -> dict[str, Any]:
     row: dict[str, Any] = {"parses": metrics.parses(pred), "pred_tokens": len(metrics.code_tokens(pred))}
     if item.python is not None:
         row.update(metrics.codebleu_one(item.python, pred))
@@ -134,7 +75,7 @@ def _per_item_text(item: Item, pred: str) -> dict[str, Any]:
     return row
 
 
-def summarise(rows: list[dict], items: dict[str, Item], cfg: EvaluateConfig, executed: bool) -> dict[str, Any]:
+def summarise(rows: list[dict], items: dict[str, BenchmarkItem], cfg: EvaluateConfig, executed: bool) -> dict[str, Any]:
     """Headline metrics (and CIs) over the given per-item rows of one system."""
     out: dict[str, Any] = {"n": len(rows)}
     with_ref = [r for r in rows if items[r["id"]].python is not None]
@@ -180,15 +121,14 @@ def _progress(enabled: bool):
 
 def _translate(cfg: EvaluateConfig, out: Path) -> Path:
     """One-shot mode: translate the benchmark through the translation stage, then score the file."""
-    from cpp2py.translate import TranslateConfig, translate_jsonl
+    from cpp2py.translate import translate_jsonl
 
     name = Path(cfg.adapter).name if cfg.adapter else Path(cfg.model or "default").name.replace(".gguf", "")
     path = out / "predictions" / f"{name}.jsonl"
-    tcfg = TranslateConfig(model=cfg.model, adapter=cfg.adapter, backend=cfg.backend, base_url=cfg.base_url)
-    return Path(translate_jsonl(cfg.benchmark, path, tcfg))
+    return Path(translate_jsonl(cfg.benchmark, path, TranslateConfig(**cfg.model_section())))
 
 
-def _contamination(cfg: EvaluateConfig, items: list[Item]) -> tuple[list[float] | None, list[str]]:
+def _contamination(cfg: EvaluateConfig, items: list[BenchmarkItem]) -> tuple[list[float] | None, list[str]]:
     from cpp2py import contamination
 
     paths = [Path(p) for p in cfg.train_data]
@@ -204,7 +144,7 @@ def _contamination(cfg: EvaluateConfig, items: list[Item]) -> tuple[list[float] 
 def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     """Score every system; write the report folder; return metrics.json's content."""
     out = Path(cfg.out)
-    items = load_benchmark(cfg.benchmark)
+    items = read_items(cfg.benchmark)
     by_id = {it.id: it for it in items}
     notes: list[str] = []
     has_refs = any(it.python is not None for it in items)
@@ -257,7 +197,7 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
             exec_task = progress.add_task("executing (sandbox)", total=len(jobs))
 
             def run(job):
-                verdict = check_candidate(job[3], by_id[job[1]].record, timeout=cfg.timeout)
+                verdict = check_candidate(job[3], by_id[job[1]], timeout=cfg.timeout)
                 progress.advance(exec_task)
                 return verdict
 
@@ -338,7 +278,7 @@ def _table(result: dict[str, Any], key: str | None = None) -> list[str]:
     return lines
 
 
-def render_report(result: dict[str, Any], rows: dict[str, list[dict]], items: dict[str, Item],
+def render_report(result: dict[str, Any], rows: dict[str, list[dict]], items: dict[str, BenchmarkItem],
                   meta: dict[str, Any]) -> str:
     L = [f"# cpp2py evaluation: `{meta['benchmark']}`", "",
          f"{meta['n_items']} items; systems are named after their predictions files. Scores in percent; "

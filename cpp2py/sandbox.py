@@ -50,6 +50,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cpp2py.schema import BenchmarkItem
+
 MAX_OUTPUT_BYTES = 1 << 20  # kept per stream; more is cut and flagged
 MAX_FILE_MB = 16  # RLIMIT_FSIZE: bounds any file the program writes, stdout/stderr included
 MAX_PROCESSES = 32
@@ -413,7 +415,7 @@ def _tail(text: str, n: int = 600) -> str:
     return text if len(text) <= n else "..." + text[-n:]
 
 
-def check_candidate(candidate: str, item: dict, *, timeout: float = 10.0) -> Verdict:
+def check_candidate(candidate: str, item: BenchmarkItem, *, timeout: float = 10.0) -> Verdict:
     """Apply the benchmark item's oracle to a candidate Python translation.
 
     ``test``: the program ``candidate + "\\n\\n" + test`` must exit 0 (an AssertionError is a wrong answer,
@@ -425,7 +427,7 @@ def check_candidate(candidate: str, item: dict, *, timeout: float = 10.0) -> Ver
         ast.parse(candidate)
     except (SyntaxError, ValueError) as e:
         return Verdict(False, "syntax_error", str(e))
-    test = item.get("test")
+    test = item.test
     if test:
         res = run_python(candidate + "\n\n" + test, timeout=timeout)
         if res.ok:
@@ -434,9 +436,9 @@ def check_candidate(candidate: str, item: dict, *, timeout: float = 10.0) -> Ver
             return Verdict(False, "timeout", _tail(res.stderr))
         kind = "wrong_answer" if "AssertionError" in res.stderr else "runtime_error"
         return Verdict(False, kind, _tail(res.stderr))
-    if item.get("compare_stdout") and item.get("cpp"):
-        stdin = item.get("stdin") or ""
-        oracle = _oracle_output(item["cpp"], stdin, timeout, item.get("std") or "c++17")
+    if item.compare_stdout and item.cpp:
+        stdin = item.stdin or ""
+        oracle = _oracle_output(item.cpp, stdin, timeout, item.std)
         if isinstance(oracle, Verdict):
             return oracle
         res = run_python(candidate, stdin=stdin, timeout=timeout)

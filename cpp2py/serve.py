@@ -38,30 +38,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from cpp2py import prompt
 from cpp2py.cpp_source import check_cpp
 from cpp2py.errors import Cpp2PyError
+from cpp2py.schema import BenchmarkItem, ServeConfig
 
 log = logging.getLogger("cpp2py.serve")
 
 STATIC_DIR = Path(__file__).with_name("static")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 START_TIME = time.time()
-
-
-@dataclass
-class ServeConfig:
-    model: str | None = None          # None: the default model, as `cpp2py translate` uses
-    adapter: str | None = None
-    backend: str = "hf"               # "hf" (local model) or "openai" (an OpenAI-compatible server)
-    base_url: str | None = None       # for backend "openai"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    batch_size: int = 8               # requests per backend call
-    batch_wait_ms: float = 5.0        # how long the worker waits to fill a batch once a request arrived
-    max_queue: int = 64               # requests waiting for the model; more get HTTP 429
-    max_body_kb: int = 256            # request body limit; larger gets HTTP 413
-    timeout: float = 300.0            # seconds a request may wait and run; longer gets HTTP 504
-    max_new_tokens: int = 1024        # cap for chat completions' max_tokens
-    allow_exec: bool = False          # Verify runs model-written code (in the sandbox) only when set
-    served_model_name: str = "cpp2py"  # the id /v1/models reports
 
 
 class TranslateRequest(BaseModel):
@@ -229,11 +212,11 @@ class _Engine:
         return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
-def _verify_item(cpp: str, stdin: str | None, test: str | None) -> dict[str, Any]:
+def _verify_item(cpp: str, stdin: str | None, test: str | None) -> BenchmarkItem:
     """The oracle for a request: its Python ``test`` if given, else a full program's stdout on ``stdin``."""
     from cpp2py.translate import file_oracle
 
-    return {**file_oracle(cpp), "stdin": stdin or "", "test": test}
+    return dataclasses.replace(file_oracle(cpp), stdin=stdin or "", test=test)
 
 
 def _error(status: int, message: str, kind: str) -> Any:
@@ -419,8 +402,7 @@ def build_translator(cfg: ServeConfig) -> Any:
     """Load the model once, as `cpp2py translate` would with the same options."""
     from cpp2py.translate import TranslateConfig, Translator, make_backend
 
-    tcfg = TranslateConfig(model=cfg.model, adapter=cfg.adapter, backend=cfg.backend, base_url=cfg.base_url,
-                           batch_size=cfg.batch_size)
+    tcfg = TranslateConfig(**cfg.model_section(), batch_size=cfg.batch_size)
     return Translator(make_backend(tcfg), tcfg)
 
 

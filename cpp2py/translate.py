@@ -23,92 +23,19 @@ import ast
 import sys
 import time
 import types
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 from cpp2py import prompt
-from cpp2py.backends import Decoding
+from cpp2py.backends import make_backend
 from cpp2py.cpp_source import CPP_SUFFIXES, check_cpp, has_main, read_cpp, split_declarations
 from cpp2py.errors import Cpp2PyError
-from cpp2py.files import JsonlAppender, atomic_write, read_jsonl
+from cpp2py.files import JsonlAppender, atomic_write
+from cpp2py.schema import BenchmarkItem, Prediction, TranslateConfig, read_items
 
 NOT_PARSING = "# cpp2py: translation does not parse"
 NOT_VERIFIED = "# cpp2py: translation failed verification"
-
-
-@dataclass
-class TranslateConfig:
-    """How to translate. ``model=None`` means the default base model plus the shipped adapter."""
-
-    model: str | None = None              # short name, local dir, .gguf, hub id; or the served model name (openai)
-    adapter: str | None = None            # a LoRA adapter directory (hf backend)
-    backend: Literal["hf", "openai"] = "hf"
-    base_url: str | None = None           # openai backend: e.g. http://127.0.0.1:8000/v1
-    api_key_env: str = "CPP2PY_API_KEY"   # environment variable holding the key (OPENAI_API_KEY is the fallback)
-    device: str = "auto"                  # auto | cpu | cuda | cuda:N
-    dtype: str = "auto"                   # auto (bf16 on GPU, fp32 on CPU) | bfloat16 | float16 | float32 | int8 (CPU)
-    load_in_4bit: bool = False            # NF4 weights (bitsandbytes, GPU)
-    compile: bool = False                 # static KV cache + compiled decode step (GPU, batch 1 latency)
-    batch_size: int = 16                  # hf: sequences per generate call
-    concurrency: int = 8                  # openai: requests in flight
-    max_new_tokens: int | None = None     # None: 2 x input tokens + 64, capped at max_new_tokens_cap
-    max_new_tokens_cap: int = 2048
-    max_input_tokens: int | None = None   # split inputs longer than this; None: a third of the window
-    context_window: int | None = None     # openai backend: the served model's window if known
-    temperature: float = 0.0              # 0 = greedy; > 0 samples with top_p
-    top_p: float = 0.95
-    repetition_penalty: float = 1.0
-    num_samples: int = 1                  # > 1 (with temperature > 0): keep the first sample that parses
-    retries: int = 2                      # regenerations of a reply that does not parse
-    retry_temperature: float = 0.2
-    verify: bool = False
-    rounds: int = 3                       # --verify repair rounds
-    timeout: float = 10.0                 # sandbox time limit per run (seconds)
-    request_timeout: float = 300.0        # openai backend, per request
-    resume: bool = True
-    num_gpus: int = 1
-
-    def __post_init__(self) -> None:
-        if self.num_gpus < 1:
-            raise Cpp2PyError(f"--num-gpus: must be at least 1, got {self.num_gpus}")
-        if self.num_gpus > 1 and self.device.startswith("cuda:"):
-            raise Cpp2PyError(f"--device {self.device}: with --num-gpus each process gets its own GPU; use auto or cuda")
-        for name in ("batch_size", "concurrency", "num_samples", "max_new_tokens_cap"):
-            if getattr(self, name) < 1:
-                raise Cpp2PyError(f"{name}: must be at least 1, got {getattr(self, name)}")
-        if self.max_new_tokens is not None and self.max_new_tokens < 1:
-            raise Cpp2PyError(f"max_new_tokens: must be at least 1, got {self.max_new_tokens}")
-        if self.temperature < 0 or self.rounds < 0 or self.retries < 0:
-            raise Cpp2PyError("temperature, rounds and retries must not be negative")
-
-    def resolved_model(self) -> tuple[str | None, str | None]:
-        """(base, adapter). No model and no adapter: the default base plus the shipped adapter if any; an
-        adapter alone: the base it records (``None`` here)."""
-        if self.model is not None or self.adapter is not None:
-            return self.model, self.adapter
-        from cpp2py import model as model_lib
-
-        shipped = model_lib.default_adapter_dir()
-        return model_lib.DEFAULT_BASE, (str(shipped) if shipped else None)
-
-    def resolved_device(self) -> str:
-        if self.device != "auto":
-            return self.device
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-
-    def backend_key(self) -> tuple:
-        """What identifies a loaded backend: two configs with the same key share one model in memory."""
-        if self.backend == "openai":
-            return ("openai", self.model, self.base_url, self.api_key_env, self.context_window, self.request_timeout)
-        return ("hf", self.model, self.adapter, self.device, self.dtype, self.load_in_4bit)
-
-    def decoding(self, **changes: Any) -> Decoding:
-        """The decoding options of this config (``changes`` replace some), passed with each generate call."""
-        options = {f.name: getattr(self, f.name) for f in fields(Decoding)}
-        return Decoding(**{**options, **changes})
 
 
 @dataclass
@@ -131,19 +58,6 @@ class TranslationResult:
             first = self.check.splitlines()[0] if self.check else "no detail"
             return f"{NOT_VERIFIED} ({first[:200]})\n{self.python.rstrip()}\n"
         return self.python.rstrip() + "\n"
-
-
-_BACKENDS: dict[tuple, Any] = {}
-
-
-def make_backend(cfg: TranslateConfig):
-    """The backend ``cfg`` asks for, loaded once per process (``serve`` and repeated library calls share it)."""
-    key = cfg.backend_key()
-    if key not in _BACKENDS:
-        from cpp2py.backends import HFBackend, OpenAIBackend
-
-        _BACKENDS[key] = OpenAIBackend(cfg) if cfg.backend == "openai" else HFBackend.load(cfg)
-    return _BACKENDS[key]
 
 
 @dataclass
@@ -223,9 +137,10 @@ class Translator:
         u.hit_cap = bool(getattr(reply, "hit_token_cap", False))
 
     # -- the whole job ---------------------------------------------------------------------------------
-    def translate_many(self, cpp_sources: list[str], items: list[dict] | None = None) -> list[TranslationResult]:
-        """Translate ``cpp_sources`` (results in the same order). ``items`` are benchmark records whose
-        ``test``/``compare_stdout`` serve as the ``--verify`` oracle."""
+    def translate_many(self, cpp_sources: list[str],
+                       items: list[BenchmarkItem] | None = None) -> list[TranslationResult]:
+        """Translate ``cpp_sources`` (results in the same order). ``items`` are the benchmark items whose
+        oracles ``--verify`` uses."""
         t0 = time.perf_counter()
         units = [_Unit(k, piece) for k, cpp in enumerate(cpp_sources) for piece in self.pieces(cpp)]
         self._generate_units(units)
@@ -245,7 +160,7 @@ class Translator:
             r.seconds = per_item
         return results
 
-    def _verify(self, sources: list[str], items: list[dict] | None, results: list[TranslationResult]) -> None:
+    def _verify(self, sources: list[str], items: list[BenchmarkItem] | None, results: list[TranslationResult]) -> None:
         oracles = [items[k] if items else file_oracle(src) for k, src in enumerate(sources)]
         pending = []
         for k, r in enumerate(results):
@@ -274,17 +189,17 @@ class Translator:
             pending = failing
 
 
-def file_oracle(cpp: str) -> dict:
+def file_oracle(cpp: str) -> BenchmarkItem:
     """The oracle a bare C++ source offers: a full program's stdout (run on empty input), else none."""
-    return {"id": "input", "cpp": cpp, "python": None, "test": None, "stdin": "", "compare_stdout": has_main(cpp)}
+    return BenchmarkItem(id="input", cpp=cpp, stdin="", compare_stdout=has_main(cpp))
 
 
-def check(candidate: str, item: dict, *, timeout: float) -> tuple[bool, str]:
+def check(candidate: str, item: BenchmarkItem, *, timeout: float) -> tuple[bool, str]:
     """(passed, "kind: detail") for one candidate, in the sandbox. Without a usable oracle the check is
     that the module runs to completion (imports and top-level code)."""
     from cpp2py import sandbox
 
-    if item.get("test") or item.get("compare_stdout"):
+    if item.executable:
         v = sandbox.check_candidate(candidate, item, timeout=timeout)
         if v.kind not in ("no_oracle", "oracle_compile_error"):
             return v.passed, f"{v.kind}: {v.detail}".strip()
@@ -373,7 +288,7 @@ def _progress():
 
 
 def _run_in_chunks(translator: Translator, jobs: list[Any], cpp_of: Callable[[Any], str],
-                   write: Callable[[Any, TranslationResult], None], item_of: Callable[[Any], dict] | None,
+                   write: Callable[[Any, TranslationResult], None], item_of: Callable[[Any], BenchmarkItem] | None,
                    summary: Summary) -> None:
     """Longest first, one backend batch at a time; each result is written before the next batch starts."""
     cfg = translator.cfg
@@ -392,39 +307,26 @@ def _run_in_chunks(translator: Translator, jobs: list[Any], cpp_of: Callable[[An
 
 def translate_jsonl(benchmark_path: str | Path, predictions_path: str | Path, cfg: TranslateConfig,
                     *, backend=None) -> Path:
-    """Translate every ``{"id", "cpp", ...}`` record of a benchmark or prepare JSONL into predictions
-    ``{"id", "prediction", "parses", "hit_token_cap", "repairs", "verified", "seconds"}``, appended and
-    flushed one by one; with ``cfg.resume`` the ids already in ``predictions_path`` are skipped."""
+    """Translate every item of a benchmark or prepare JSONL (:func:`cpp2py.schema.read_items`) into
+    predictions (:class:`cpp2py.schema.Prediction` lines), appended and flushed one by one; with ``cfg.resume`` the ids already in ``predictions_path`` are skipped."""
     return Path(_translate_jsonl(benchmark_path, predictions_path, cfg, backend=backend).output)
 
 
 def _translate_jsonl(benchmark_path, predictions_path, cfg: TranslateConfig, *, backend=None) -> Summary:
-    records = []
-    seen: set[str] = set()
-    for n, rec in enumerate(read_jsonl(benchmark_path), 1):
-        rid, cpp = rec.get("id"), rec.get("cpp")
-        if rid is None or not isinstance(cpp, str) or not cpp.strip():
-            raise Cpp2PyError(f"{benchmark_path}: record {n} needs an \"id\" and a non-empty \"cpp\" string")
-        if str(rid) in seen:
-            raise Cpp2PyError(f"{benchmark_path}: id {rid!r} appears twice")
-        seen.add(str(rid))
-        records.append(rec)
-    if not records:
-        raise Cpp2PyError(f"{benchmark_path}: no records")
+    items = read_items(benchmark_path)
     predictions_path = Path(predictions_path)
     summary = Summary(output=str(predictions_path))
     with JsonlAppender(predictions_path, resume=cfg.resume) as out:
-        todo = [r for r in records if str(r["id"]) not in out.done_ids]
-        summary.skipped = len(records) - len(todo)
+        todo = [it for it in items if it.id not in out.done_ids]
+        summary.skipped = len(items) - len(todo)
         if todo:
             translator = Translator(backend or make_backend(cfg), cfg)
 
-            def write(rec: dict, r: TranslationResult) -> None:
-                out.write({"id": rec["id"], "prediction": r.python, "parses": r.parses,
-                           "hit_token_cap": r.hit_token_cap, "repairs": r.repairs, "verified": r.verified,
-                           "seconds": round(r.seconds, 4)})
+            def write(item: BenchmarkItem, r: TranslationResult) -> None:
+                out.write(Prediction(item.id, [r.python], parses=r.parses, hit_token_cap=r.hit_token_cap,
+                                     repairs=r.repairs, verified=r.verified, seconds=r.seconds).to_dict())
 
-            _run_in_chunks(translator, todo, lambda r: r["cpp"], write, lambda r: r, summary)
+            _run_in_chunks(translator, todo, lambda it: it.cpp, write, lambda it: it, summary)
     return summary
 
 

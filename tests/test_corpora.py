@@ -17,6 +17,7 @@ from cpp2py.data.leetcode import Verifier, prepare_leetcode
 from cpp2py.data.py2to3 import fix_python2
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import read_jsonl
+from cpp2py.schema import BenchmarkItem
 
 
 def _run(code: str, call: str):
@@ -214,8 +215,8 @@ def test_thealgorithms_inputs_skips_and_benchmark(tmp_path: Path) -> None:
     assert inputs["math/cpp20_only"][1]["std"] == "c++20" and inputs["math/uses_header"][1]["std"] == "c++20"
     bench = {r["id"]: r for r in read_jsonl(out / "thealgorithms-dev.jsonl")}
     assert set(bench) == {"thealgorithms/math/uses_header", "thealgorithms/math/cpp20_only"}
-    item = bench["thealgorithms/math/cpp20_only"]
-    assert item["compare_stdout"] and item["stdin"] is None and item["test"] is None
+    item = BenchmarkItem.from_dict(bench["thealgorithms/math/cpp20_only"])
+    assert item.compare_stdout and item.stdin is None and item.test is None and item.std == "c++20"
     assert stats["benchmark"]["items_printing_only_literals"] == 0  # both print computed values
     # the evaluator compiles the item with its recorded standard, so a C++20-only program still has an oracle
     assert check_candidate("print(49)\n", item).passed
@@ -282,3 +283,11 @@ def test_prints_only_literals() -> None:
     src = 'int main() { assert(f(3) == 9); std::cout << "All tests\\tpassed!\\n"; std::cout << "f=" << f(3); }'
     assert prints_only_literals(src, "All tests\tpassed!\n")
     assert not prints_only_literals(src, "All tests\tpassed!\nf=9\n")  # 9 was computed
+
+
+def test_benchmark_item_std() -> None:
+    rec = {"id": "a", "cpp": "int main() {}", "compare_stdout": True}
+    assert BenchmarkItem.from_dict(rec).std == "c++17" and "std" not in BenchmarkItem.from_dict(rec).to_dict()
+    assert BenchmarkItem.from_dict(rec | {"std": "c++20"}).to_dict()["std"] == "c++20"
+    with pytest.raises(Cpp2PyError, match="`std` must be one of c\\+\\+17, c\\+\\+20"):
+        BenchmarkItem.from_dict(rec | {"std": "c++98"})

@@ -261,8 +261,9 @@ def test_humaneval_x_benchmark(tmp_path: Path) -> None:
     assert items[1]["test"].count("check(f1)") == 1
     assert items[0]["stdin"] is None and items[0]["compare_stdout"] is False
     from cpp2py.sandbox import check_candidate
+    from cpp2py.schema import BenchmarkItem
 
-    ok = [check_candidate(it["python"], it).passed for it in items]
+    ok = [check_candidate(it["python"], BenchmarkItem.from_dict(it)).passed for it in items]
     assert ok == [True, False]  # the second reference returns x + 2: its test must fail
 
 

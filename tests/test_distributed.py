@@ -371,7 +371,7 @@ def test_merge_takes_the_rerun_line_and_ignores_strangers(tmp_path):
 
 
 def test_benchmark_without_ids_or_with_duplicates_is_refused(tmp_path):
-    for records, msg in [([{"cpp": "a"}], "no \"id\""), ([{"id": 1}, {"id": 1}], "more than once")]:
+    for records, msg in [([{"cpp": "a"}], "needs an \"id\""), ([{"id": 1, "cpp": "a"}] * 2, "appears twice")]:
         bench = _write(tmp_path / "b.jsonl", records)
         with pytest.raises(Cpp2PyError, match=msg):
             D.translate_sharded(bench, tmp_path / "p.jsonl", _cfg(tmp_path), 2, worker=fake_translate)

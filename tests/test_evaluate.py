@@ -12,6 +12,7 @@ from cpp2py.cli import app
 from cpp2py.errors import Cpp2PyError
 from cpp2py.evaluate import EvaluateConfig, evaluate
 from cpp2py.sandbox import check_candidate
+from cpp2py.schema import BenchmarkItem
 
 ITEMS = [
     {"id": "add", "cpp": "int add(int a, int b) { return a + b; }",
@@ -52,7 +53,7 @@ def test_reference_predictions_and_benchmark_pass_rate(tmp_path, bench):
     m = evaluate(_cfg(bench, [ref], tmp_path / "out"))["reference"]
     assert m["codebleu"] == pytest.approx(1.0) and m["exact_match"] == 1.0 and m["parse_rate"] == 1.0
     assert m["length_ratio"] == pytest.approx(1.0)
-    own_rate = sum(check_candidate(r["python"], r).passed for r in ITEMS) / len(ITEMS)
+    own_rate = sum(check_candidate(r["python"], BenchmarkItem.from_dict(r)).passed for r in ITEMS) / len(ITEMS)
     assert own_rate == 0.75 and m["ca@1"] == pytest.approx(own_rate)
     assert m["failures"] == {"wrong_answer": 1}
     for key in ("codebleu", "ca@1"):
@@ -85,7 +86,7 @@ def test_run_on_output_reports_worse_than_answer(tmp_path, bench):
 
 
 def test_known_wrong_function_fails_its_test():
-    v = check_candidate("def add(a, b):\n    return a * b\n", ITEMS[0])
+    v = check_candidate("def add(a, b):\n    return a * b\n", BenchmarkItem.from_dict(ITEMS[0]))
     assert not v.passed and v.kind == "wrong_answer"
 
 

@@ -1,6 +1,7 @@
 """The sandbox under attack (infinite loop, fork bomb, memory hog, huge output, escapes) and in normal use."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
@@ -9,6 +10,7 @@ import pytest
 
 from cpp2py import sandbox
 from cpp2py.sandbox import check_candidate, compile_cpp, run_binary, run_python
+from cpp2py.schema import BenchmarkItem
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
 
@@ -133,23 +135,23 @@ def test_compile_and_run_cpp_is_cached():
 
 
 def test_check_candidate_with_test_oracle():
-    item = {"id": "a", "cpp": "", "test": "assert add(2, 3) == 5"}
+    item = BenchmarkItem(id="a", cpp="int add(int a, int b);", test="assert add(2, 3) == 5")
     assert check_candidate("def add(a, b):\n    return a + b\n", item).kind == "pass"
     wrong = check_candidate("def add(a, b):\n    return a - b\n", item)
     assert not wrong.passed and wrong.kind == "wrong_answer"
     assert check_candidate("def add(a, b):\n    return a +\n", item).kind == "syntax_error"
     assert check_candidate("def add(a, b):\n    return undefined\n", item).kind == "runtime_error"
     assert check_candidate("def add(a, b):\n    while True: pass\n", item, timeout=1).kind == "timeout"
-    assert check_candidate("x = 1", {"id": "b", "cpp": "int x;"}).kind == "no_oracle"
+    assert check_candidate("x = 1", BenchmarkItem(id="b", cpp="int x;")).kind == "no_oracle"
 
 
 @needs_gxx
 def test_check_candidate_compare_stdout():
     cpp = "#include <iostream>\nint main(){int n; std::cin>>n; for(int i=0;i<n;i++) std::cout<<i*i<<\" \\n\";}\n"
-    item = {"id": "sq", "cpp": cpp, "stdin": "3\n", "compare_stdout": True, "test": None}
+    item = BenchmarkItem(id="sq", cpp=cpp, stdin="3\n", compare_stdout=True)
     good = "n = int(input())\nfor i in range(n):\n    print(i * i)\n"
     assert check_candidate(good, item).kind == "pass"  # trailing spaces ignored
     assert check_candidate("print(0)\nprint(1)\n", item).kind == "wrong_answer"
     assert check_candidate("raise SystemExit(3)", item).kind == "runtime_error"
-    broken = dict(item, cpp="int main( {")
+    broken = dataclasses.replace(item, cpp="int main( {")
     assert check_candidate(good, broken).kind == "oracle_compile_error"

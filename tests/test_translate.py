@@ -14,6 +14,7 @@ from cpp2py import prompt
 from cpp2py.backends import Reply
 from cpp2py.cpp_source import looks_like_cpp, split_declarations
 from cpp2py.errors import Cpp2PyError
+from cpp2py.schema import BenchmarkItem
 import cpp2py.translate as tr
 from cpp2py.translate import NOT_PARSING, TranslateConfig, Translator
 
@@ -370,8 +371,7 @@ def test_verify_in_the_sandbox_against_a_benchmark_test():
     pytest.importorskip("cpp2py.sandbox")
     wrong, right = "def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b"
     fake = FakeBackend(lambda conv: prompt.fenced(right if len(conv) > 2 else wrong))
-    item = {"id": "t", "cpp": ADD, "python": None, "test": "assert add(1, 2) == 3", "stdin": None,
-            "compare_stdout": False}
+    item = BenchmarkItem(id="t", cpp=ADD, test="assert add(1, 2) == 3")
     r = Translator(fake, TranslateConfig(model="fake", verify=True)).translate_many([ADD], [item])[0]
     assert r.verified and r.repairs == 1
 

@@ -14,6 +14,7 @@ from cpp2py.data.common import SPLITS, check_bench_splits, finish_splits, plain_
 from cpp2py.data.formatting import ast_dump
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import write_json, write_jsonl
+from cpp2py.schema import BenchmarkItem
 
 # CoST turned each snippet's leading comment into a '''string (some lost their first quote); the
 # lookahead lets a comment that itself ends in a quote (`'ops'` + the closing triple) end at the last one.
@@ -108,9 +109,8 @@ def _bench_one(rec: dict, timeout: float) -> tuple[dict, str, bool]:
     return rec, "ok", check_candidate(rec["python"], item, timeout=timeout).passed
 
 
-def _cost_item(rec: dict) -> dict:
-    return {"id": rec["id"], "cpp": rec["cpp"], "python": rec["python"], "test": None, "stdin": None,
-            "compare_stdout": True}
+def _cost_item(rec: dict) -> BenchmarkItem:
+    return BenchmarkItem(id=rec["id"], cpp=rec["cpp"], python=rec["python"], compare_stdout=True)
 
 
 def prepare_cost(src: str | Path, out: str | Path, *, bench_splits: tuple[str, ...] = ("test",),
@@ -164,7 +164,7 @@ def prepare_cost(src: str | Path, out: str | Path, *, bench_splits: tuple[str, .
             outcomes[outcome] += 1
             if outcome == "ok":
                 agree += py_agrees
-                bench.append(_cost_item(rec))
+                bench.append(_cost_item(rec).to_dict())
     write_jsonl(out / "cost-stdout.jsonl", bench)
     result = {"source": str(src), "encodings": dict(encodings), "splits": stats,
               "benchmark": {"file": "cost-stdout.jsonl", "splits": list(bench_splits), "candidates": len(todo),

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import read_jsonl, write_json, write_jsonl
+from cpp2py.schema import BenchmarkItem
 
 
 def _read_records(path: Path) -> list[dict]:
@@ -56,9 +57,8 @@ def prepare_humaneval_x(src: str | Path, out: str | Path) -> dict:
         # Some tests already end with the call; running check() twice would only cost time.
         if not re.search(rf"^check\({re.escape(entry)}\)\s*$", test, re.M):
             test = test.rstrip("\n") + f"\n\ncheck({entry})\n"
-        items.append({"id": f"humaneval-x/{i}", "cpp": c["declaration"] + c["canonical_solution"],
-                      "python": p["prompt"] + p["canonical_solution"], "test": test,
-                      "stdin": None, "compare_stdout": False})
+        items.append(BenchmarkItem(id=f"humaneval-x/{i}", cpp=c["declaration"] + c["canonical_solution"],
+                                   python=p["prompt"] + p["canonical_solution"], test=test).to_dict())
     if not items:
         raise Cpp2PyError(f"{cpp_path} and {py_path}: no task ids in common")
     write_jsonl(out / "humaneval-x.jsonl", items)

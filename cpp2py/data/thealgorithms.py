@@ -26,10 +26,11 @@ from cpp2py.data.common import SPLITS, check_bench_splits, problem_split, read_s
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import write_json, write_jsonl
 from cpp2py.metrics import normalise_ws
+from cpp2py.schema import BenchmarkItem
 
 SOURCE = "thealgorithms"
 BENCH_FILE = "thealgorithms-dev.jsonl"
-STANDARDS = ("c++20", "c++17")  # newest first; some older code only builds with c++17
+STANDARDS = ("c++20", "c++17")  # newest first (schema.CPP_STANDARDS); some older code only builds with c++17
 _LOCAL_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[^\n]*$', re.M)
 _MAIN = re.compile(r"\bint\s+main\s*\(")
 _STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
@@ -86,8 +87,7 @@ def prints_only_literals(cpp: str, stdout: str) -> bool:
 
 
 def _benchmark_item(rec: dict) -> dict:
-    return {"id": rec["id"], "cpp": rec["cpp"], "python": None, "test": None, "stdin": None,
-            "compare_stdout": True, "std": rec["std"]}
+    return BenchmarkItem(id=rec["id"], cpp=rec["cpp"], compare_stdout=True, std=rec["std"]).to_dict()
 
 
 def prepare_thealgorithms(src: str | Path, out: str | Path, *, bench_splits: tuple[str, ...] = ("test",),
