@@ -125,20 +125,6 @@ def _is_block_colon(tokens: list[tokenize.TokenInfo], i: int) -> bool:
     return depth == 0
 
 
-def _needs_import(tree: ast.Module, name: str) -> bool:
-    """``name`` is used but neither defined, assigned nor imported in the module."""
-    used = defined = False
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            used |= node.id == name and isinstance(node.ctx, ast.Load)
-            defined |= node.id == name and isinstance(node.ctx, ast.Store)
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
-            defined = True
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            defined |= any((a.asname or a.name) == name for a in node.names)
-    return used and not defined
-
-
 def _import_line(tree: ast.Module, code: str, starts: list[int]) -> int:
     """Offset where a new import goes: before the first statement that is not the module docstring."""
     body = tree.body
@@ -257,8 +243,9 @@ def _fix_once(code: str) -> Fixed:
         if new:
             edits.append((pos(node.lineno, node.col_offset), pos(node.end_lineno, node.end_col_offset), new))
             kinds.add("itertools" if node.id in renamed_itertools else node.id)
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     imports = []
-    if _needs_import(tree, "reduce"):
+    if "reduce" in loaded and "reduce" not in defined:
         imports.append("from functools import reduce\n")
         kinds.add("reduce")
     if "cmp_to_key" in kinds and "cmp_to_key" not in defined:
