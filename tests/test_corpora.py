@@ -183,8 +183,8 @@ ALGO = {
     "sorting/failing_selftest.cpp": "#include <cassert>\nint main() { assert(1 + 1 == 3); }\n",
     "search/no_main.cpp": "int helper(int x) { return x; }\n",
     "others/broken.cpp": "int main() { return undefined_name; }\n",
-    "others/clock.cpp": "#include <chrono>\n#include <iostream>\n"
-                        "int main() { std::cout << std::chrono::steady_clock::now().time_since_epoch().count(); }\n",
+    # seconds since the epoch: two quick runs agree, so the check must run it twice a second apart
+    "others/clock.cpp": "#include <ctime>\n#include <iostream>\nint main() { std::cout << std::time(nullptr); }\n",
     "others/missing.cpp": '#include "nope.h"\nint main() {}\n',
     "others/silent.cpp": "#include <cassert>\nint main() { assert(2 + 2 == 4); }\n",
 }

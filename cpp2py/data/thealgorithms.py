@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,6 +35,10 @@ STANDARDS = ("c++20", "c++17")  # newest first (schema.CPP_STANDARDS); some olde
 _LOCAL_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"[^\n]*$', re.M)
 _MAIN = re.compile(r"\bint\s+main\s*\(")
 _STRING = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+# Output seeded from the wall clock (srand(time(0))) repeats within one second: such programs run twice
+# further apart.
+_CLOCK = re.compile(r"\btime\s*\(|::now\s*\(")
+CLOCK_GAP_S = 1.1
 
 
 class MissingHeader(KeyError):
@@ -72,6 +77,8 @@ def build_and_run(cpp: str, timeout: float) -> tuple[str, str | None, str]:
         return f"run_{first.status}", std, ""
     if first.truncated:
         return "output_too_large", std, ""
+    if _CLOCK.search(cpp):
+        time.sleep(CLOCK_GAP_S)
     second = run_binary(built.path, timeout=timeout)
     if not second.ok or second.stdout != first.stdout:
         return "nondeterministic", std, ""
