@@ -5,7 +5,7 @@ Run as: python benchmarks/check_references.py /tmp/prep/humaneval-x/humaneval-x.
 For an item with `test`, the reference passes when `python + "\n\n" + test` exits 0 within the time
 limit; for a `compare_stdout` item, when its stdout equals the compiled C++ program's (trailing
 whitespace of each line ignored). Prints the pass rate and the failing ids. The oracle is the one the
-evaluation applies (cpp2py.sandbox.check_candidate), so a reference failing here marks a broken item.
+evaluation applies (cpp2py.execution.checks.check_candidate), so a reference failing here marks a broken item.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from cpp2py.files import read_jsonl
-from cpp2py.sandbox import check_candidate
+from cpp2py.execution.checks import check_candidate
 from cpp2py.schema import BenchmarkItem
 
 

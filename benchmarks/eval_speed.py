@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cpp2py.contamination import NgramIndex
-from cpp2py.evaluate import EvaluateConfig, evaluate
+from cpp2py.scoring.contamination import NgramIndex
+from cpp2py.jobs.evaluate import EvaluateConfig, evaluate
 from cpp2py.files import write_jsonl
 
 

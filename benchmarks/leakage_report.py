@@ -5,7 +5,7 @@ Run as:
       --train xlcost=X/train.jsonl --train leetcode=L/train.jsonl --train leetcode-inputs=L/inputs-train.jsonl ... \
       [--threshold 0.9] [--json out.json]
 
-Similarity is the project's contamination measure (:mod:`cpp2py.contamination`: Jaccard of C++ token 5-grams).
+Similarity is the project's contamination measure (:mod:`cpp2py.scoring.contamination`: Jaccard of C++ token 5-grams).
 Prints, per benchmark and training source, how many items have a training record at or above the threshold and
 lists those pairs, so they can be removed from training (or the clean-subset scores reported beside the full).
 """
@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from cpp2py.contamination import NgramIndex
+from cpp2py.scoring.contamination import NgramIndex
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import read_jsonl
 

@@ -29,7 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-from cpp2py.distributed import SAFE_NCCL_ENV, shard_items
+from cpp2py.jobs.sharding import shard_items
+from cpp2py.ranks import SAFE_NCCL_ENV
 from cpp2py.files import read_jsonl
 
 

@@ -10,7 +10,7 @@ Measurements (the model is loaded once, outside every timing; CUDA is synchronis
 * ``seed``: the seed project's way, one example at a time, sampling at temperature 0.2, up to 256 new
   tokens, stopping only at EOS. Timed on the first ``--seed-subset`` items (default 50) and extrapolated
   per item to the whole set; the JSON says so.
-* ``cpp2py``: :class:`cpp2py.translate.Translator` over the whole set: length-sorted batches, greedy,
+* ``cpp2py``: :class:`cpp2py.generation.translator.Translator` over the whole set: length-sorted batches, greedy,
   stop at EOS or the closing fence, token budget scaled to the input. ``ratio`` = seed time for the set /
   cpp2py time for the set.
 * ``decode``: batch-1 decode throughput (tokens/s over 256 forced new tokens, prefill subtracted) vs the
@@ -30,10 +30,10 @@ from pathlib import Path
 import torch
 
 from cpp2py import prompt
-from cpp2py.backends import HFBackend, base_and_adapter, resolve_device
+from cpp2py.generation.backends import HFBackend, base_and_adapter, resolve_device
 from cpp2py.files import read_jsonl, write_json
 from cpp2py.schema import TranslateConfig
-from cpp2py.translate import Translator
+from cpp2py.generation.translator import Translator
 
 ROOT = Path(__file__).resolve().parents[1]
 

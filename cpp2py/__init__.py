@@ -16,8 +16,8 @@ __version__ = "0.1.0"
 def translate(cpp_source: str, **kwargs) -> str:
     """Translate one C++ source string into Python with the default (or a given) model.
 
-    Keyword arguments are those of :class:`cpp2py.translate.TranslateConfig`.
+    Keyword arguments are those of :class:`cpp2py.schema.TranslateConfig`.
     """
-    from cpp2py.translate import translate_source
+    from cpp2py.jobs.translate import translate_source
 
     return translate_source(cpp_source, **kwargs)

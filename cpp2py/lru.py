@@ -25,7 +25,7 @@ class LRU(Generic[V]):
             self._data.move_to_end(key)
             return self._data[key]
 
-    def put(self, key: Hashable, value: V) -> None:
+    def __setitem__(self, key: Hashable, value: V) -> None:
         with self._lock:
             self._put(key, value)
 

@@ -1,6 +1,6 @@
 """The prompt format, owned here and nowhere else: training records, generation prompts, code extraction.
 
-Training (``cpp2py.train``) and translation (``cpp2py.translate``, ``cpp2py.serve``) both build their
+Training (``cpp2py.train``) and translation (``cpp2py.generation.translator``, ``cpp2py.serve``) both build their
 prompts through this module, and a trained adapter directory records :func:`prompt_spec` in
 ``prompt.json`` so that a model is always asked the way it was taught.
 

@@ -232,7 +232,7 @@ class EvaluateConfig(ModelConfig):
     benchmark: str
     predictions: list[str] = field(default_factory=list)
     out: str = "eval"
-    allow_exec: bool = False          # run predictions against the benchmark's tests (in cpp2py.sandbox)
+    allow_exec: bool = False          # run predictions against the benchmark's tests (in cpp2py.execution.sandbox)
     baselines: list[str] = field(default_factory=list)   # "naive-copy"
     train_data: list[str] = field(default_factory=list)  # training JSONL for the contamination check
     threshold: float = CONTAMINATION_THRESHOLD

@@ -193,7 +193,7 @@ ALGO = {
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 def test_thealgorithms_inputs_skips_and_benchmark(tmp_path: Path) -> None:
     from cpp2py.data.thealgorithms import prepare_thealgorithms
-    from cpp2py.sandbox import check_candidate
+    from cpp2py.execution.checks import check_candidate
 
     src = tmp_path / "C-Plus-Plus"
     for rel, text in ALGO.items():

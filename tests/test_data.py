@@ -260,7 +260,7 @@ def test_humaneval_x_benchmark(tmp_path: Path) -> None:
     assert items[0]["test"].endswith("\n\ncheck(f0)\n")
     assert items[1]["test"].count("check(f1)") == 1
     assert items[0]["stdin"] is None and items[0]["compare_stdout"] is False
-    from cpp2py.sandbox import check_candidate
+    from cpp2py.execution.checks import check_candidate
     from cpp2py.schema import BenchmarkItem
 
     ok = [check_candidate(it["python"], BenchmarkItem.from_dict(it)).passed for it in items]

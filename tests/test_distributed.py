@@ -12,7 +12,9 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from cpp2py import distributed as D
+from cpp2py import ranks
+from cpp2py.jobs import sharding
+from cpp2py.train import launch
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import JsonlAppender, read_jsonl, write_jsonl
 
@@ -22,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 # ------------------------------------------------------------------------------------ launcher + configs
 @pytest.mark.parametrize("strategy,config", [("ddp", "ddp.yaml"), ("fsdp", "fsdp-qlora.yaml")])
 def test_accelerate_command_for_n_gpus(strategy, config):
-    cmd = D.accelerate_command(4, strategy, ["--config", "c.yaml", "lora.r=8", "--resume"])
+    cmd = launch.accelerate_command(4, strategy, ["--config", "c.yaml", "lora.r=8", "--resume"])
     assert cmd[:2] == ["accelerate", "launch"]
     cfg_path = Path(cmd[cmd.index("--config_file") + 1])
     assert cfg_path == REPO / "configs" / "accelerate" / config and cfg_path.is_file()
@@ -34,24 +36,24 @@ def test_accelerate_command_for_n_gpus(strategy, config):
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 @pytest.mark.parametrize("n", [2, 8])
 def test_accelerate_accepts_the_command_and_n_overrides_the_config(strategy, n):
-    """Feed the launch arguments to accelerate's own parser and validation, as `accelerate launch` does."""
-    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    """Feed the launch arguments to accelerate's own parser, and the config they name to its own loader."""
+    from accelerate.commands.config.config_args import load_config_from_file
+    from accelerate.commands.launch import launch_command_parser
 
-    cmd = D.accelerate_command(n, strategy, ["--config", "c.yaml"])
+    cmd = launch.accelerate_command(n, strategy, ["--config", "c.yaml"])
     args = launch_command_parser().parse_args(cmd[2:])
-    file_value = yaml.safe_load(Path(args.config_file).read_text())["num_processes"]
-    assert file_value != n or n == 2
-    _validate_launch_command(args)
-    assert args.num_processes == n
+    assert args.num_processes == n  # the command line, whatever the file says
     assert args.module and args.training_script == "cpp2py"
-    assert args.mixed_precision == "bf16"
+    loaded = load_config_from_file(args.config_file)
+    assert loaded.mixed_precision == "bf16"
     if strategy == "fsdp":
-        assert args.use_fsdp and not args.multi_gpu
-        assert args.fsdp_use_orig_params is False
-        assert args.fsdp_cpu_ram_efficient_loading is True and args.fsdp_sync_module_states is True
-        assert args.fsdp_auto_wrap_policy == "TRANSFORMER_BASED_WRAP"
+        assert loaded.distributed_type.value == "FSDP"
+        assert loaded.fsdp_config["fsdp_use_orig_params"] is False
+        assert loaded.fsdp_config["fsdp_cpu_ram_efficient_loading"] is True
+        assert loaded.fsdp_config["fsdp_sync_module_states"] is True
+        assert loaded.fsdp_config["fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
     else:
-        assert args.multi_gpu and not args.use_fsdp
+        assert loaded.distributed_type.value == "MULTI_GPU"
 
 
 def test_config_files_have_what_accelerate_needs():
@@ -71,14 +73,14 @@ def test_config_files_have_what_accelerate_needs():
 
 def test_bad_launch_options_are_clear_errors():
     with pytest.raises(Cpp2PyError, match="--strategy"):
-        D.accelerate_command(2, "zero3", [])
+        launch.accelerate_command(2, "zero3", [])
     with pytest.raises(Cpp2PyError, match="at least 1"):
-        D.accelerate_command(0, "ddp", [])
+        launch.accelerate_command(0, "ddp", [])
 
 
 def test_launch_options_are_stripped_for_the_launched_processes():
     argv = ["--config", "c.yaml", "--num-gpus", "2", "lora.r=8", "--strategy=fsdp", "--resume"]
-    assert D.strip_launch_options(argv) == ["--config", "c.yaml", "lora.r=8", "--resume"]
+    assert launch.strip_launch_options(argv) == ["--config", "c.yaml", "lora.r=8", "--resume"]
 
 
 def test_launch_training_execs_accelerate_with_multicast_off(monkeypatch):
@@ -87,14 +89,14 @@ def test_launch_training_execs_accelerate_with_multicast_off(monkeypatch):
     seen = {}
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.delenv("NCCL_NVLS_ENABLE", raising=False)
-    monkeypatch.setattr(D.os, "execv", lambda exe, cmd: seen.update(exe=exe, cmd=cmd))
-    D.launch_training(2, "ddp", ["--config", "c.yaml"])
+    monkeypatch.setattr(launch.os, "execv", lambda exe, cmd: seen.update(exe=exe, cmd=cmd))
+    launch.launch_training(2, "ddp", ["--config", "c.yaml"])
     assert seen["cmd"][-4:] == ["cpp2py", "train", "--config", "c.yaml"]
     assert "--num_processes" in seen["cmd"] and os.environ["NCCL_NVLS_ENABLE"] == "0"
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     seen.clear()
     with pytest.raises(Cpp2PyError, match="this machine has 1 GPU"):
-        D.launch_training(2, "ddp", ["--config", "c.yaml"])
+        launch.launch_training(2, "ddp", ["--config", "c.yaml"])
     assert not seen  # nothing launched
 
 
@@ -104,22 +106,22 @@ def test_placement_follows_the_launch(monkeypatch):
 
     for var in ("WORLD_SIZE", "LOCAL_RANK", "RANK", "ACCELERATE_USE_FSDP"):
         monkeypatch.delenv(var, raising=False)
-    assert D.strategy() == "single" and D.device_map_for_rank() is None and D.quantization_overrides() == {}
-    assert D.is_main_process() and D.world_size() == 1
+    assert ranks.strategy() == "single" and ranks.device_map_for_rank() is None and ranks.quantization_overrides() == {}
+    assert ranks.is_main_process() and ranks.world_size() == 1
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("LOCAL_RANK", "1")
     monkeypatch.setenv("RANK", "1")
-    assert D.strategy() == "ddp" and not D.is_main_process()
+    assert ranks.strategy() == "ddp" and not ranks.is_main_process()
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert D.device_map_for_rank() == {"": 1}
+    assert ranks.device_map_for_rank() == {"": 1}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert D.device_map_for_rank() is None  # DDP on CPU: nothing to pin
+    assert ranks.device_map_for_rank() is None  # DDP on CPU: nothing to pin
 
     monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert D.strategy() == "fsdp" and D.device_map_for_rank() is None
-    assert D.quantization_overrides() == {"bnb_4bit_quant_storage": torch.bfloat16}
+    assert ranks.strategy() == "fsdp" and ranks.device_map_for_rank() is None
+    assert ranks.quantization_overrides() == {"bnb_4bit_quant_storage": torch.bfloat16}
 
 
 def _free_port() -> int:
@@ -138,22 +140,22 @@ def _gloo_worker(rank: int, port: int, out: str) -> None:
         torch.manual_seed(rank)  # ranks hold different weights, so the saved file shows who wrote it
         model = torch.nn.Linear(4, 2)
 
-        @D.main_process_only
+        @ranks.main_process_only
         def save(tag: str) -> str:
             with (out_dir / "writers.log").open("a") as f:
-                f.write(f"{D.rank()}\n")
+                f.write(f"{ranks.rank()}\n")
             torch.save(model.state_dict(), out_dir / "adapter.pt")
             (out_dir / "metrics.json").write_text(json.dumps({"tag": tag}))
             return tag
 
         # every rank contributes tokens; the total is the whole job's
-        tokens = D.reduce_sum(100 + rank)
-        peak = D.reduce_max(rank * 10)
+        tokens = ranks.reduce_sum(100 + rank)
+        peak = ranks.reduce_max(rank * 10)
         result = save("done")
         # after the decorated call returns, the output is complete for every rank to read
         saved = torch.load(out_dir / "adapter.pt")
         (out_dir / f"rank{rank}.json").write_text(json.dumps(
-            {"rank": D.rank(), "world": D.world_size(), "main": D.is_main_process(), "result": result,
+            {"rank": ranks.rank(), "world": ranks.world_size(), "main": ranks.is_main_process(), "result": result,
              "tokens": tokens, "peak": peak, "bias": saved["bias"].tolist()}))
     finally:
         dist.destroy_process_group()
@@ -195,7 +197,7 @@ def _train_in_two_cpu_processes(config: Path, *args: str) -> str:
     """`cpp2py train` as accelerate/torchrun would start it on 2 GPUs, here 2 CPU processes over gloo."""
     import subprocess
 
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", **D.SAFE_NCCL_ENV}
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", **ranks.SAFE_NCCL_ENV}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                            "--master_port", str(_free_port()), "-m", "cpp2py", "train", "--config", str(config),
                            *args], capture_output=True, text=True, env=env, cwd=config.parent, timeout=600)
@@ -259,13 +261,13 @@ def test_a_run_interrupted_on_one_process_resumes_on_two(tmp_path, tiny_model_di
 # --------------------------------------------------------------------------------- sharded translation
 def test_shards_are_dealt_round_robin_and_cover_everything():
     items = list(range(11))
-    shards = [D.shard_items(items, 3, s) for s in range(3)]
+    shards = [sharding.shard_items(items, 3, s) for s in range(3)]
     assert shards[0] == [0, 3, 6, 9] and shards[2] == [2, 5, 8]
     assert sorted(x for s in shards for x in s) == items
-    assert D.parse_shard("1/4") == (1, 4)
+    assert sharding.parse_shard("1/4") == (1, 4)
     for bad in ("4/4", "x", "1/0", "-1/2"):
         with pytest.raises(Cpp2PyError, match="--shard"):
-            D.parse_shard(bad)
+            sharding.parse_shard(bad)
 
 
 def _bench(tmp_path: Path, n: int) -> Path:
@@ -305,26 +307,26 @@ def test_sharded_translation_merges_in_input_order_and_resumes(tmp_path, monkeyp
     crashing = _cfg(tmp_path)
     crashing.crash_device, crashing.crash_after = "1", 2
     with pytest.raises(Cpp2PyError, match="shard 1/3: RuntimeError: simulated crash"):
-        D.translate_sharded(bench, preds, crashing, 3, worker=fake_translate)
+        sharding.translate_sharded(bench, preds, crashing, 3, worker=fake_translate)
     assert not preds.exists()  # nothing merged that looks complete
     first_run = (tmp_path / "translated.log").read_text().split()
     assert len(first_run) == 13 - (len(ids[1::3]) - 2)  # shard 1 stopped after 2 items, others finished
 
-    D.translate_sharded(bench, preds, _cfg(tmp_path), 3, worker=fake_translate)
+    sharding.translate_sharded(bench, preds, _cfg(tmp_path), 3, worker=fake_translate)
     merged = list(read_jsonl(preds))
     assert [r["id"] for r in merged] == ids  # input order, each id once
     assert all(r["device"] == str(ids.index(r["id"]) % 3) for r in merged)
     translated = (tmp_path / "translated.log").read_text().split()
     assert sorted(translated) == sorted(ids)  # the rerun only did what was missing: nothing twice
-    assert not D.shard_dir(preds).exists()
+    assert not sharding.shard_dir(preds).exists()
 
 
 def test_resume_from_finished_predictions_with_another_gpu_count(tmp_path, monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     bench, preds = _bench(tmp_path, 7), tmp_path / "predictions.jsonl"
-    D.translate_sharded(bench, preds, _cfg(tmp_path), 2, worker=fake_translate)
+    sharding.translate_sharded(bench, preds, _cfg(tmp_path), 2, worker=fake_translate)
     before = preds.read_text()
-    D.translate_sharded(bench, preds, _cfg(tmp_path), 3, worker=fake_translate)
+    sharding.translate_sharded(bench, preds, _cfg(tmp_path), 3, worker=fake_translate)
     assert preds.read_text() == before
     assert len((tmp_path / "translated.log").read_text().split()) == 7  # nothing redone
 
@@ -332,10 +334,10 @@ def test_resume_from_finished_predictions_with_another_gpu_count(tmp_path, monke
 def test_visible_devices_are_respected(tmp_path, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
     bench, preds = _bench(tmp_path, 4), tmp_path / "predictions.jsonl"
-    D.translate_sharded(bench, preds, _cfg(tmp_path), 2, worker=fake_translate)
+    sharding.translate_sharded(bench, preds, _cfg(tmp_path), 2, worker=fake_translate)
     assert [r["device"] for r in read_jsonl(preds)] == ["5", "7", "5", "7"]
     with pytest.raises(Cpp2PyError, match="names only 2"):
-        D.translate_sharded(bench, preds, _cfg(tmp_path), 3, worker=fake_translate)
+        sharding.translate_sharded(bench, preds, _cfg(tmp_path), 3, worker=fake_translate)
 
 
 def test_more_gpus_than_the_machine_has_is_a_clear_error(tmp_path, monkeypatch):
@@ -348,7 +350,7 @@ def test_more_gpus_than_the_machine_has_is_a_clear_error(tmp_path, monkeypatch):
     ran = []
     worker = lambda device, inp, out, cfg: ran.append(device)  # noqa: E731
     with pytest.raises(Cpp2PyError, match="this machine has 1 GPU"):
-        D.translate_sharded(bench, tmp_path / "p.jsonl", SimpleNamespace(resume=True, device="auto"), 2, worker=worker)
+        sharding.translate_sharded(bench, tmp_path / "p.jsonl", SimpleNamespace(resume=True, device="auto"), 2, worker=worker)
     assert not ran and not (tmp_path / "p.jsonl").exists()
 
 
@@ -358,7 +360,7 @@ def test_merge_refuses_when_ids_are_missing(tmp_path):
     part1 = _write(tmp_path / "s1.jsonl", [{"id": "item-3", "prediction": "d"}])
     preds = tmp_path / "predictions.jsonl"
     with pytest.raises(Cpp2PyError, match=r"2 of 5 items have no result: item-1, item-4"):
-        D.merge_shards(bench, [part0, part1], preds)
+        sharding.merge_shards(bench, [part0, part1], preds)
     assert not preds.exists()
 
 
@@ -366,7 +368,7 @@ def test_merge_takes_the_rerun_line_and_ignores_strangers(tmp_path):
     bench = _bench(tmp_path, 2)
     part = _write(tmp_path / "s.jsonl", [{"id": "item-1", "prediction": "old"}, {"id": "zzz", "prediction": "?"},
                                          {"id": "item-0", "prediction": "a"}, {"id": "item-1", "prediction": "new"}])
-    out = D.merge_shards(bench, [part], tmp_path / "p.jsonl")
+    out = sharding.merge_shards(bench, [part], tmp_path / "p.jsonl")
     assert [(r["id"], r["prediction"]) for r in read_jsonl(out)] == [("item-0", "a"), ("item-1", "new")]
 
 
@@ -374,7 +376,7 @@ def test_benchmark_without_ids_or_with_duplicates_is_refused(tmp_path):
     for records, msg in [([{"cpp": "a"}], "needs an \"id\""), ([{"id": 1, "cpp": "a"}] * 2, "appears twice")]:
         bench = _write(tmp_path / "b.jsonl", records)
         with pytest.raises(Cpp2PyError, match=msg):
-            D.translate_sharded(bench, tmp_path / "p.jsonl", _cfg(tmp_path), 2, worker=fake_translate)
+            sharding.translate_sharded(bench, tmp_path / "p.jsonl", _cfg(tmp_path), 2, worker=fake_translate)
 
 
 # ------------------------------------------------------------------------------------------ CLI wiring
@@ -396,7 +398,7 @@ def test_train_num_gpus_relaunches_under_accelerate(monkeypatch, tmp_path):
         seen["cmd"] = cmd
         raise SystemExit(0)
 
-    monkeypatch.setattr(D.os, "execv", fake_exec)
+    monkeypatch.setattr(launch.os, "execv", fake_exec)
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
     cmd = seen["cmd"]
@@ -415,13 +417,13 @@ def test_plain_train_sees_one_gpu(monkeypatch, visible, expected):
         monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     else:
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
-    D.use_one_gpu()
-    assert D.os.environ["CUDA_VISIBLE_DEVICES"] == expected
+    launch.use_one_gpu()
+    assert launch.os.environ["CUDA_VISIBLE_DEVICES"] == expected
 
 
 def test_launched_train_keeps_its_gpus(monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
-    D.use_one_gpu()
-    assert D.os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"
+    launch.use_one_gpu()
+    assert launch.os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"

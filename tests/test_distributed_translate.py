@@ -6,7 +6,8 @@ from cpp2py.files import read_jsonl, write_jsonl
 
 def test_translate_num_gpus_on_cpu_matches_one_process(tmp_path, tiny_model_dir, monkeypatch):
     """The real worker (translate stage in spawned processes) on CPU: same predictions, input order."""
-    from cpp2py.translate import TranslateConfig, translate_path
+    from cpp2py.jobs.translate import translate_path
+    from cpp2py.schema import TranslateConfig
 
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     bench = tmp_path / "bench.jsonl"

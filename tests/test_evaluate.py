@@ -7,11 +7,11 @@ import random
 import pytest
 from typer.testing import CliRunner
 
-from cpp2py import contamination, metrics
+from cpp2py.scoring import contamination, metrics
 from cpp2py.cli import app
 from cpp2py.errors import Cpp2PyError
-from cpp2py.evaluate import EvaluateConfig, evaluate
-from cpp2py.sandbox import check_candidate
+from cpp2py.jobs.evaluate import EvaluateConfig, evaluate
+from cpp2py.execution.checks import check_candidate
 from cpp2py.schema import BenchmarkItem
 
 ITEMS = [

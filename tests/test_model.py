@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cpp2py import model as M
+from cpp2py.generation import model as M
 from cpp2py.errors import Cpp2PyError
 
 

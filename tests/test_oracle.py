@@ -13,7 +13,7 @@ pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not ins
 
 from cpp2py.execution.oracle import NoOracle, build_oracle  # noqa: E402
 from cpp2py.execution.oracle._sandbox import cache_dir  # noqa: E402
-from cpp2py.sandbox import run_python  # noqa: E402
+from cpp2py.execution.sandbox import run_python  # noqa: E402
 
 PROGRAM = r"""
 #include <bits/stdc++.h>

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from cpp2py import sandbox
-from cpp2py.sandbox import check_candidate, compile_cpp, run_binary, run_python
+from cpp2py.execution import sandbox
+from cpp2py.execution.checks import check_candidate
+from cpp2py.execution.sandbox import compile_cpp, run_binary, run_python
 from cpp2py.schema import BenchmarkItem
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")

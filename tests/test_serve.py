@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from cpp2py import prompt
 from cpp2py.serve import ServeConfig, create_app
 
 LOOPBACK = "http://127.0.0.1"
@@ -193,7 +194,7 @@ def test_chat_completions_contract_ignores_unknown_fields_and_caps_tokens():
     assert body["object"] == "chat.completion" and body["id"].startswith("chatcmpl-")
     assert body["choices"][0]["message"] == {"role": "assistant", "content": "echo: hello"}
     assert body["choices"][0]["finish_reason"] == "stop"
-    assert "usage" in body   # null: a fake backend has no tokenizer to count with
+    assert body["usage"] is None   # a fake backend has no tokenizer to count with
 
 
 @pytest.mark.parametrize("body", [{"messages": []}, {"model": "m"}, {"messages": [{"content": "x"}]},
@@ -248,8 +249,9 @@ def test_cpp2py_openai_backend_translates_a_benchmark_through_the_server(tmp_pat
     against an OpenAI-compatible server, here cpp2py's own (vLLM cannot be installed on our machines)."""
     import json
 
-    from cpp2py.backends import OpenAIBackend
-    from cpp2py.translate import TranslateConfig, translate_jsonl
+    from cpp2py.generation.backends import OpenAIBackend
+    from cpp2py.jobs.translate import translate_jsonl
+    from cpp2py.schema import TranslateConfig
 
     for var in ("CPP2PY_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(var, raising=False)
@@ -362,7 +364,9 @@ def test_a_refused_input_does_not_fail_the_requests_batched_with_it():
 def test_tiny_model_through_the_real_hf_backend(tiny_model_dir):
     from fastapi.testclient import TestClient
 
-    from cpp2py.translate import TranslateConfig, Translator, make_backend
+    from cpp2py.generation.backends import make_backend
+    from cpp2py.jobs.verify import VerifyingTranslator as Translator
+    from cpp2py.schema import TranslateConfig
 
     # A random model never writes Python: short replies and no retries keep this test fast.
     tcfg = TranslateConfig(model=str(tiny_model_dir), device="cpu", batch_size=2, max_new_tokens=8, retries=0)
@@ -376,7 +380,8 @@ def test_tiny_model_through_the_real_hf_backend(tiny_model_dir):
     for a in answers:
         assert a.status_code == 200, a.text
         body = a.json()
-        assert isinstance(body["python"], str) and isinstance(body["parses"], bool)
+        assert body["parses"] == prompt.parses(body["python"])
+        assert body["verified"] is None and body["repairs"] == 0  # verify was not asked for
     assert chat.status_code == 200, chat.text
     usage = chat.json()["usage"]
     assert usage["prompt_tokens"] > 0 and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]

@@ -59,7 +59,7 @@ def test_config_rejects_unknown_keys_and_wrong_types(tmp_path):
 
 
 def test_overlong_and_empty_examples_are_dropped_and_counted(tmp_path, tiny_model_dir):
-    from cpp2py.model import load_tokenizer
+    from cpp2py.generation.model import load_tokenizer
 
     rows = [{"id": "a", "cpp": "int x;", "python": "x = 0"}, {"id": "b", "cpp": "int y;" * 400, "python": "y = 0"},
             {"id": "c", "cpp": "int z;", "python": "  "}]
@@ -159,13 +159,13 @@ def test_nan_guard_skips_the_step_and_names_the_batch(tiny_model_dir, data, tmp_
 
 
 def test_nan_guard_log_is_per_rank(tiny_model_dir, data, tmp_path, monkeypatch):
-    from cpp2py import distributed
+    from cpp2py import ranks
 
     cfg = _cfg(tiny_model_dir, data, tmp_path / "o")
     _, guard, _ = build_trainer(cfg, tmp_path / "w")
     assert guard.log_path == tmp_path / "w" / "nonfinite_batches.jsonl"
     # under DDP every rank appends its own batches; one shared file would interleave their lines
-    monkeypatch.setattr(distributed, "rank", lambda: 1)
+    monkeypatch.setattr(ranks, "rank", lambda: 1)
     _, guard, _ = build_trainer(cfg, tmp_path / "w")
     assert guard.log_path == tmp_path / "w" / "nonfinite_batches.rank1.jsonl"
 
@@ -176,7 +176,7 @@ def test_merge_matches_base_plus_adapter(tiny_model_dir, data, tmp_path):
 
     from peft import PeftModel
 
-    from cpp2py.model import load_adapter_model
+    from cpp2py.generation.model import load_adapter_model
 
     adapter = train(_cfg(tiny_model_dir, data, tmp_path / "adapter", adapter_dtype="fp32"))
     _, tok, style = load_adapter_model(adapter, quantization="none", dtype="fp32")

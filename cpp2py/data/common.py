@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import write_jsonl
-from cpp2py.metrics import normalise_ws
+from cpp2py.scoring.metrics import normalise_ws
 
 SPLITS = ("train", "val", "test")
 

@@ -95,7 +95,8 @@ def parse_cost_csv(text: str) -> dict[str, list[str]]:
 def _bench_one(rec: dict, timeout: float) -> tuple[dict, str, bool]:
     """Compile and run one CoST C++ program in the sandbox; (record, outcome, does the reference Python
     pass the resulting compare_stdout oracle)."""
-    from cpp2py.sandbox import CompiledCpp, check_candidate, compile_cpp, run_binary
+    from cpp2py.execution.checks import check_candidate
+    from cpp2py.execution.sandbox import CompiledCpp, compile_cpp, run_binary
 
     built = compile_cpp(rec["cpp"])
     if not isinstance(built, CompiledCpp):

@@ -28,8 +28,8 @@ from cpp2py.data.common import SPLITS, problem_split, read_source_tree
 from cpp2py.data.py2to3 import fix_python2
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import write_json, write_jsonl
-from cpp2py.metrics import normalise_ws
 from cpp2py.prompt import parses
+from cpp2py.scoring.metrics import normalise_ws
 
 SOURCE = "leetcode"
 # "…-ii", "…-iii": LeetCode's follow-ups of one problem, whose solutions are often near-copies (5-gram Jaccard

@@ -26,8 +26,8 @@ from pathlib import Path
 from cpp2py.data.common import SPLITS, check_bench_splits, problem_split, read_source_tree
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import write_json, write_jsonl
-from cpp2py.metrics import normalise_ws
 from cpp2py.schema import BenchmarkItem
+from cpp2py.scoring.metrics import normalise_ws
 
 SOURCE = "thealgorithms"
 BENCH_FILE = "thealgorithms-dev.jsonl"
@@ -64,7 +64,7 @@ def inline_local_includes(path: str, files: dict[str, str], _done: set[str] | No
 
 def build_and_run(cpp: str, timeout: float) -> tuple[str, str | None, str]:
     """(outcome, standard it compiled with, stdout): outcome "ok" or why the program is not usable."""
-    from cpp2py.sandbox import CompiledCpp, compile_cpp, run_binary
+    from cpp2py.execution.sandbox import CompiledCpp, compile_cpp, run_binary
 
     for std in STANDARDS:
         built = compile_cpp(cpp, std=std)

@@ -1,1 +1,2 @@
-"""Running programs and judging them: the sandbox, a benchmark item's pass rules, and the oracle built from the C++."""
+"""Running programs and judging them: sandbox.py runs programs (and nothing else); checks.py applies a benchmark
+item's pass rules; oracle/ builds an oracle from the C++ alone."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 # _run is the sandbox's general entry point: compile_cpp fixes its flags (no sanitizers, no C++20) and
 # run_binary cannot pass arguments, and both are needed here.
-from cpp2py.sandbox import ExecResult, _run, run_python
+from cpp2py.execution.sandbox import ExecResult, _run, run_python
 
 __all__ = ["ExecResult", "run_python", "compile_cached", "run_cached", "cache_dir"]
 

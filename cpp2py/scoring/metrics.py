@@ -1,7 +1,7 @@
 """Text and execution metrics for translations: per-example CodeBLEU, BLEU, exact match, parse rate, length
 ratio, unbiased CA@k and bootstrap confidence intervals.
 
-Run as: python -c "from cpp2py.metrics import codebleu_per_example as f; print(f(['x = 1'], ['x = 1']))"
+Run as: python -c "from cpp2py.scoring.metrics import codebleu_per_example as f; print(f(['x = 1'], ['x = 1']))"
 
 Why per-example CodeBLEU: ``codebleu.calc_codebleu`` returns one corpus score, which gives no
 confidence interval and cannot be split into the clean (uncontaminated) subset. We compute the four

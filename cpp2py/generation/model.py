@@ -28,7 +28,7 @@ from typing import Any, Literal
 from cpp2py.errors import Cpp2PyError
 
 DEFAULT_BASE = "qwen2.5-coder-0.5b-instruct"
-REGISTRY_PATH = Path(__file__).with_name("models.json")
+REGISTRY_PATH = Path(__file__).parents[1] / "models.json"
 Quantization = Literal["none", "nf4"]
 
 
@@ -42,7 +42,7 @@ def registry() -> dict[str, dict[str, Any]]:
 
 def default_adapter_dir() -> Path | None:
     """The adapter shipped inside the package as the default translator, or None when absent."""
-    path = Path(__file__).with_name("default_adapter")
+    path = Path(__file__).parents[1] / "default_adapter"
     return path if (path / "adapter_config.json").is_file() else None
 
 
@@ -288,7 +288,7 @@ def _torch_dtype(dtype: str):
 def bnb_config(*, double_quant: bool = True, compute_dtype: str = "auto", quant_type: str = "nf4"):
     from transformers import BitsAndBytesConfig
 
-    from cpp2py.distributed import quantization_overrides
+    from cpp2py.ranks import quantization_overrides
 
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant_type,
                               bnb_4bit_use_double_quant=double_quant,
@@ -310,7 +310,7 @@ def load_model(name_or_path: str, *, quantization: Quantization = "none", dtype:
         kwargs["quantization_config"] = bnb_config(double_quant=double_quant, compute_dtype=dtype)
         import torch
 
-        from cpp2py import distributed
+        from cpp2py import ranks as distributed
 
         # bitsandbytes places 4-bit weights at load time: under DDP on this process's GPU; under FSDP
         # nowhere (FSDP loads on rank 0 and shards).

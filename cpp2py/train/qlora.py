@@ -330,8 +330,8 @@ def build_model_and_tokenizer(cfg: TrainConfig):
     """The base model (NF4 when configured) with fresh LoRA adapters, and its tokenizer."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    from cpp2py import distributed
-    from cpp2py.model import load_model, load_tokenizer
+    from cpp2py import ranks as distributed
+    from cpp2py.generation.model import load_model, load_tokenizer
 
     tokenizer = load_tokenizer(cfg.model)
     q = cfg.quantization
@@ -363,7 +363,7 @@ def build_trainer(cfg: TrainConfig, work: Path, callbacks: list[Any] | None = No
     from datasets import Dataset
     from transformers import set_seed
 
-    from cpp2py import distributed
+    from cpp2py import ranks as distributed
     from cpp2py.prompt import style_for
 
     set_seed(cfg.seed)
@@ -393,8 +393,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, callbacks: list[Any] | None
 
     from cpp2py.prompt import prompt_spec
 
-    from cpp2py.distributed import (adapter_state_dict, barrier, is_main_process, main_process_only, reduce_max,
-                                    reduce_sum)
+    from cpp2py.ranks import barrier, is_main_process, main_process_only, reduce_max, reduce_sum
+    from cpp2py.train.launch import adapter_state_dict
 
     out = Path(cfg.output_dir)
     work = out.with_name(out.name + ".partial")
@@ -494,7 +494,7 @@ def _save_adapter(model: Any, state: dict[str, Any], work: Path, cfg: TrainConfi
 
 def merge_adapter(adapter: str | Path, out: str | Path, *, push_to_hub: str | None = None) -> Path:
     """Base model in bf16 (dequantised, not 4-bit) + LoRA merged: a plain transformers model."""
-    from cpp2py.model import load_adapter_model
+    from cpp2py.generation.model import load_adapter_model
     from cpp2py.prompt import prompt_spec
 
     out = Path(out)

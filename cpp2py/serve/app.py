@@ -36,9 +36,9 @@ from typing import Any, Callable
 from pydantic import BaseModel, ConfigDict, Field
 
 from cpp2py import prompt
-from cpp2py.cpp_source import check_cpp
+from cpp2py.generation.cpp_source import check_cpp
 from cpp2py.errors import Cpp2PyError
-from cpp2py.schema import BenchmarkItem, ServeConfig
+from cpp2py.schema import BenchmarkItem, ServeConfig, TranslateConfig
 
 log = logging.getLogger("cpp2py.serve")
 
@@ -165,7 +165,7 @@ class _Engine:
             self.translator = translator_or_backend
             self.backend = translator_or_backend.backend
         else:
-            from cpp2py.translate import TranslateConfig, Translator
+            from cpp2py.jobs.verify import VerifyingTranslator as Translator
 
             self.backend = translator_or_backend
             self.translator = Translator(self.backend, TranslateConfig())
@@ -175,7 +175,7 @@ class _Engine:
     def verifier(self) -> Any:
         """The same translator with its self-repair loop on (built on first use, sharing the backend)."""
         if self._verifier is None:
-            from cpp2py.translate import Translator
+            from cpp2py.jobs.verify import VerifyingTranslator as Translator
 
             self._verifier = Translator(self.backend, dataclasses.replace(self.translator.cfg, verify=True))
         return self._verifier
@@ -214,7 +214,7 @@ class _Engine:
 
 def _verify_item(cpp: str, stdin: str | None, test: str | None) -> BenchmarkItem:
     """The oracle for a request: its Python ``test`` if given, else a full program's stdout on ``stdin``."""
-    from cpp2py.translate import file_oracle
+    from cpp2py.jobs.verify import file_oracle
 
     return dataclasses.replace(file_oracle(cpp), stdin=stdin or "", test=test)
 
@@ -400,7 +400,8 @@ def _sse(cid: str, created: int, model: str, reply: str, finish: str):
 
 def build_translator(cfg: ServeConfig) -> Any:
     """Load the model once, as `cpp2py translate` would with the same options."""
-    from cpp2py.translate import TranslateConfig, Translator, make_backend
+    from cpp2py.generation.backends import make_backend
+    from cpp2py.jobs.verify import VerifyingTranslator as Translator
 
     tcfg = TranslateConfig(**cfg.model_section(), batch_size=cfg.batch_size)
     return Translator(make_backend(tcfg), tcfg)

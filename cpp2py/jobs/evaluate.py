@@ -12,7 +12,6 @@ ids count as one empty sample: 0 on every metric and a failure of kind ``missing
 """
 from __future__ import annotations
 
-import difflib
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -20,13 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cpp2py import metrics
+from cpp2py.scoring import metrics
+from cpp2py.scoring.report import plot, render_report
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import atomic_write, read_jsonl, write_json, write_jsonl
 from cpp2py.schema import BenchmarkItem, EvaluateConfig, Prediction, TranslateConfig, read_items
 
-HEADLINE = ("codebleu", "ngram_match", "weighted_ngram_match", "syntax_match", "dataflow_match", "bleu",
-            "exact_match", "parse_rate", "length_ratio", "ca@1")
 BASELINES = ("naive-copy",)
 
 
@@ -121,7 +119,7 @@ def _progress(enabled: bool):
 
 def _translate(cfg: EvaluateConfig, out: Path) -> Path:
     """One-shot mode: translate the benchmark through the translation stage, then score the file."""
-    from cpp2py.translate import translate_jsonl
+    from cpp2py.jobs.translate import translate_jsonl
 
     name = Path(cfg.adapter).name if cfg.adapter else Path(cfg.model or "default").name.replace(".gguf", "")
     path = out / "predictions" / f"{name}.jsonl"
@@ -129,7 +127,7 @@ def _translate(cfg: EvaluateConfig, out: Path) -> Path:
 
 
 def _contamination(cfg: EvaluateConfig, items: list[BenchmarkItem]) -> tuple[list[float] | None, list[str]]:
-    from cpp2py import contamination
+    from cpp2py.scoring import contamination
 
     paths = [Path(p) for p in cfg.train_data]
     if not paths and cfg.adapter:
@@ -141,11 +139,8 @@ def _contamination(cfg: EvaluateConfig, items: list[BenchmarkItem]) -> tuple[lis
     return [s for s, _ in sims], [str(p) for p in paths]
 
 
-def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
-    """Score every system; write the report folder; return metrics.json's content."""
-    out = Path(cfg.out)
-    items = read_items(cfg.benchmark)
-    by_id = {it.id: it for it in items}
+def _notes(cfg: EvaluateConfig, items: list[BenchmarkItem]) -> list[str]:
+    """What the report must say about what could not be scored; refuses a benchmark with nothing to score."""
     notes: list[str] = []
     has_refs = any(it.python is not None for it in items)
     has_tests = any(it.executable for it in items)
@@ -159,7 +154,11 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
         notes.append("The benchmark has no tests: CA@k is skipped (null).")
     elif not cfg.allow_exec:
         notes.append("Execution was not allowed (pass --allow-exec): CA@k is null.")
+    return notes
 
+
+def _systems(cfg: EvaluateConfig, items: list[BenchmarkItem], out: Path, notes: list[str]) -> list[System]:
+    """Baselines, predictions files and the one-shot model's predictions, each named once."""
     systems: list[System] = []
     for b in cfg.baselines:
         if b not in BASELINES:
@@ -183,14 +182,19 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
             notes.append(f"`{s.name}`: {len(s.missing)} benchmark id(s) without a prediction (scored as failures"
                          f"{': ' + ', '.join(s.missing[:5]) if s.missing else ''}), {len(s.extra)} prediction id(s)"
                          f" not in the benchmark (ignored{': ' + ', '.join(s.extra[:5]) if s.extra else ''}).")
+    return systems
 
-    executed = cfg.allow_exec and has_tests
+
+def _score(cfg: EvaluateConfig, systems: list[System], items: list[BenchmarkItem],
+           executed: bool) -> dict[str, list[dict]]:
+    """Per-item rows of every system: text metrics, and with ``executed`` the sandbox verdicts of all samples."""
+    by_id = {it.id: it for it in items}
     rows: dict[str, list[dict]] = {s.name: [] for s in systems}
     workers = cfg.workers or os.cpu_count() or 1
     with _progress(cfg.progress) as progress, ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {}
         if executed:
-            from cpp2py.sandbox import check_candidate
+            from cpp2py.execution.checks import check_candidate
 
             jobs = [(s.name, it.id, j, cand) for s in systems for it in items if it.executable
                     for j, cand in enumerate(s.samples[it.id])]
@@ -221,7 +225,18 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
                     row["passed"] = [v.passed for v in verdicts]
                     row["kinds"] = ["missing" if it.id in s.missing else v.kind for v in verdicts]
                     row["detail"] = next((v.detail for v in verdicts if not v.passed), "")
+    return rows
 
+
+def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
+    """Score every system; write the report folder; return metrics.json's content."""
+    out = Path(cfg.out)
+    items = read_items(cfg.benchmark)
+    by_id = {it.id: it for it in items}
+    notes = _notes(cfg, items)
+    systems = _systems(cfg, items, out, notes)
+    executed = cfg.allow_exec and any(it.executable for it in items)
+    rows = _score(cfg, systems, items, executed)
     sims, train_paths = _contamination(cfg, items)
     if sims is not None:
         for rs in rows.values():
@@ -251,125 +266,3 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     if cfg.plots:
         plot(result, rows, out)
     return result
-
-
-def _fmt(v: Any, ci: list[float] | None = None) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        s = f"{100 * v:.2f}"
-        return f"{s} [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else s
-    return str(v)
-
-
-def _table(result: dict[str, Any], key: str | None = None) -> list[str]:
-    names = list(result)
-    lines = ["| metric | " + " | ".join(f"`{n}`" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
-    for k in ("n", *HEADLINE):
-        vals = []
-        for n in names:
-            m = result[n] if key is None else (result[n].get(key) or {})
-            v = m.get(k)
-            if k == "length_ratio":
-                vals.append("–" if v is None else f"{v:.2f}")
-            else:
-                vals.append(_fmt(v, m.get(f"{k}_ci")))
-        lines.append(f"| {k} | " + " | ".join(vals) + " |")
-    return lines
-
-
-def render_report(result: dict[str, Any], rows: dict[str, list[dict]], items: dict[str, BenchmarkItem],
-                  meta: dict[str, Any]) -> str:
-    L = [f"# cpp2py evaluation: `{meta['benchmark']}`", "",
-         f"{meta['n_items']} items; systems are named after their predictions files. Scores in percent; "
-         "brackets are 95% bootstrap confidence intervals. CodeBLEU is the mean of per-example scores (see "
-         "docs/evaluation.md); `codebleu_corpus` in metrics.json is `codebleu.calc_codebleu` as published. "
-         "Length ratio is prediction tokens / reference tokens (1.00 = same length; run-on output shows up "
-         "here before anywhere else).", ""]
-    for note in meta["notes"]:
-        L.append(f"- {note}")
-    L += ["", "## All items", "", *_table(result)]
-    caps = {n: m["token_cap_rate"] for n, m in result.items() if m.get("token_cap_rate") is not None}
-    if caps:
-        L += ["", "Predictions that hit the token cap: " + ", ".join(f"`{n}` {100 * v:.1f}%" for n, v in caps.items())]
-    if meta["similarities"] is not None:
-        sims = meta["similarities"]
-        dirty = sum(s >= meta["threshold"] for s in sims)
-        L += ["", "## Contamination", "",
-              f"Training data: {', '.join(meta['train_data'])}. For each item, the highest Jaccard similarity of "
-              f"its C++ token 5-grams to any training program: {dirty}/{len(sims)} items are at or above "
-              f"{meta['threshold']} (mean similarity {sum(sims) / len(sims):.3f}). The clean subset is the rest.",
-              "", "### Clean subset", "", *_table(result, "clean")]
-    if meta["executed"]:
-        kinds = sorted({k for m in result.values() for k in m["failures"]})
-        L += ["", "## Failures (all samples of executable items)", ""]
-        if kinds:
-            L += ["| kind | " + " | ".join(f"`{n}`" for n in result) + " |", "|---" * (len(result) + 1) + "|"]
-            L += [f"| {k} | " + " | ".join(str(result[n]["failures"].get(k, 0)) for n in result) + " |"
-                  for k in kinds]
-        else:
-            L.append("None: every sample passed.")
-    L += ["", "## Worst examples", ""]
-    for name, rs in rows.items():
-        def badness(r: dict) -> tuple:
-            return (all(r.get("passed", [True])), r.get("codebleu", 0.0) if items[r["id"]].python else 0.0)
-
-        worst = sorted(rs, key=badness)[:5]
-        L += [f"### `{name}`", ""]
-        for r in worst:
-            ref = items[r["id"]].python or ""
-            head = f"**{r['id']}**"
-            if "codebleu" in r:
-                head += f" — CodeBLEU {100 * r['codebleu']:.1f}"
-            if "kinds" in r:
-                head += f" — {', '.join(sorted(set(r['kinds'])))}"
-            diff = list(difflib.unified_diff(ref.splitlines(), r["prediction"].splitlines(), "reference",
-                                             "prediction", lineterm="", n=2))
-            if len(diff) > 60:
-                diff = diff[:60] + [f"... ({len(diff) - 60} more diff lines)"]
-            L += [head, "", "```diff", *(diff or ["(identical)"]), "```"]
-            if r.get("detail"):
-                L += ["", "```", r["detail"][-400:], "```"]
-            L.append("")
-    return "\n".join(L) + "\n"
-
-
-def plot(result: dict[str, Any], rows: dict[str, list[dict]], out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = [k for k in ("codebleu", "bleu", "exact_match", "parse_rate", "ca@1")
-            if any(m.get(k) is not None for m in result.values())]
-    names = list(result)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(keys) * max(1, len(names)) / 2), 4))
-    width = 0.8 / len(names)
-    for j, n in enumerate(names):
-        vals = [result[n].get(k) or 0.0 for k in keys]
-        err = [[0, 0] if not result[n].get(f"{k}_ci") else
-               [max(0.0, (result[n][k] or 0) - result[n][f"{k}_ci"][0]), max(0.0, result[n][f"{k}_ci"][1] - (result[n][k] or 0))]
-               for k in keys]
-        ax.bar([i + j * width for i in range(len(keys))], vals, width, label=n,
-               yerr=list(zip(*err)) if err else None, capsize=3)
-    ax.set_xticks([i + width * (len(names) - 1) / 2 for i in range(len(keys))], keys)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("score (95% CI)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "metrics.png", dpi=120)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for n, rs in rows.items():
-        pts = [(r["pred_tokens"] / r["ref_tokens"], r["codebleu"]) for r in rs if r.get("ref_tokens")]
-        if pts:
-            ax.scatter(*zip(*pts), s=8, alpha=0.5, label=n)
-    ax.axvline(1.0, color="grey", lw=0.8, ls="--")
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set_xlabel("length ratio (prediction / reference tokens)")
-    ax.set_ylabel("CodeBLEU")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "codebleu_vs_length.png", dpi=120)
-    plt.close(fig)

@@ -1,6 +1,6 @@
 """Generation backends behind one interface: a local transformers model, or any OpenAI-compatible server.
 
-Run as: (library) ``from cpp2py.backends import HFBackend, OpenAIBackend``; users reach them through
+Run as: (library) ``from cpp2py.generation.backends import HFBackend, OpenAIBackend``; users reach them through
 ``cpp2py translate --backend hf|openai``.
 
 A backend turns chat conversations (built by :mod:`cpp2py.prompt`) into raw replies, in input order.
@@ -58,7 +58,7 @@ def base_and_adapter(cfg: ModelConfig) -> tuple[str | None, str | None]:
     adapter alone: the base it records (``None`` here)."""
     if cfg.model is not None or cfg.adapter is not None:
         return cfg.model, cfg.adapter
-    from cpp2py import model as model_lib
+    from cpp2py.generation import model as model_lib
 
     shipped = model_lib.default_adapter_dir()
     return model_lib.DEFAULT_BASE, (str(shipped) if shipped else None)
@@ -160,7 +160,7 @@ class HFBackend:
 
     @classmethod
     def load(cls, cfg: ModelConfig) -> "HFBackend":
-        from cpp2py import model as model_lib
+        from cpp2py.generation import model as model_lib
 
         base, adapter = base_and_adapter(cfg)
         device = resolve_device(cfg.device)

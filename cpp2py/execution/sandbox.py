@@ -1,6 +1,6 @@
 """Run untrusted programs (model-generated Python, benchmark C++) in a bounded subprocess.
 
-Run as: python -c "from cpp2py.sandbox import run_python; print(run_python('print(1)'))"
+Run as: python -c "from cpp2py.execution.sandbox import run_python; print(run_python('print(1)'))"
 
 Every run gets:
 
@@ -34,7 +34,6 @@ What this does NOT protect against (run untrusted code on a disposable machine o
 """
 from __future__ import annotations
 
-import ast
 import atexit
 import functools
 import hashlib
@@ -50,7 +49,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cpp2py.schema import BenchmarkItem
+from cpp2py.lru import LRU
 
 MAX_OUTPUT_BYTES = 1 << 20  # kept per stream; more is cut and flagged
 MAX_FILE_MB = 16  # RLIMIT_FSIZE: bounds any file the program writes, stdout/stderr included
@@ -84,19 +83,6 @@ class ExecResult:
 class CompiledCpp:
     path: Path
     source_hash: str
-
-
-@dataclass
-class Verdict:
-    """The outcome of a benchmark oracle. ``kind`` is one of KINDS."""
-
-    passed: bool
-    kind: str
-    detail: str = ""
-
-
-KINDS = ("pass", "syntax_error", "runtime_error", "wrong_answer", "timeout", "oracle_compile_error",
-         "oracle_error", "no_oracle")
 
 
 def _is_root() -> bool:
@@ -331,7 +317,9 @@ def run_python(code: str, *, stdin: str | None = None, timeout: float = 10.0, me
 
 
 _cache_lock = threading.Lock()
-_key_locks: dict[object, threading.Lock] = {}
+# A long-running serve keeps the most recent keys' locks; a dropped one costs at most a duplicate compile
+# (written atomically) or oracle run.
+_key_locks: LRU[threading.Lock] = LRU(maxsize=4096)
 _cache_dir: Path | None = None
 
 
@@ -347,8 +335,7 @@ def _binary_cache() -> Path:
 
 def _lock_for(key: object) -> threading.Lock:
     """One lock per cache key, so concurrent askers for the same entry compute it once."""
-    with _cache_lock:
-        return _key_locks.setdefault(key, threading.Lock())
+    return _key_locks.setdefault(key, threading.Lock)
 
 
 def compile_cpp(source: str, *, timeout: float = 60.0, std: str = "c++17") -> CompiledCpp | ExecResult:
@@ -377,77 +364,3 @@ def run_binary(path: str | Path, *, stdin: str | None = None, timeout: float = 1
                memory_mb: int = 1024) -> ExecResult:
     """Run a compiled program in the sandbox."""
     return _run([str(Path(path).resolve())], stdin=stdin, timeout=timeout, memory_mb=memory_mb)[0]
-
-
-def _same_output(a: str, b: str) -> bool:
-    def norm(s: str) -> list[str]:
-        lines = [line.rstrip() for line in s.splitlines()]
-        while lines and not lines[-1]:
-            lines.pop()
-        return lines
-
-    return norm(a) == norm(b)
-
-
-_oracle_cache: dict[tuple[str, str], ExecResult | Verdict] = {}
-
-
-def _oracle_output(cpp: str, stdin: str, timeout: float, std: str) -> ExecResult | Verdict:
-    """The C++ program's run on ``stdin`` (cached), or a Verdict saying why there is no oracle."""
-    key = (hashlib.sha256(cpp.encode("utf-8")).hexdigest(), stdin, std)
-    # The k samples of one item are checked at once: run the oracle once, not once per thread.
-    with _lock_for(("oracle", *key)):
-        if key in _oracle_cache:
-            return _oracle_cache[key]
-        compiled = compile_cpp(cpp, std=std)
-        if isinstance(compiled, ExecResult):
-            out: ExecResult | Verdict = Verdict(False, "oracle_compile_error", _tail(compiled.stderr))
-        else:
-            res = run_binary(compiled.path, stdin=stdin, timeout=timeout)
-            out = res if res.status in ("ok", "error") else Verdict(
-                False, "oracle_error", f"the C++ oracle itself {res.status}: {_tail(res.stderr)}")
-        _oracle_cache[key] = out
-        return out
-
-
-def _tail(text: str, n: int = 600) -> str:
-    text = text.strip()
-    return text if len(text) <= n else "..." + text[-n:]
-
-
-def check_candidate(candidate: str, item: BenchmarkItem, *, timeout: float = 10.0) -> Verdict:
-    """Apply the benchmark item's oracle to a candidate Python translation.
-
-    ``test``: the program ``candidate + "\\n\\n" + test`` must exit 0 (an AssertionError is a wrong answer,
-    any other failure a runtime error). ``compare_stdout``: the item's C++ is compiled and run on ``stdin``;
-    the candidate must print the same lines (trailing whitespace and trailing blank lines ignored). The C++ is
-    compiled with the item's ``std`` (default ``c++17``).
-    """
-    try:
-        ast.parse(candidate)
-    except (SyntaxError, ValueError) as e:
-        return Verdict(False, "syntax_error", str(e))
-    test = item.test
-    if test:
-        res = run_python(candidate + "\n\n" + test, timeout=timeout)
-        if res.ok:
-            return Verdict(True, "pass")
-        if res.status == "timeout":
-            return Verdict(False, "timeout", _tail(res.stderr))
-        kind = "wrong_answer" if "AssertionError" in res.stderr else "runtime_error"
-        return Verdict(False, kind, _tail(res.stderr))
-    if item.compare_stdout and item.cpp:
-        stdin = item.stdin or ""
-        oracle = _oracle_output(item.cpp, stdin, timeout, item.std)
-        if isinstance(oracle, Verdict):
-            return oracle
-        res = run_python(candidate, stdin=stdin, timeout=timeout)
-        if res.status == "timeout":
-            return Verdict(False, "timeout", _tail(res.stderr))
-        if res.status == "killed" or (res.status == "error" and oracle.ok):
-            return Verdict(False, "runtime_error", _tail(res.stderr))
-        if not _same_output(res.stdout, oracle.stdout):
-            return Verdict(False, "wrong_answer", f"expected {_tail(oracle.stdout, 200)!r}, "
-                                                  f"got {_tail(res.stdout, 200)!r}")
-        return Verdict(True, "pass")
-    return Verdict(False, "no_oracle", "the item has neither `test` nor `compare_stdout`")

@@ -1,9 +1,9 @@
 """Contamination: how close each benchmark item's C++ is to the C++ the model was trained on.
 
-Run as: python -m cpp2py.contamination BENCH.jsonl TRAIN.jsonl [TRAIN2.jsonl ...]
+Run as: python -m cpp2py.scoring.contamination BENCH.jsonl TRAIN.jsonl [TRAIN2.jsonl ...]
 
 The similarity of two programs is the Jaccard index of their sets of C++ token 5-grams (tokens from
-:func:`cpp2py.metrics.code_tokens`, so spacing and the XLCoST tokenisation do not matter). For every benchmark
+:func:`cpp2py.scoring.metrics.code_tokens`, so spacing and the XLCoST tokenisation do not matter). For every benchmark
 item we report its highest similarity to any training program; items at or above ``THRESHOLD`` are
 "contaminated" and every headline metric is reported again on the clean rest.
 
@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import read_jsonl
-from cpp2py.metrics import code_tokens
+from cpp2py.scoring.metrics import code_tokens
 from cpp2py.schema import CONTAMINATION_THRESHOLD as THRESHOLD
 
 NGRAM = 5
@@ -118,7 +118,7 @@ def train_data_from_adapter(adapter: str | Path) -> list[Path]:
 
 def main(argv: list[str]) -> None:
     if len(argv) < 2:
-        raise SystemExit("usage: python -m cpp2py.contamination BENCH.jsonl TRAIN.jsonl [...]")
+        raise SystemExit("usage: python -m cpp2py.scoring.contamination BENCH.jsonl TRAIN.jsonl [...]")
     try:
         items = list(read_jsonl(argv[0]))
         sims = max_similarity([r.get("cpp", "") for r in items], read_train_cpp(argv[1:]))

@@ -1,6 +1,6 @@
 """C++ input handling for translation: reading and checking sources, and splitting long ones.
 
-Run as: python -m cpp2py.cpp_source FILE.cpp   (prints the top-level declarations it finds)
+Run as: python -m cpp2py.generation.cpp_source FILE.cpp   (prints the top-level declarations it finds)
 
 * :func:`read_cpp` reads a file (or stdin text) and refuses what is not C++ with a one-line error.
 * :func:`looks_like_cpp` is a cheap heuristic, not a parser: it keeps Python files, prose and data out.

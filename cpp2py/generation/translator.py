@@ -1,0 +1,179 @@
+"""The translation core: C++ sources in, checked Python out, with one backend.
+
+Run as: (library) ``Translator(make_backend(cfg), cfg).translate_many([cpp])``; users reach it through
+``cpp2py translate`` (:mod:`cpp2py.jobs.translate`).
+
+What a user gets back is checked, never passed off as fine:
+
+* the code is extracted from the reply (:func:`cpp2py.prompt.extract_code`) and must ``ast.parse``; a
+  reply that does not parse is regenerated (sampling, a bounded number of times) and otherwise returned
+  with a ``# cpp2py: translation does not parse`` header and ``parses=False``;
+* generation stops at EOS or at the closing fence, under a token budget scaled to the input; a reply cut
+  by the budget is flagged ``hit_token_cap``;
+* an input beyond the model's window is split at top-level declarations (:mod:`cpp2py.generation.cpp_source`),
+  translated piece by piece and reassembled with imports hoisted.
+
+``--verify`` (running the candidates against an oracle and repairing failures) is
+:class:`cpp2py.jobs.verify.VerifyingTranslator`, which extends this class.
+"""
+from __future__ import annotations
+
+import ast
+import time
+from dataclasses import dataclass
+
+from cpp2py import prompt
+from cpp2py.errors import Cpp2PyError
+from cpp2py.generation.cpp_source import split_declarations
+from cpp2py.schema import BenchmarkItem, TranslateConfig
+
+NOT_PARSING = "# cpp2py: translation does not parse"
+NOT_VERIFIED = "# cpp2py: translation failed verification"
+
+
+@dataclass
+class TranslationResult:
+    python: str
+    parses: bool
+    verified: bool | None    # None: --verify was off
+    repairs: int             # --verify repair rounds used
+    seconds: float           # wall time, amortised over the batch it ran in
+    raw: str                 # the model's reply (the last one, after retries and repairs)
+    hit_token_cap: bool
+    pieces: int = 1          # > 1 when a long input was split at top-level declarations
+    check: str = ""          # the last --verify verdict, e.g. "pass" or "wrong_answer: ..."
+
+    def file_text(self) -> str:
+        """The Python to write out: a header says so when it does not parse or failed verification."""
+        if not self.parses:
+            return f"{NOT_PARSING}\n{self.python.rstrip()}\n"
+        if self.verified is False:
+            first = self.check.splitlines()[0] if self.check else "no detail"
+            return f"{NOT_VERIFIED} ({first[:200]})\n{self.python.rstrip()}\n"
+        return self.python.rstrip() + "\n"
+
+
+@dataclass
+class _Unit:
+    source: int          # which input this piece belongs to
+    cpp: str
+    code: str = ""
+    raw: str = ""
+    parses: bool = False
+    hit_cap: bool = False
+
+
+class Translator:
+    """Translate batches of C++ sources with one backend; see the module docstring for the guarantees."""
+
+    def __init__(self, backend, cfg: TranslateConfig):
+        self.backend, self.cfg = backend, cfg
+
+    # -- pieces ------------------------------------------------------------------------------------
+    def piece_limit(self) -> int:
+        # The budget for new tokens is about twice the input, so input + output fit when the input
+        # takes at most a third of the window (less a margin for the prompt's own text).
+        return self.cfg.max_input_tokens or max(64, (self.backend.context_window - 256) // 3)
+
+    def pieces(self, cpp: str) -> list[str]:
+        limit = self.piece_limit()
+        if self.backend.count_tokens(cpp) <= limit:
+            return [cpp]
+        split = split_declarations(cpp)
+        head = split.preamble + "\n\n" if split.preamble else ""
+        pieces: list[str] = []
+        current: list[str] = []
+        for decl in split.declarations:
+            size = self.backend.count_tokens(head + decl)
+            if size > limit:
+                first = decl.strip().splitlines()[0][:60]
+                raise Cpp2PyError(f"input: one declaration ({first!r}...) is {size} tokens, over the "
+                                  f"{limit}-token limit of one piece for this model; shorten it or raise "
+                                  "max_input_tokens on a model with a longer window")
+            if current and self.backend.count_tokens(head + "\n\n".join(current + [decl])) > limit:
+                pieces.append(head + "\n\n".join(current))
+                current = []
+            current.append(decl)
+        if current:
+            pieces.append(head + "\n\n".join(current))
+        return pieces
+
+    # -- generation ---------------------------------------------------------------------------------
+    def _generate_units(self, units: list[_Unit]) -> None:
+        cfg, n = self.cfg, self.cfg.num_samples
+        convs = [prompt.messages(u.cpp) for u in units for _ in range(n)]
+        replies = self.backend.generate(convs, decoding=cfg.decoding(), max_new_tokens=cfg.max_new_tokens)
+        for k, u in enumerate(units):
+            samples = [self._read(r) for r in replies[k * n:(k + 1) * n]]
+            self._take(u, *next((s for s in samples if s[2]), samples[0]))  # the first that parses
+        for _ in range(cfg.retries):
+            todo = [u for u in units if not u.parses]
+            if not todo:
+                break
+            replies = self.backend.generate([prompt.messages(u.cpp) for u in todo],
+                                            decoding=cfg.decoding(temperature=max(cfg.temperature, cfg.retry_temperature)),
+                                            max_new_tokens=cfg.max_new_tokens)
+            for u, r in zip(todo, replies):
+                reply, code, ok = self._read(r)
+                if ok:
+                    self._take(u, reply, code, ok)
+
+    @staticmethod
+    def _read(reply: str) -> tuple[str, str, bool]:
+        """(reply, its code, whether that parses): extracted and parsed once per reply."""
+        code = prompt.extract_code(reply)
+        return reply, code, prompt.parses(code)
+
+    @staticmethod
+    def _take(u: _Unit, reply: str, code: str, parses: bool) -> None:
+        u.raw, u.code, u.parses = str(reply), code, parses
+        u.hit_cap = bool(getattr(reply, "hit_token_cap", False))
+
+    # -- the whole job ---------------------------------------------------------------------------------
+    def translate_many(self, cpp_sources: list[str],
+                       items: list[BenchmarkItem] | None = None) -> list[TranslationResult]:
+        """Translate ``cpp_sources`` (results in the same order). ``items`` are the benchmark items whose
+        oracles :meth:`finish` may use."""
+        t0 = time.perf_counter()
+        units = [_Unit(k, piece) for k, cpp in enumerate(cpp_sources) for piece in self.pieces(cpp)]
+        self._generate_units(units)
+        results = []
+        for k in range(len(cpp_sources)):
+            mine = [u for u in units if u.source == k]
+            code = mine[0].code if len(mine) == 1 else reassemble([u.code for u in mine])
+            results.append(TranslationResult(
+                python=code, parses=mine[0].parses if len(mine) == 1 else prompt.parses(code), verified=None, repairs=0, seconds=0.0,
+                raw="\n\n".join(u.raw for u in mine), hit_token_cap=any(u.hit_cap for u in mine),
+                pieces=len(mine),
+            ))
+        self.finish(cpp_sources, items, results)
+        per_item = (time.perf_counter() - t0) / max(1, len(cpp_sources))
+        for r in results:
+            r.seconds = per_item
+        return results
+
+    def finish(self, sources: list[str], items: list[BenchmarkItem] | None,
+               results: list[TranslationResult]) -> None:
+        """A step after generation, timed with it; :class:`cpp2py.jobs.verify.VerifyingTranslator` verifies here."""
+
+
+def reassemble(codes: list[str]) -> str:
+    """Join piecewise translations into one module: imports hoisted to the top and de-duplicated, and
+    top-level statements repeated across pieces (the shared preamble's globals) kept once."""
+    trees = []
+    for code in codes:
+        try:
+            trees.append((code.splitlines(), ast.parse(code)))
+        except SyntaxError:
+            return "\n\n\n".join(c.strip("\n") for c in codes)
+    imports: list[str] = []
+    body: list[str] = []
+    for lines, tree in trees:
+        for node in tree.body:
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
+            text = "\n".join(lines[start:node.end_lineno]).rstrip()
+            target = imports if isinstance(node, (ast.Import, ast.ImportFrom)) else body
+            if text not in target:
+                target.append(text)
+    out = "\n".join(imports)
+    return (out + "\n\n\n" if out else "") + "\n\n\n".join(body)
