@@ -12,11 +12,15 @@ mkdir -p "$OUT"
 cpp2py prepare xlcost --src "$DATA/xlcost-m_g-transeval/xlcost-m" --out "$OUT/data/xlcost"
 cpp2py prepare cost --src "$DATA/cost_must-cost/CoST_data.zip" --out "$OUT/data/cost"
 cpp2py prepare humaneval-x --src "$DATA/humaneval-x" --out "$OUT/data/humaneval-x"
+# the modern-C++ dev benchmark: held-out TheAlgorithms programs (compare_stdout); compiling and running all
+# 360 programs took 6 to 13 min on a shared 2-core CPU (2026-11-30, docs/data.md)
+cpp2py prepare thealgorithms --src "$DATA/thealgorithms-cpp/C-Plus-Plus.tar.xz" --out "$OUT/data/thealgorithms"
 
 declare -A BENCH=(
   [xlcost-test]="$OUT/data/xlcost/test.jsonl"
   [humaneval-x]="$OUT/data/humaneval-x/humaneval-x.jsonl"
   [cost-stdout]="$OUT/data/cost/cost-stdout.jsonl"
+  [thealgorithms-dev]="$OUT/data/thealgorithms/thealgorithms-dev.jsonl"
 )
 for name in "${!BENCH[@]}"; do
   bench=${BENCH[$name]}

@@ -102,6 +102,46 @@ def prepare_humaneval_x(
     typer.echo(f"{out / stats['file']}: {stats['items']} problems", err=True)
 
 
+@prepare_app.command("leetcode")
+def prepare_leetcode(
+    src: Path = typer.Option(..., help="LeetCode-Solutions.tar.xz (or its extracted folder with C++/ and Python/)."),
+    out: Path = typer.Option(..., help="Output folder."),
+    verify: bool = typer.Option(False, help="Run each Python candidate against the oracle built from its C++ "
+                                            "(about 10 s a problem on a 2-core CPU); without it nothing is a pair."),
+    jobs: int = typer.Option(2, help="Candidates verified at once."),
+) -> None:
+    """LeetCode C++ with same-problem Python, split by problem: Python 3 fixed candidates as C++-only inputs
+    (inputs-{split}.jsonl) until the oracle verifies them into pairs ({split}.jsonl)."""
+    from cpp2py.data.leetcode import oracle_verifier, prepare_leetcode as run
+
+    stats = run(src, out, verifier=oracle_verifier() if verify else None, jobs=jobs)
+    for name, s in stats["splits"].items():
+        skips = ", ".join(f"{k} {v}" for k, v in s["skip"].items())
+        typer.echo(f"{name}: {s['problems']} problems, {s['written']} verified pairs, {s['inputs_written']} "
+                   f"C++-only inputs ({skips}); dropped {s['dropped'] or 'none'}", err=True)
+
+
+@prepare_app.command("thealgorithms")
+def prepare_thealgorithms(
+    src: Path = typer.Option(..., help="C-Plus-Plus.tar.xz (or its extracted folder)."),
+    out: Path = typer.Option(..., help="Output folder."),
+    bench_splits: List[str] = typer.Option(["test"], help="Splits whose programs form thealgorithms-dev.jsonl; "
+                                                          "repeatable."),
+    jobs: int = typer.Option(2, help="Programs compiled/run at once."),
+    timeout: float = typer.Option(10.0, help="Seconds each program may run."),
+) -> None:
+    """TheAlgorithms C++ programs that compile, exit 0 and print the same twice: C++-only inputs split by
+    program, and a compare_stdout dev benchmark of the held-out ones."""
+    from cpp2py.data.thealgorithms import prepare_thealgorithms as run
+
+    stats = run(src, out, bench_splits=tuple(bench_splits), jobs=jobs, timeout=timeout)
+    for name, s in stats["splits"].items():
+        typer.echo(f"{name}: {s['programs']} programs, {s['inputs_written']} inputs; skipped {s['skipped'] or 'none'}",
+                   err=True)
+    b = stats["benchmark"]
+    typer.echo(f"{out / b['file']}: {b['items']} items", err=True)
+
+
 @models_app.command("list")
 def models_list() -> None:
     """Models cpp2py knows by short name, and whether each is installed."""

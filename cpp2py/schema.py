@@ -6,7 +6,8 @@ Run as: (library) ``from cpp2py.schema import BenchmarkItem, read_items, Transla
 
 On disk (unchanged by this module; see docs/data.md):
 
-* a benchmark item is ``{"id", "cpp", "python", "test", "stdin", "compare_stdout"}`` (prepare's
+* a benchmark item is ``{"id", "cpp", "python", "test", "stdin", "compare_stdout"}`` and optionally ``std``
+  (``c++17`` or ``c++20``, the standard the ``compare_stdout`` oracle compiles with; default ``c++17``) (prepare's
   train/val/test records ``{"id", "cpp", "python", "source"}`` read as items without an oracle);
 * a prediction is ``{"id", "prediction", "parses", "hit_token_cap", "repairs", "verified", "seconds"}``,
   or ``{"id", "predictions": [...]}`` for several samples.
@@ -22,6 +23,7 @@ from cpp2py.errors import Cpp2PyError
 from cpp2py.files import read_jsonl
 
 BACKENDS = ("hf", "openai")
+CPP_STANDARDS = ("c++17", "c++20")
 CONTAMINATION_THRESHOLD = 0.5  # C++ 5-gram Jaccard at or above which an item counts as seen in training
 
 
@@ -46,6 +48,7 @@ class BenchmarkItem:
     test: str | None = None
     stdin: str | None = None
     compare_stdout: bool = False
+    std: str = "c++17"               # the C++ standard the compare_stdout oracle is compiled with
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -54,6 +57,8 @@ class BenchmarkItem:
             raise Cpp2PyError(f"item {self.id}: `cpp` must be a non-empty string")
         if not isinstance(self.compare_stdout, bool):
             raise Cpp2PyError(f"item {self.id}: `compare_stdout` must be true or false")
+        if self.std not in CPP_STANDARDS:
+            raise Cpp2PyError(f"item {self.id}: `std` must be one of {', '.join(CPP_STANDARDS)}, got {self.std!r}")
 
     @property
     def executable(self) -> bool:
@@ -71,10 +76,13 @@ class BenchmarkItem:
         python = _optional_str(rec, "python", where)
         return cls(id=str(rec["id"]), cpp=cpp, python=python if python and python.strip() else None,
                    test=_optional_str(rec, "test", where), stdin=_optional_str(rec, "stdin", where),
-                   compare_stdout=bool(rec.get("compare_stdout", False)))
+                   compare_stdout=bool(rec.get("compare_stdout", False)), std=rec.get("std") or "c++17")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if self.std == "c++17":  # the default is left out, so files written before `std` existed are unchanged
+            del d["std"]
+        return d
 
 
 def unique_ids(ids: Iterable[str], where: str) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cpp2py import data
-from cpp2py.data import cost, formatting
+from cpp2py.data import common, formatting
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import read_jsonl
 
@@ -210,8 +210,8 @@ def test_cost_pairs_splits_and_benchmark(cost_zip: Path, tmp_path: Path) -> None
     out = tmp_path / "cost"
     stats = data.prepare_cost(cost_zip, out, bench_splits=data.SPLITS)
     assert stats["encodings"] == {"cp1252": 1, "utf-8": 2}
-    split = cost.cost_split("1")
-    assert split == cost.cost_split("1") and split in data.SPLITS
+    split = common.problem_split("1")
+    assert split == common.problem_split("1") and split in data.SPLITS
     (rec,) = read_jsonl(out / f"{split}.jsonl")
     assert rec["id"] == "cost/1" and rec["source"] == "cost"
     assert "cout << \"caf\u00e9 \" << 6 * 7 << endl;" in rec["cpp"] and "\u00a0" not in rec["cpp"]

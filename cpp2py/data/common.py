@@ -2,12 +2,52 @@
 and the split files with their stats."""
 from __future__ import annotations
 
+import hashlib
+import tarfile
 from pathlib import Path
 
+from cpp2py.errors import Cpp2PyError
 from cpp2py.files import write_jsonl
 from cpp2py.scoring.metrics import normalise_ws
 
 SPLITS = ("train", "val", "test")
+
+
+def check_bench_splits(bench_splits: tuple[str, ...]) -> None:
+    bad = [s for s in bench_splits if s not in SPLITS]
+    if bad:
+        raise Cpp2PyError(f"--bench-splits: unknown split(s) {', '.join(bad)}; choose from {', '.join(SPLITS)}")
+
+
+def problem_split(problem_id: str) -> str:
+    """Deterministic 80/10/10 split by the problem id's sha1, so a problem is never in two splits."""
+    bucket = int(hashlib.sha1(problem_id.encode("utf-8")).hexdigest(), 16) % 100
+    return "train" if bucket < 80 else "val" if bucket < 90 else "test"
+
+
+def read_source_tree(src: str | Path, suffixes: tuple[str, ...]) -> dict[str, str]:
+    """{relative path: text} of the files ending in ``suffixes`` in a .tar.xz/.tar.gz archive or a folder.
+
+    Read into memory (the corpora are a few MB) so nothing is extracted next to the read-only data.
+    """
+    src = Path(src)
+    if not src.exists():
+        raise Cpp2PyError(f"{src}: no such file or directory")
+    files: dict[str, str] = {}
+    if src.is_dir():
+        for p in sorted(src.rglob("*")):
+            if p.is_file() and p.name.endswith(suffixes):
+                files[p.relative_to(src).as_posix()] = p.read_text(encoding="utf-8", errors="replace")
+        return files
+    try:
+        with tarfile.open(src) as tar:
+            for m in tar.getmembers():
+                if m.isfile() and m.name.endswith(suffixes):
+                    raw = tar.extractfile(m).read()
+                    files[m.name.removeprefix("./")] = raw.decode("utf-8", errors="replace")
+    except tarfile.TarError as e:
+        raise Cpp2PyError(f"{src}: not a readable tar archive ({e})") from None
+    return dict(sorted(files.items()))
 
 
 def dedupe(records: list[dict]) -> tuple[list[dict], int]:

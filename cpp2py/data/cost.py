@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 import zipfile
@@ -11,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from cpp2py.data.common import SPLITS, finish_splits, plain_stats
+from cpp2py.data.common import SPLITS, check_bench_splits, finish_splits, plain_stats, problem_split
 from cpp2py.data.formatting import ast_dump
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import write_json, write_jsonl
@@ -93,12 +92,6 @@ def parse_cost_csv(text: str) -> dict[str, list[str]]:
     return out
 
 
-def cost_split(problem_id: str) -> str:
-    """Deterministic 80/10/10 split by the problem id's sha1, so a problem is never in two splits."""
-    bucket = int(hashlib.sha1(problem_id.encode("utf-8")).hexdigest(), 16) % 100
-    return "train" if bucket < 80 else "val" if bucket < 90 else "test"
-
-
 def _bench_one(rec: dict, timeout: float) -> tuple[dict, str, bool]:
     """Compile and run one CoST C++ program in the sandbox; (record, outcome, does the reference Python
     pass the resulting compare_stdout oracle)."""
@@ -128,16 +121,14 @@ def prepare_cost(src: str | Path, out: str | Path, *, bench_splits: tuple[str, .
     from concurrent.futures import ThreadPoolExecutor
 
     out = Path(out)
-    bad = [s for s in bench_splits if s not in SPLITS]
-    if bad:
-        raise Cpp2PyError(f"--bench-splits: unknown split(s) {', '.join(bad)}; choose from {', '.join(SPLITS)}")
+    check_bench_splits(bench_splits)
     splits: dict[str, list[dict]] = {s: [] for s in SPLITS}
     dropped = {s: Counter() for s in SPLITS}
     read = Counter()
     encodings = Counter()
     parses = Counter()
     for pid, text, info in read_cost_problems(src):
-        split = cost_split(pid)
+        split = problem_split(pid)
         read[split] += 1
         encodings[info["encoding"]] += 1
         try:

@@ -43,14 +43,14 @@ def _same_output(a: str, b: str) -> bool:
 _oracle_cache: LRU[ExecResult | Verdict] = LRU(maxsize=1024)
 
 
-def _oracle_output(cpp: str, stdin: str, timeout: float) -> ExecResult | Verdict:
+def _oracle_output(cpp: str, stdin: str, timeout: float, std: str) -> ExecResult | Verdict:
     """The C++ program's run on ``stdin`` (cached), or a Verdict saying why there is no oracle."""
-    key = (hashlib.sha256(cpp.encode("utf-8")).hexdigest(), stdin)
+    key = (hashlib.sha256(cpp.encode("utf-8")).hexdigest(), stdin, std)
     # The k samples of one item are checked at once: run the oracle once, not once per thread.
     with _lock_for(("oracle", *key)):
         if (cached := _oracle_cache.get(key)) is not None:
             return cached
-        compiled = compile_cpp(cpp)
+        compiled = compile_cpp(cpp, std=std)
         if isinstance(compiled, ExecResult):
             out: ExecResult | Verdict = Verdict(False, "oracle_compile_error", _tail(compiled.stderr))
         else:
@@ -71,8 +71,9 @@ def check_candidate(candidate: str, item: BenchmarkItem, *, timeout: float = 10.
 
     ``test``: the program ``candidate + "\\n\\n" + test`` must run to its end and exit 0 (an AssertionError
     is a wrong answer, any other failure, leaving early included, a runtime error). ``compare_stdout``: the
-    item's C++ is compiled and run on ``stdin``; the candidate must print the same lines (trailing
-    whitespace and trailing blank lines ignored): leaving early with the right output is a real pass.
+    item's C++ is compiled (with the item's ``std``, default ``c++17``) and run on ``stdin``; the candidate must
+    print the same lines (trailing whitespace and trailing blank lines ignored): leaving early with the right
+    output is a real pass.
     """
     try:
         ast.parse(candidate)
@@ -89,7 +90,7 @@ def check_candidate(candidate: str, item: BenchmarkItem, *, timeout: float = 10.
         return Verdict(False, kind, _tail(res.stderr))
     if item.compare_stdout and item.cpp:
         stdin = item.stdin or ""
-        oracle = _oracle_output(item.cpp, stdin, timeout)
+        oracle = _oracle_output(item.cpp, stdin, timeout, item.std)
         if isinstance(oracle, Verdict):
             return oracle
         res = run_python(candidate, stdin=stdin, timeout=timeout)

@@ -568,10 +568,10 @@ def _lock_for(key: object) -> threading.Lock:
     return _key_locks.setdefault(key, threading.Lock)
 
 
-def compile_cpp(source: str, *, timeout: float = 60.0) -> CompiledCpp | ExecResult:
-    """Compile C++ with ``g++ -std=c++17 -O2`` (inside the sandbox); the binary is cached by source hash for
-    the life of the process. Returns the failed ``ExecResult`` when compilation fails."""
-    digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
+def compile_cpp(source: str, *, timeout: float = 60.0, std: str = "c++17") -> CompiledCpp | ExecResult:
+    """Compile C++ with ``g++ -std=<std> -O2`` (inside the sandbox); the binary is cached by source hash and
+    standard for the life of the process. Returns the failed ``ExecResult`` when compilation fails."""
+    digest = hashlib.sha256(f"{std}\0{source}".encode("utf-8")).hexdigest()
     with _lock_for(digest):
         target = _binary_cache() / digest
         if target.is_file():
@@ -579,7 +579,7 @@ def compile_cpp(source: str, *, timeout: float = 60.0) -> CompiledCpp | ExecResu
         gxx = shutil.which("g++")
         if not gxx:
             return ExecResult("error", None, "", "g++ not found on PATH", 0.0)
-        res, got = _run([gxx, "-std=c++17", "-O2", "-o", "prog", "prog.cpp"], files={"prog.cpp": source},
+        res, got = _run([gxx, f"-std={std}", "-O2", "-o", "prog", "prog.cpp"], files={"prog.cpp": source},
                         timeout=timeout, memory_mb=4096, collect=("prog",))
         if not res.ok or "prog" not in got:
             return res
