@@ -16,6 +16,7 @@ import typer
 
 from cpp2py.contamination import THRESHOLD
 from cpp2py.errors import Cpp2PyError
+from cpp2py.jobs.selftrain import LEAK_THRESHOLD
 
 app = typer.Typer(
     help="Fine-tune an LLM with QLoRA to translate C++ into Python, translate with it, and measure it honestly.",
@@ -206,7 +207,7 @@ def self_train(
     batch_size: int = typer.Option(64, help="Sequences per model.generate call."),
     inputs_per_call: int = typer.Option(32, help="Inputs whose samples go to one generate call (the CPU checks one chunk while the model samples the next)."),
     oracle_budget: int = typer.Option(20, help="Generated cases per function, or stdin inputs per program."),
-    leak_threshold: float = typer.Option(0.9, help="C++ 5-gram Jaccard to a benchmark item at or above which an input is dropped."),
+    leak_threshold: float = typer.Option(LEAK_THRESHOLD, help="C++ 5-gram Jaccard to a benchmark item at or above which an input is dropped."),
     jobs: int = typer.Option(0, help="Threads building oracles and running candidates (0: one per CPU)."),
     limit: Optional[int] = typer.Option(None, help="Handle at most this many inputs in this run (a smoke test)."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip inputs the round has already handled."),
