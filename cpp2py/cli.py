@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 
 from cpp2py.errors import Cpp2PyError
-from cpp2py.schema import BACKENDS, CONTAMINATION_THRESHOLD
+from cpp2py.schema import BACKENDS, CONTAMINATION_THRESHOLD, SELFTRAIN_LEAK_THRESHOLD
 
 # The model section's options, declared once for translate, evaluate and serve (cpp2py.schema.ModelConfig).
 BACKEND = typer.Option("hf", help=f"{' or '.join(BACKENDS)}: a local transformers model, or any OpenAI-compatible server.")
@@ -247,6 +247,50 @@ def translate(
         typer.echo("warning: some translations are marked '# cpp2py: translation does not parse' or "
                    "'# cpp2py: translation failed verification' or '# cpp2py: undefined names'", err=True)
         raise typer.Exit(3)
+
+
+@app.command("self-train")
+def self_train(
+    inputs: List[Path] = typer.Option(..., help="C++-only JSONL ({\"id\", \"cpp\", \"python\": null, ...}, e.g. prepare leetcode's inputs-train.jsonl); repeatable."),
+    out: Path = typer.Option(..., help="The round's training pairs, e.g. data/selftrain/round1.jsonl (.status.jsonl and .stats.json go beside it)."),
+    round_: int = typer.Option(..., "--round", help="The round number, recorded in every pair."),
+    benchmark: Optional[List[Path]] = typer.Option(None, help="Benchmark/test JSONL whose C++ must not leak into training (near-copies are dropped); repeatable."),
+    no_leak_check: bool = typer.Option(False, "--no-leak-check", help="Run without --benchmark (the pairs are then unchecked for leakage)."),
+    previous: Optional[List[Path]] = typer.Option(None, help="Earlier rounds' pairs: their inputs already have a target; repeatable."),
+    model: Optional[str] = typer.Option(None, help="Base model (short name, local dir, .gguf, hub id). Default: the default model + shipped adapter."),
+    adapter: Optional[str] = typer.Option(None, help="The current LoRA adapter, e.g. the last round's run."),
+    samples: int = typer.Option(8, help="Candidates sampled per input."),
+    temperature: float = typer.Option(0.8, help="Sampling temperature."),
+    top_p: float = typer.Option(0.95, help="Nucleus sampling threshold."),
+    batch_size: int = typer.Option(64, help="Sequences per model.generate call."),
+    inputs_per_call: int = typer.Option(32, help="Inputs whose samples go to one generate call (the CPU checks one chunk while the model samples the next)."),
+    oracle_budget: int = typer.Option(20, help="Generated cases per function, or stdin inputs per program."),
+    leak_threshold: float = typer.Option(SELFTRAIN_LEAK_THRESHOLD, help="C++ 5-gram Jaccard to a benchmark item at or above which an input is dropped."),
+    jobs: int = typer.Option(0, help="Threads building oracles and running candidates (0: one per CPU)."),
+    limit: Optional[int] = typer.Option(None, help="Handle at most this many inputs in this run (a smoke test)."),
+    resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip inputs the round has already handled."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32."),
+) -> None:
+    """One round of execution-verified self-training: sample translations of C++-only inputs, keep those that
+    pass the oracle built from the C++, and write them as training pairs with provenance (docs/training.md)."""
+    from cpp2py.jobs.selftrain import SelfTrainConfig, self_train as run_round
+    from cpp2py.schema import TranslateConfig
+
+    if not benchmark and not no_leak_check:
+        raise Cpp2PyError("--benchmark: name the benchmark files to keep out of training (or pass --no-leak-check)")
+    cfg = SelfTrainConfig(
+        inputs=[str(p) for p in inputs], out=str(out), round=round_, benchmarks=[str(p) for p in benchmark or []],
+        previous=[str(p) for p in previous or []], samples=samples, temperature=temperature,
+        leak_threshold=leak_threshold, oracle_budget=oracle_budget, inputs_per_call=inputs_per_call, jobs=jobs,
+        limit=limit, resume=resume,
+    )
+    stats = run_round(cfg, TranslateConfig(model=model, adapter=adapter, device=device, dtype=dtype,
+                                           batch_size=batch_size, top_p=top_p))
+    o, c, t = stats["oracle"], stats["candidates"], stats["time"]
+    typer.echo(f"round {round_}: {stats['inputs']['handled']} inputs handled, {stats['leakage']['dropped']} leaked, "
+               f"oracle for {o['built']} (coverage {o['coverage']}), {c['passing']}/{c['sampled']} candidates pass, "
+               f"{stats['pairs']['kept']} pairs in {out}; {t['samples_per_second']} samples/s", err=True)
 
 
 @app.command()

@@ -25,6 +25,7 @@ from cpp2py.files import read_jsonl
 BACKENDS = ("hf", "openai")
 CPP_STANDARDS = ("c++17", "c++20")
 CONTAMINATION_THRESHOLD = 0.5  # C++ 5-gram Jaccard at or above which an item counts as seen in training
+SELFTRAIN_LEAK_THRESHOLD = 0.9  # self-training drops an input this close to a benchmark item (issue 12's near-copy)
 
 
 def _optional_str(rec: dict[str, Any], key: str, where: str) -> str | None:
