@@ -29,6 +29,7 @@ from cpp2py.execution.checks import check_candidate
 from cpp2py.execution.oracle import DEFAULT_BUDGET, NoOracle, OracleResult, build_oracle
 from cpp2py.execution.sandbox import run_python
 from cpp2py.files import read_text
+from cpp2py.generation.cpp_source import has_main
 from cpp2py.generation.translator import TranslationResult, Translator
 from cpp2py.schema import BenchmarkItem
 
@@ -164,7 +165,9 @@ class VerifyingTranslator(Translator):
         if not self.cfg.verify:
             return
         given = [read_text(p) for p in self.cfg.stdin]
-        stdins = [given + ([items[k].stdin] if items and items[k].stdin else []) for k in range(len(sources))]
+        # --stdin files are program input: a source without main (a function) gets the generated cases only.
+        stdins = [(given if has_main(src) else []) + ([items[k].stdin] if items and items[k].stdin else [])
+                  for k, src in enumerate(sources)]
         verdicts = verify_many(sources, [r.python if r.parses else "" for r in results], self.complete,
                                self.options(), stdins, repairable=[r.pieces == 1 for r in results])
         for k, (r, v) in enumerate(zip(results, verdicts)):
