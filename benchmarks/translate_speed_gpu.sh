@@ -13,15 +13,8 @@
 # <set>-<engine>.jsonl.
 set -uo pipefail
 OUT=${OUT:-out/translate_speed_gpu}
-GGUF=${GGUF:-/root/stage/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf}
 mkdir -p "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-home=~/.cache/cpp2py/models/qwen2.5-coder-0.5b-instruct
-if [ ! -f "$home/hf/config.json" ]; then
-    mkdir -p "$home" && cp "$GGUF" "$home/" || { echo "no model: $GGUF is missing" >&2; exit 1; }
-    python3 -m cpp2py models install qwen2.5-coder-0.5b-instruct 2>&1 | tail -3
-fi
+source benchmarks/gpu_env.sh
 nvidia-smi --query-gpu=name,memory.used,memory.total --format=csv,noheader
 python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'
 timeout 540 python3 benchmarks/translate_speed.py \

@@ -9,17 +9,10 @@
 # .gpu/data holds humaneval-x.jsonl (cpp2py prepare humaneval-x) and cost-stdout.jsonl (cpp2py prepare cost).
 set -uo pipefail
 OUT=${OUT:-out/verify_gpu}
-GGUF=${GGUF:-/root/stage/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf}
 SAMPLES=${SAMPLES:-8}
 ROUNDS=${ROUNDS:-2}
 mkdir -p "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-home=~/.cache/cpp2py/models/qwen2.5-coder-0.5b-instruct
-if [ ! -f "$home/hf/config.json" ]; then
-    mkdir -p "$home" && cp "$GGUF" "$home/" || { echo "no model: $GGUF is missing" >&2; exit 1; }
-    python3 -m cpp2py models install qwen2.5-coder-0.5b-instruct 2>&1 | tail -3
-fi
+source benchmarks/gpu_env.sh
 for bench in humaneval-x cost-stdout; do
     b=.gpu/data/$bench.jsonl
     t=$SECONDS
