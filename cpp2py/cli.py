@@ -4,17 +4,19 @@ Run as: cpp2py --help
 
 Each command parses options, builds the stage's typed config and calls the stage's function; the work
 is done in the stage modules. Heavy libraries load only inside the commands that need them. A
-:class:`~cpp2py.errors.Cpp2PyError` becomes a one-line ``error:`` message and exit status 1.
+:class:`~cpp2py.errors.Cpp2PyError`, or a library that an uninstalled extra provides, becomes a one-line
+``error:`` message and exit status 1; Ctrl-C exits 130 saying what a batch job kept (docs/translation.md).
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 
-from cpp2py.errors import Cpp2PyError
+from cpp2py.errors import Cpp2PyError, Interrupted
 from cpp2py.schema import BACKENDS, CONTAMINATION_THRESHOLD, SELFTRAIN_LEAK_THRESHOLD
 
 # The model section's options, declared once for translate, evaluate and serve (cpp2py.schema.ModelConfig).
@@ -43,6 +45,17 @@ def options(verbose: bool = typer.Option(False, "--verbose", help="Show the libr
     from cpp2py import quiet
 
     quiet.configure(verbose)
+
+
+@contextlib.contextmanager
+def _reporting_interrupts() -> Iterator[None]:
+    """Ctrl-C in a batch job: say what it kept. Typer turns any KeyboardInterrupt into a silent exit 130, so
+    this has to happen inside the command."""
+    try:
+        yield
+    except Interrupted as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(130) from None
 
 
 def _print_prepare_stats(title: str, stats: dict) -> None:
@@ -231,21 +244,24 @@ def translate(
         stdin=[str(p) for p in stdin], resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,
         engine=engine, num_gpus=num_gpus,
     )
-    if shard is not None:
-        from cpp2py.jobs.sharding import parse_shard
-        from cpp2py.jobs.translate import translate_shard
+    with _reporting_interrupts():
+        if shard is not None:
+            from cpp2py.jobs.sharding import parse_shard
+            from cpp2py.jobs.translate import translate_shard
 
-        if output is None:
-            raise Cpp2PyError("--shard needs -o SHARD_PREDICTIONS.jsonl")
-        summary = translate_shard(input, output, cfg, *parse_shard(shard))
-    else:
-        summary = translate_path(input, output, cfg)
+            if output is None:
+                raise Cpp2PyError("--shard needs -o SHARD_PREDICTIONS.jsonl")
+            summary = translate_shard(input, output, cfg, *parse_shard(shard))
+        else:
+            summary = translate_path(input, output, cfg)
     typer.echo(summary.line(), err=True)
     # A benchmark's predictions carry parses/verified per record for `evaluate` to count; a file or a
     # directory of translations that do not parse or fail --verify must not look like success.
     if not summary.ok and not input.endswith(".jsonl"):
-        typer.echo("warning: some translations are marked '# cpp2py: translation does not parse' or "
-                   "'# cpp2py: translation failed verification' or '# cpp2py: undefined names'", err=True)
+        # inputs skipped as rejected (each already named in a warning) have no translation to point at
+        if summary.not_parsing or summary.failed_verify or summary.undefined:
+            typer.echo("warning: some translations are marked '# cpp2py: translation does not parse' or "
+                       "'# cpp2py: translation failed verification' or '# cpp2py: undefined names'", err=True)
         raise typer.Exit(3)
 
 
@@ -327,7 +343,8 @@ def evaluate(
         adapter=str(adapter) if adapter else None, backend=backend, base_url=base_url, device=device, dtype=dtype,
         train_data=[str(p) for p in train_data or []], threshold=threshold, workers=workers, timeout=timeout, ks=ks,
     )
-    result = run_evaluate(cfg)
+    with _reporting_interrupts():   # --model translates the benchmark first
+        result = run_evaluate(cfg)
     for name, m in result.items():
         ca = m.get("ca@1")
         cb = m.get("codebleu")
@@ -362,15 +379,42 @@ def serve(
                           max_input_tokens=max_input_tokens, timeout=timeout, allow_exec=allow_exec))
 
 
+# The extra (pyproject.toml) that installs each optional top-level module; the core install has none of them.
+EXTRA_OF_MODULE = {
+    **dict.fromkeys(("torch", "transformers", "peft", "accelerate", "safetensors", "gguf"), "model"),
+    **dict.fromkeys(("trl", "bitsandbytes", "datasets", "tensorboard"), "train"),
+    **dict.fromkeys(("codebleu", "tree_sitter_python", "matplotlib"), "eval"),
+    **dict.fromkeys(("tree_sitter", "tree_sitter_cpp"), "oracle"),
+    **dict.fromkeys(("fastapi", "uvicorn", "starlette"), "serve"),
+    "openai": "openai",
+}
+
+
+def _command_name(argv: list[str]) -> str:
+    """``cpp2py translate`` or ``cpp2py prepare cost``: the words before the first option or argument."""
+    words = ["cpp2py"]
+    for a in argv[1:]:
+        if a.startswith("-"):
+            continue
+        words.append(a)
+        if a not in ("prepare", "models"):
+            break
+    return " ".join(words)
+
+
 def main() -> None:
     try:
         app()
     except Cpp2PyError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        typer.echo("interrupted; finished items were kept", err=True)
-        sys.exit(130)
+    except ModuleNotFoundError as e:
+        extra = EXTRA_OF_MODULE.get((e.name or "").split(".")[0])
+        if extra is None:
+            raise
+        typer.echo(f"error: {_command_name(sys.argv)} needs the {extra} extra ({e.name} is not installed): "
+                   f"pip install 'cpp2py[{extra}]'", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -5,23 +5,62 @@ Run as: (library) ``from cpp2py.files import read_jsonl, write_jsonl, atomic_wri
 * ``read_jsonl`` names the file and line of a malformed record.
 * ``atomic_write`` writes to a temporary name and renames, so a crash never leaves a file that looks complete.
 * ``JsonlAppender`` appends and flushes one record at a time, for batch jobs that must survive Ctrl-C.
+* ``ensure_writable`` proves an output location can be written before a job spends any time on its work.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Literal
 
 from cpp2py.errors import Cpp2PyError
+
+
+def is_symlink_loop(path: str | Path) -> bool:
+    """Whether ``path`` is a symlink that never reaches a real file (``exists()`` just says False)."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        return e.errno == errno.ELOOP
+    return False
+
+
+def ensure_writable(path: str | Path, kind: Literal["directory", "file"]) -> Path:
+    """Create the directory ``path`` (or the one that will hold the file ``path``) and prove a file can be
+    created there, so that an unwritable output fails in a second, not after the model and sandbox work.
+
+    A real test file rather than ``os.access``: root passes ``os.access`` on read-only mounts and 0555
+    directories alike, and only the file system knows the answer.
+    """
+    path = Path(path)
+    if kind == "file" and path.is_dir():
+        raise Cpp2PyError(f"{path}: is a directory, expected an output file")
+    if kind == "directory" and path.exists() and not path.is_dir():
+        raise Cpp2PyError(f"{path}: exists and is not a directory")
+    directory = path if kind == "directory" else path.parent
+    blocker = next((p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise Cpp2PyError(f"{path}: cannot write there: {blocker} is a file, not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".cpp2py-write-test.", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise Cpp2PyError(f"{path}: output {kind} is not writable ({e.strerror or e})") from None
+    return path
 
 
 def read_text(path: str | Path, *, encodings: tuple[str, ...] = ("utf-8",)) -> str:
     """Read a text file, trying ``encodings`` in order; a clear error when none fits or it is binary."""
     path = Path(path)
+    if is_symlink_loop(path):
+        raise Cpp2PyError(f"{path}: symlink loop (the link never reaches a file)")
     if not path.exists():
         raise Cpp2PyError(f"{path}: no such file")
     if path.is_dir():

@@ -13,6 +13,7 @@ ids count as one empty sample: 0 on every metric and a failure of kind ``missing
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 from cpp2py.scoring import metrics
 from cpp2py.scoring.report import plot, render_report
 from cpp2py.errors import Cpp2PyError
-from cpp2py.files import atomic_write, read_jsonl, write_json, write_jsonl
+from cpp2py.files import atomic_write, ensure_writable, read_jsonl, write_json, write_jsonl
 from cpp2py.schema import BenchmarkItem, EvaluateConfig, Prediction, TranslateConfig, read_items
 
 BASELINES = ("naive-copy",)
@@ -54,6 +55,10 @@ def load_predictions(path: str | Path, items: list[BenchmarkItem], name: str | N
         sample = ", ".join(sorted(extra)[:3]) or "none"
         raise Cpp2PyError(f"{path}: no prediction id matches the benchmark (e.g. {sample} vs "
                           f"{', '.join(it.id for it in items[:3])}); nothing to score")
+    if extra:
+        # usually predictions of another benchmark (or split) mixed in: say so, the score would look fine
+        print(f"warning: {path}: {len(extra)} prediction id(s) not in the benchmark are ignored "
+              f"(e.g. {', '.join(sorted(set(extra))[:3])})", file=sys.stderr)
     missing = [it.id for it in items if it.id not in got]
     samples = {it.id: got.get(it.id, [""]) for it in items}
     return System(name or Path(path).stem, samples, missing, extra, caps)
@@ -234,6 +239,7 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
     items = read_items(cfg.benchmark)
     by_id = {it.id: it for it in items}
     notes = _notes(cfg, items)
+    ensure_writable(out, "directory")  # before any translation, sandbox run or scoring
     systems = _systems(cfg, items, out, notes)
     executed = cfg.allow_exec and any(it.executable for it in items)
     rows = _score(cfg, systems, items, executed)
@@ -256,7 +262,6 @@ def evaluate(cfg: EvaluateConfig) -> dict[str, Any]:
                           if k != "codebleu_corpus"} if clean else None
         result[s.name] = m
 
-    out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", result)
     write_jsonl(out / "details.jsonl", (r for s in systems for r in rows[s.name]))
     meta = {"benchmark": str(cfg.benchmark), "n_items": len(items), "executed": executed, "notes": notes,

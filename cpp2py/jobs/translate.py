@@ -8,16 +8,17 @@ described in :mod:`cpp2py.generation.translator` and :mod:`cpp2py.jobs.verify`.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from cpp2py.errors import Cpp2PyError
-from cpp2py.files import JsonlAppender, atomic_write, write_jsonl
+from cpp2py.errors import Cpp2PyError, Interrupted
+from cpp2py.files import JsonlAppender, atomic_write, ensure_writable, is_symlink_loop, write_jsonl
 from cpp2py.generation.backends import make_backend
 from cpp2py.generation.cpp_source import CPP_SUFFIXES, check_cpp, check_size, read_cpp
 from cpp2py.generation.translator import TranslationResult
@@ -101,6 +102,18 @@ def _load_translator(cfg: TranslateConfig, backend, summary: Summary) -> Verifyi
     return translator
 
 
+@contextlib.contextmanager
+def _saying_what_is_kept(summary: Summary) -> Iterator[None]:
+    """Ctrl-C becomes :class:`Interrupted`: every result written so far (this run's and earlier ones') is on
+    disk, and a rerun resumes after them."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(summary.skipped + summary.translated, summary.output) from None
+
+
 def _run_in_chunks(translator: VerifyingTranslator, jobs: list[Any], cpp_of: Callable[[Any], str],
                    write: Callable[[Any, TranslationResult], None], item_of: Callable[[Any], BenchmarkItem] | None,
                    summary: Summary) -> None:
@@ -134,7 +147,7 @@ def translate_benchmark(benchmark_path, predictions_path, cfg: TranslateConfig, 
         check_size(it.cpp, f"{benchmark_path}: record {n}")
     predictions_path = Path(predictions_path)
     summary = Summary(output=str(predictions_path))
-    with JsonlAppender(predictions_path, resume=cfg.resume) as out:
+    with _saying_what_is_kept(summary), JsonlAppender(predictions_path, resume=cfg.resume) as out:
         todo = [it for it in items if it.id not in out.done_ids]
         summary.skipped = len(items) - len(todo)
         if todo:
@@ -163,11 +176,18 @@ def _output_names(files: list[Path], root: Path) -> dict[Path, Path]:
 
 def translate_dir(src: Path, out_dir: Path, cfg: TranslateConfig, *, backend=None) -> Summary:
     """Every C++ file under ``src`` into a mirrored ``.py`` under ``out_dir``, each written when done."""
-    files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in CPP_SUFFIXES)
+    summary = Summary(output=str(out_dir))
+    files = []
+    for p in sorted(src.rglob("*")):
+        if is_symlink_loop(p):
+            # exists() and is_file() are False for a loop: without this it would vanish without a word
+            print(f"warning: skipped {p}: symlink loop (the link never reaches a file)", file=sys.stderr)
+            summary.rejected.append(str(p))
+        elif p.is_file() and p.suffix.lower() in CPP_SUFFIXES:
+            files.append(p)
     if not files:
         raise Cpp2PyError(f"{src}: no C++ files ({', '.join(CPP_SUFFIXES)}) in this directory")
     names = _output_names(files, src)
-    summary = Summary(output=str(out_dir))
     jobs = []
     for f in files:
         target = out_dir / names[f]
@@ -180,24 +200,25 @@ def translate_dir(src: Path, out_dir: Path, cfg: TranslateConfig, *, backend=Non
             print(f"warning: skipped {e}", file=sys.stderr)
             summary.rejected.append(str(f))
     if jobs:
-        translator = _load_translator(cfg, backend, summary)
-
         def write(job: tuple, r: TranslationResult) -> None:
             with atomic_write(job[1]) as fh:
                 fh.write(r.file_text())
 
-        _run_in_chunks(translator, jobs, lambda j: j[2], write, None, summary)
+        with _saying_what_is_kept(summary):
+            _run_in_chunks(_load_translator(cfg, backend, summary), jobs, lambda j: j[2], write, None, summary)
     return summary
 
 
 def translate_path(input: str, output: Path | None, cfg: TranslateConfig, *, backend=None,
                    stdout=None) -> Summary:
-    """The ``cpp2py translate`` job: dispatch on INPUT (``-``, a .jsonl, a directory or a C++ file)."""
+    """The ``cpp2py translate`` job: dispatch on INPUT (``-``, a .jsonl, a directory or a C++ file).
+    The output is proved writable before any model work."""
     stdout = stdout or sys.stdout
     path = Path(input)
     if input != "-" and path.suffix.lower() == ".jsonl":
         if output is None:
             raise Cpp2PyError(f"{input}: a JSONL input needs -o PREDICTIONS.jsonl")
+        ensure_writable(output, "file")
         if cfg.num_gpus > 1 and backend is None:  # one process per GPU, merged in input order
             summary = Summary(output=str(output))
             for part in sharding.translate_sharded(path, output, cfg, cfg.num_gpus, worker=translate_on_gpu):
@@ -207,10 +228,11 @@ def translate_path(input: str, output: Path | None, cfg: TranslateConfig, *, bac
     if input != "-" and path.is_dir():
         if output is None:
             raise Cpp2PyError(f"{input}: a directory input needs -o OUTPUT_DIR")
-        if output.exists() and not output.is_dir():
-            raise Cpp2PyError(f"{output}: exists and is not a directory")
+        ensure_writable(output, "directory")
         return translate_dir(path, output, cfg, backend=backend)
     cpp = read_cpp(input)
+    if output is not None:
+        ensure_writable(output, "file")
     result = VerifyingTranslator(backend or make_backend(cfg), cfg).translate_many([cpp])[0]
     summary = Summary(output=str(output) if output else "")
     summary.add(result)
@@ -229,6 +251,7 @@ def translate_shard(benchmark_path: str | Path, output_path: str | Path, cfg: Tr
     returns the translate stage's summary. What ``cpp2py translate BENCH --shard i/N -o OUT`` runs, e.g.
     as one task of a cluster array job; join the outputs with :func:`cpp2py.jobs.sharding.merge_shards`.
     """
+    ensure_writable(output_path, "file")
     items = read_items(benchmark_path)
     inp = Path(output_path).parent / f".{Path(output_path).name}.input.jsonl"
     write_jsonl(inp, (it.to_dict() for it in sharding.shard_items(items, num_shards, shard)))
