@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cpp2py.execution import sandbox
+from cpp2py.execution import isolation, sandbox
 from cpp2py.execution.checks import check_candidate
 from cpp2py.execution.sandbox import compile_cpp, run_binary, run_python
 from cpp2py.schema import BenchmarkItem
@@ -70,7 +70,7 @@ def test_fork_bomb_is_bounded_and_cleaned_up():
     assert forked < 500  # the process-count limit stopped it
     if "uid" in res.isolation:
         time.sleep(0.2)
-        assert sandbox._pids_of_uid(uid) == []  # nothing of it survives the run
+        assert isolation.pids_of_uid(uid) == []  # nothing of it survives the run
 
 
 def test_memory_hog_fails_without_taking_memory():
@@ -94,7 +94,7 @@ def test_work_dir_is_fresh_and_deleted():
 
 
 def test_cannot_write_outside_work_dir(tmp_path):
-    if not sandbox._drop_uid_python():
+    if not isolation.drop_uid_python():
         pytest.skip("write protection needs root (to run the program under a fresh uid)")
     target = tmp_path / "victim.txt"
     target.write_text("original")
@@ -257,7 +257,7 @@ def test_evaluate_reports_no_pass_for_the_oracle_thief(tmp_path):
     assert m["ca@1"] == 0.0
 
 
-_NAMESPACES_HERE = sandbox._namespaces()
+_NAMESPACES_HERE = isolation.namespaces()
 
 
 def _needs(kind: str, why: str):
@@ -267,8 +267,8 @@ def _needs(kind: str, why: str):
 
 
 def _needs_uid_or_mountns():
-    isolation = run_python("pass").isolation
-    if "uid" not in isolation and "mountns" not in isolation:
+    applied = run_python("pass").isolation
+    if "uid" not in applied and "mountns" not in applied:
         pytest.skip("not root and no mount namespace: all runs share one user and one /tmp (documented)")
 
 
@@ -317,11 +317,11 @@ def test_world_writable_dirs_keep_nothing_from_a_run(monkeypatch, mount_namespac
         _needs_uid_or_mountns()
     else:  # the fallback where unshare --mount is refused: the run's uid's files are removed afterwards
         _needs("uid", "the fallback cleanup needs root (a per-run uid)")
-        monkeypatch.setattr(sandbox, "_namespaces", lambda: tuple(k for k in _NAMESPACES_HERE if k != "mountns"))
+        monkeypatch.setattr(isolation, "namespaces", lambda: tuple(k for k in _NAMESPACES_HERE if k != "mountns"))
     nested = Path(tempfile.mkdtemp(prefix="cpp2py-test-ww-"))  # a world-writable dir inside /tmp, not the run's
     os.chmod(nested, 0o1777)
     name = f"cpp2py-leftover-{os.urandom(4).hex()}"
-    targets = [*(f"{d}/{name}" for d in sandbox._SCRATCH_DIRS), f"{nested}/{name}", f"/tmp/{name}-dir/{name}"]
+    targets = [*(f"{d}/{name}" for d in isolation.SCRATCH_DIRS), f"{nested}/{name}", f"/tmp/{name}-dir/{name}"]
     code = ("import os\nwrote = 0\n"
             f"for path in {targets!r}:\n"
             "    try:\n        os.makedirs(os.path.dirname(path), exist_ok=True)\n"
