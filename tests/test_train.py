@@ -196,12 +196,12 @@ def test_merge_matches_base_plus_adapter(tiny_model_dir, data, tmp_path):
 def test_sft_config_is_strict_and_receives_the_speed_options(tiny_model_dir, data, tmp_path):
     from dataclasses import dataclass
 
-    from cpp2py.train.qlora import _sft_config, strict_init
+    from cpp2py.train.sft import sft_config, strict_init
 
     cfg = _cfg(tiny_model_dir, data, tmp_path / "o", liger_kernel=True, torch_compile=True,
                batch={"per_device_batch_size": 4, "grad_accum": 1, "packing": True, "padding_free": True},
                optim={"lr": 1e-3, "warmup_ratio": 0.1})
-    args = _sft_config(cfg, tmp_path / "w", has_eval=False, on_gpu=False)
+    args = sft_config(cfg, tmp_path / "w", has_eval=False, on_gpu=False)
     assert args.use_liger_kernel and args.torch_compile and args.padding_free and args.packing
     assert args.warmup_steps == 0.1  # transformers 5 has no warmup_ratio; the ratio must not be dropped
 
