@@ -190,6 +190,9 @@ def respace_python(code: str) -> str:
     """Rebuild each line from Python's own tokens with PEP 8 spacing; keeps the original indentation.
 
     Raises ``ValueError`` when the code cannot be re-spaced line by line (a token spanning lines).
+
+    One function: a single pass over the tokens with shared state (brackets, f-string depth, lambda
+    parameters, the previous token) that decides each gap.
     """
     src_lines = code.splitlines(keepends=True)
     skip = {tokenize.ENCODING, tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT,
@@ -333,6 +336,9 @@ def format_cpp(tokens: list[str]) -> str:
     """Lay out C++ tokens: one statement a line, blocks indented four spaces, operators spaced.
 
     Literals are single tokens and are copied as they are. TABSYMBOL tokens are dropped.
+
+    One function: a single pass over the tokens whose layout state (level, brackets, template angles,
+    glue) every rule reads and updates, so split parts would have to pass all of it back and forth.
     """
     tokens = [t for t in tokens if t != "TABSYMBOL"]  # before the look-aheads below see them
     lines: list[str] = []

@@ -165,6 +165,8 @@ def _defined_names(tree: ast.Module) -> set[str]:
 
 
 def _fix_once(code: str) -> Fixed:
+    """One round of fixes over ``code``'s syntax tree. One function: every fix adds edits at source offsets
+    of the same parse, applied together at the end, so they must be collected in one walk."""
     fixes: list[str] = []
     try:
         tree = ast.parse(code)

@@ -97,16 +97,9 @@ def _benchmark_item(rec: dict) -> dict:
     return BenchmarkItem(id=rec["id"], cpp=rec["cpp"], compare_stdout=True, std=rec["std"]).to_dict()
 
 
-def prepare_thealgorithms(src: str | Path, out: str | Path, *, bench_splits: tuple[str, ...] = ("test",),
-                          jobs: int = 2, timeout: float = 10.0) -> dict:
-    """Read, build and run every program, then write the inputs per split, the benchmark and stats.json."""
-    out = Path(out)
-    check_bench_splits(bench_splits)
-    files = read_source_tree(src, (".cpp", ".h", ".hpp"))
-    programs = sorted(p for p in files if p.endswith(".cpp"))
-    if not programs:
-        raise Cpp2PyError(f"{src}: no .cpp files (expected the TheAlgorithms/C-Plus-Plus archive or folder)")
-    skipped: dict[str, str] = {}
+def _programs_to_build(programs: list[str], files: dict[str, str], skipped: dict[str, str]) -> list[dict]:
+    """The records of the programs worth building (includes inlined, a ``main``, not a repeat); the others
+    go to ``skipped`` with the reason."""
     todo: list[dict] = []
     seen: set[str] = set()
     # train first, so a program repeated under another path stays in train
@@ -126,6 +119,20 @@ def prepare_thealgorithms(src: str | Path, out: str | Path, *, bench_splits: tup
         seen.add(normalise_ws(cpp))
         todo.append({"id": f"{SOURCE}/{problem}", "cpp": cpp, "python": None, "source": SOURCE, "problem": problem,
                      "verified_by": None, "std": None, "stdin": None, "compare_stdout": True})
+    return todo
+
+
+def prepare_thealgorithms(src: str | Path, out: str | Path, *, bench_splits: tuple[str, ...] = ("test",),
+                          jobs: int = 2, timeout: float = 10.0) -> dict:
+    """Read, build and run every program, then write the inputs per split, the benchmark and stats.json."""
+    out = Path(out)
+    check_bench_splits(bench_splits)
+    files = read_source_tree(src, (".cpp", ".h", ".hpp"))
+    programs = sorted(p for p in files if p.endswith(".cpp"))
+    if not programs:
+        raise Cpp2PyError(f"{src}: no .cpp files (expected the TheAlgorithms/C-Plus-Plus archive or folder)")
+    skipped: dict[str, str] = {}
+    todo = _programs_to_build(programs, files, skipped)
     with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:  # each job waits on a sandboxed process
         results = list(pool.map(lambda r: build_and_run(r["cpp"], timeout), todo))
     inputs: dict[str, list[dict]] = {s: [] for s in SPLITS}

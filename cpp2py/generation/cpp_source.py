@@ -118,6 +118,8 @@ def split_declarations(source: str) -> Split:
     declarations) go to the preamble, which every piece needs as context. A brace block at depth 0
     (function, class, namespace) is one declaration; for aggregates and initialisers
     (``struct S {...};``, ``int a[] = {1, 2};``) the declaration runs on to its ``;``.
+
+    One function: a single-pass scanner whose state (depth, open block, line start) every branch shares.
     """
     preamble: list[str] = []
     decls: list[str] = []
