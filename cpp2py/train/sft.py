@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import JsonlAppender
-
-if TYPE_CHECKING:
-    from cpp2py.train.qlora import TrainConfig
+from cpp2py.train.recipe import TrainConfig
 
 
 class IdCollator:
