@@ -134,7 +134,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = ap.parse_args()
 
-    from cpp2py.serve import ServeConfig, build_translator, create_app
+    from cpp2py.serve import ServeConfig, create_app
+    from cpp2py.serve.app import build_translator
 
     port = free_port()
     cfg = ServeConfig(model=args.model, port=port, timeout=args.timeout, max_queue=args.max_queue,

@@ -128,12 +128,6 @@ def read_xlcost_split(files: XlcostFiles) -> tuple[list[dict], dict]:
     return records, stats
 
 
-def plain_stats(stats: dict[str, dict]) -> dict[str, dict]:
-    for s in stats.values():
-        s["dropped"] = dict(sorted(s["dropped"].items()))
-    return stats
-
-
 def prepare_xlcost(src: str | Path, out: str | Path) -> dict:
     """XLCoST (either layout) -> out/{train,val,test}.jsonl + out/stats.json; returns the stats."""
     out = Path(out)

@@ -347,7 +347,6 @@ class HFBackend:
 
     def _generate_batch(self, ids: list[list[int]], budgets: list[int], decoding: Decoding, *,
                         static: bool) -> list[Reply]:
-        import torch
         from transformers import StoppingCriteriaList
 
         batch = self.tokenizer.pad({"input_ids": ids}, padding=True, return_tensors="pt")

@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass, field
 
 from cpp2py import prompt
-from cpp2py.errors import Cpp2PyError
 from cpp2py.generation.cpp_source import has_main, split_to_fit
 from cpp2py.generation.postprocess import fix_translation
 from cpp2py.schema import BenchmarkItem, TranslateConfig
