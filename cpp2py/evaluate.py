@@ -39,7 +39,7 @@ class EvaluateConfig:
     baselines: list[str] = field(default_factory=list)   # "naive-copy"
     model: str | None = None          # one-shot: translate the benchmark with this model first
     adapter: str | None = None
-    backend: str = "hf"
+    backend: str = "auto"             # as TranslateConfig.backend
     base_url: str | None = None
     train_data: list[str] = field(default_factory=list)  # training JSONL for the contamination check
     threshold: float = THRESHOLD

@@ -50,7 +50,7 @@ START_TIME = time.time()
 class ServeConfig:
     model: str | None = None          # None: the default model, as `cpp2py translate` uses
     adapter: str | None = None
-    backend: str = "hf"               # "hf" (local model) or "openai" (an OpenAI-compatible server)
+    backend: str = "auto"             # auto | llamacpp | hf (local model) | openai (an OpenAI-compatible server)
     base_url: str | None = None       # for backend "openai"
     host: str = "127.0.0.1"
     port: int = 8000

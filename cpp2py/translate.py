@@ -1,6 +1,6 @@
 """Translate C++ into Python: one source, a directory, or a benchmark JSONL, with checks on what comes out.
 
-Run as: cpp2py translate INPUT [-o OUTPUT] [--backend hf|openai] [--verify]
+Run as: cpp2py translate INPUT [-o OUTPUT] [--backend auto|llamacpp|hf|openai] [--verify]
 
 What a user gets back is checked, never passed off as fine:
 
@@ -42,8 +42,8 @@ class TranslateConfig:
     """How to translate. ``model=None`` means the default base model plus the shipped adapter."""
 
     model: str | None = None              # short name, local dir, .gguf, hub id; or the served model name (openai)
-    adapter: str | None = None            # a LoRA adapter directory (hf backend)
-    backend: Literal["hf", "openai"] = "hf"
+    adapter: str | None = None            # a LoRA adapter directory (hf and llamacpp backends)
+    backend: Literal["auto", "llamacpp", "hf", "openai"] = "auto"  # auto: llamacpp on CPU when installed, else hf
     base_url: str | None = None           # openai backend: e.g. http://127.0.0.1:8000/v1
     api_key_env: str = "CPP2PY_API_KEY"   # environment variable holding the key (OPENAI_API_KEY is the fallback)
     device: str = "auto"                  # auto | cpu | cuda | cuda:N
@@ -51,6 +51,7 @@ class TranslateConfig:
     load_in_4bit: bool = False            # NF4 weights (bitsandbytes, GPU)
     compile: bool = False                 # static KV cache + compiled decode step (GPU, batch 1 latency)
     batch_size: int = 16                  # hf: sequences per generate call
+    threads: int | None = None            # llamacpp: CPU threads (None: all cores; on a CPU shared with other jobs, 1 is faster)
     concurrency: int = 8                  # openai: requests in flight
     max_new_tokens: int | None = None     # None: 2 x input tokens + 64, capped at max_new_tokens_cap
     max_new_tokens_cap: int = 2048
@@ -81,6 +82,8 @@ class TranslateConfig:
             raise Cpp2PyError(f"max_new_tokens: must be at least 1, got {self.max_new_tokens}")
         if self.temperature < 0 or self.rounds < 0 or self.retries < 0:
             raise Cpp2PyError("temperature, rounds and retries must not be negative")
+        if self.backend not in BACKENDS:
+            raise Cpp2PyError(f"backend {self.backend!r}: expected one of {', '.join(BACKENDS)}")
 
     def resolved_model(self) -> tuple[str | None, str | None]:
         """(base, adapter). No model and no adapter: the default base plus the shipped adapter if any; an
@@ -99,10 +102,22 @@ class TranslateConfig:
 
         return "cuda" if torch.cuda.is_available() else "cpu"
 
+    def resolved_backend(self) -> str:
+        """``auto``: the llama.cpp engine when it is installed and suits this config (CPU, no hf-only
+        option), else hf."""
+        if self.backend != "auto":
+            return self.backend
+        from cpp2py.generation import llamacpp
+
+        return "llamacpp" if llamacpp.suits(self) else "hf"
+
     def backend_key(self) -> tuple:
         """What identifies a loaded backend: two configs with the same key share one model in memory."""
         if self.backend == "openai":
             return ("openai", self.model, self.base_url, self.api_key_env, self.context_window, self.request_timeout)
+        if self.resolved_backend() == "llamacpp":
+            # auto keeps its own entry: where it fell back to hf, an explicit llamacpp must still fail
+            return ("llamacpp", self.backend, self.model, self.adapter, self.threads)
         return ("hf", self.model, self.adapter, self.device, self.dtype, self.load_in_4bit)
 
     def decoding(self, **changes: Any) -> Decoding:
@@ -133,17 +148,34 @@ class TranslationResult:
         return self.python.rstrip() + "\n"
 
 
+BACKENDS = ("auto", "llamacpp", "hf", "openai")
 _BACKENDS: dict[tuple, Any] = {}
 
 
 def make_backend(cfg: TranslateConfig):
-    """The backend ``cfg`` asks for, loaded once per process (``serve`` and repeated library calls share it)."""
+    """The backend ``cfg`` asks for, loaded once per process (``serve`` and repeated library calls share it).
+    ``auto`` falls back to hf when the llama.cpp engine cannot run the model (e.g. a safetensors dir)."""
     key = cfg.backend_key()
     if key not in _BACKENDS:
-        from cpp2py.backends import HFBackend, OpenAIBackend
-
-        _BACKENDS[key] = OpenAIBackend(cfg) if cfg.backend == "openai" else HFBackend.load(cfg)
+        _BACKENDS[key] = _load_backend(cfg)
     return _BACKENDS[key]
+
+
+def _load_backend(cfg: TranslateConfig):
+    from cpp2py.backends import HFBackend, OpenAIBackend
+
+    if cfg.backend == "openai":
+        return OpenAIBackend(cfg)
+    if cfg.resolved_backend() == "llamacpp":
+        from cpp2py.generation.llamacpp import EngineUnsupported, LlamaCppBackend
+
+        try:
+            return LlamaCppBackend.load(cfg)
+        except EngineUnsupported as e:
+            if cfg.backend == "llamacpp":
+                raise
+            print(f"note: {e}; using the hf backend", file=sys.stderr)
+    return HFBackend.load(cfg)
 
 
 @dataclass
@@ -378,7 +410,7 @@ def _run_in_chunks(translator: Translator, jobs: list[Any], cpp_of: Callable[[An
     """Longest first, one backend batch at a time; each result is written before the next batch starts."""
     cfg = translator.cfg
     jobs = sorted(jobs, key=lambda j: -len(cpp_of(j)))
-    step = cfg.batch_size if cfg.backend == "hf" else cfg.concurrency * 2
+    step = cfg.concurrency * 2 if cfg.backend == "openai" else cfg.batch_size
     with _progress() as bar:
         task = bar.add_task("translate", total=len(jobs))
         for s in range(0, len(jobs), step):
