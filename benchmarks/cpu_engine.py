@@ -1,0 +1,176 @@
+"""The CPU engine against the hf backend (fp32) on one machine: cold CLI latency, in-process latency,
+quality on a fixed 200-item sample, and the model's disk use. Writes the JSON and prints the tables of
+docs/translation.md.
+
+Run as (from the repository root, with the default model installed and llama-cpp-python built):
+    python benchmarks/cpu_engine.py --xlcost <prepare out>/xlcost/test.jsonl \\
+        --humaneval <prepare out>/humaneval-x/humaneval-x.jsonl --work /tmp/cpu_engine --out cpu_engine.json
+
+Steps (``--only`` picks some; each is saved into ``--out`` as it finishes, so they can run apart):
+
+* ``cold``: wall time of ``cpp2py translate examples/primes.cpp`` in a fresh process, per backend, 3 runs.
+* ``warm``: in one process, the backend's load time, then 3 translations of the same file.
+* ``quality``: the sample is the first 100 items of the XLCoST-m test set plus the first 100 of
+  HumanEval-X (file order, so it is the same sample on every machine). Each backend translates it
+  (greedy, ``cpp2py translate``); ``cpp2py evaluate`` scores CodeBLEU on all 200 and CA@1 on the
+  HumanEval-X 100 (the sandbox runs their tests).
+* ``disk``: bytes in the model cache that each backend reads.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRIMES = ROOT / "examples" / "primes.cpp"
+# hf is the transformers path at its CPU default (fp32); llamacpp the GGUF engine (--threads is added).
+BACKENDS = {"llamacpp": ["--backend", "llamacpp"], "hf": ["--backend", "hf", "--device", "cpu", "--dtype", "float32"]}
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "cpp2py", *args]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def load_avg() -> float:
+    return os.getloadavg()[0]
+
+
+def cold(runs: int) -> dict:
+    out = {}
+    for name, flags in BACKENDS.items():
+        times, loads = [], []
+        for _ in range(runs):
+            loads.append(load_avg())
+            t = time.perf_counter()
+            proc = subprocess.run(cli("translate", str(PRIMES), *flags), capture_output=True, text=True, env=env())
+            times.append(round(time.perf_counter() - t, 2))
+            if proc.returncode != 0:
+                raise SystemExit(f"{name}: translate failed: {proc.stderr[-500:]}")
+        out[name] = {"seconds": times, "best": min(times), "load_avg_before": loads,
+                     "command": f"time cpp2py translate examples/primes.cpp {' '.join(flags)}"}
+        print(f"cold {name}: {times}", file=sys.stderr)
+    return out
+
+
+def warm(runs: int) -> dict:
+    """Load time and per-call latency inside one process (what ``serve`` and the library see)."""
+    from cpp2py.translate import TranslateConfig, Translator, make_backend
+
+    out = {}
+    cpp = PRIMES.read_text()
+    threads = next((int(v) for k, v in zip(BACKENDS["llamacpp"], BACKENDS["llamacpp"][1:]) if k == "--threads"), None)
+    for name, cfg in {"llamacpp": TranslateConfig(backend="llamacpp", threads=threads),
+                      "hf": TranslateConfig(backend="hf", device="cpu", dtype="float32")}.items():
+        t = time.perf_counter()
+        backend = make_backend(cfg)
+        load = time.perf_counter() - t
+        translator = Translator(backend, cfg)
+        times, tokens = [], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            result = translator.translate_many([cpp])[0]
+            times.append(round(time.perf_counter() - t, 2))
+            tokens.append(backend.count_tokens(result.raw))
+        out[name] = {"load_seconds": round(load, 2), "seconds": times, "best": min(times), "reply_tokens": tokens,
+                     "tokens_per_second_best": round(max(n / s for n, s in zip(tokens, times)), 1)}
+        print(f"warm {name}: load {load:.1f}s, {times}", file=sys.stderr)
+    return out
+
+
+def sample(xlcost: Path, humaneval: Path, work: Path) -> dict[str, Path]:
+    def first(path: Path, n: int) -> list[str]:
+        with path.open(encoding="utf-8") as f:
+            return list(itertools.islice(f, n))
+
+    work.mkdir(parents=True, exist_ok=True)
+    files = {"xlcost100": first(xlcost, 100), "humaneval100": first(humaneval, 100)}
+    paths = {}
+    for name, lines in {**files, "sample200": files["xlcost100"] + files["humaneval100"]}.items():
+        paths[name] = work / f"{name}.jsonl"
+        paths[name].write_text("".join(lines), encoding="utf-8")
+    return paths
+
+
+def quality(xlcost: Path, humaneval: Path, work: Path) -> dict:
+    paths = sample(xlcost, humaneval, work)
+    out: dict = {"generation_seconds": {}}
+    for name, flags in BACKENDS.items():
+        preds = work / f"{name}.jsonl"
+        t = time.perf_counter()
+        subprocess.run(cli("translate", str(paths["sample200"]), "-o", str(preds), *flags), check=True, env=env())
+        out["generation_seconds"][name] = round(time.perf_counter() - t, 1)
+    preds = [a for name in BACKENDS for a in ("--predictions", str(work / f"{name}.jsonl"))]
+    for bench, flags in (("sample200", ["--no-exec"]), ("humaneval100", ["--allow-exec"])):
+        report = work / f"eval-{bench}"
+        subprocess.run(cli("evaluate", "--benchmark", str(paths[bench]), *preds, "--out", str(report), *flags),
+                       check=True, env=env())
+        metrics = json.loads((report / "metrics.json").read_text())
+        out[bench] = {name: {k: metrics[name].get(k) for k in ("n", "codebleu", "codebleu_ci", "ca@1", "ca@1_ci",
+                                                                  "parse_rate", "exact_match")}
+                      for name in BACKENDS}
+    same = identical(work / "llamacpp.jsonl", work / "hf.jsonl")
+    out["identical_predictions"] = same
+    return out
+
+
+def identical(a: Path, b: Path) -> int:
+    def preds(p: Path) -> dict:
+        return {r["id"]: r["prediction"] for r in map(json.loads, p.read_text().splitlines())}
+
+    pa, pb = preds(a), preds(b)
+    return sum(pa[k] == pb.get(k) for k in pa)
+
+
+def disk() -> dict:
+    from cpp2py import model as M
+
+    spec = M.registry()[M.DEFAULT_BASE]
+    gguf = M.gguf_path(M.DEFAULT_BASE, spec)
+    hf = M.installed_dir(M.DEFAULT_BASE)
+    lora = sorted((M.cache_home() / "lora").glob("*.gguf"))
+    size = lambda paths: sum(p.stat().st_size for p in paths if p.is_file())  # noqa: E731
+    return {"llamacpp": size([gguf, *lora]), "hf": size([gguf, *hf.glob("*")]),
+            "files": {"gguf": str(gguf), "lora": [str(p) for p in lora], "hf": str(hf)}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--xlcost", type=Path, help="prepare's xlcost/test.jsonl")
+    ap.add_argument("--humaneval", type=Path, help="prepare's humaneval-x.jsonl")
+    ap.add_argument("--work", type=Path, default=Path("cpu_engine_work"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None, help="llamacpp threads (default: all cores)")
+    ap.add_argument("--only", nargs="+", choices=["cold", "warm", "quality", "disk"],
+                    default=["cold", "warm", "quality", "disk"])
+    ap.add_argument("--out", type=Path, default=Path("cpu_engine.json"))
+    args = ap.parse_args()
+    if args.threads:
+        BACKENDS["llamacpp"] += ["--threads", str(args.threads)]
+    result = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    result["machine"] = {"cpus": len(os.sched_getaffinity(0)), "processor": platform.processor() or platform.machine(),
+                         "python": platform.python_version()}
+    for step in args.only:
+        if step == "quality" and not (args.xlcost and args.humaneval):
+            raise SystemExit("quality needs --xlcost and --humaneval")
+        start = load_avg()
+        data = {"cold": lambda: cold(args.runs), "warm": lambda: warm(args.runs),
+                "quality": lambda: quality(args.xlcost, args.humaneval, args.work), "disk": disk}[step]()
+        result[step] = {**data, "date": datetime.date.today().isoformat(), "load_avg": [start, load_avg()]}
+        args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

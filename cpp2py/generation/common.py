@@ -1,0 +1,47 @@
+"""What every generation backend shares: the reply type, the budget of new tokens, and the error an engine raises
+for a model it cannot run.
+
+Kept apart from :mod:`cpp2py.generation.backends` so that an engine module (llamacpp.py) can use it while
+backends.py picks among the engines.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from cpp2py.errors import Cpp2PyError
+from cpp2py.schema import Decoding
+
+
+class Reply(str):
+    """A model's raw reply; ``hit_token_cap`` is True when generation stopped at the token budget."""
+
+    hit_token_cap: bool = False
+
+    def __new__(cls, text: str, hit_token_cap: bool = False) -> "Reply":
+        obj = super().__new__(cls, text)
+        obj.hit_token_cap = hit_token_cap
+        return obj
+
+
+def source_of(conversation: list[dict]) -> str:
+    """The first user turn: what the budget of new tokens scales with (the C++ being translated)."""
+    return next(m["content"] for m in conversation if m["role"] == "user")
+
+
+def token_budget(input_tokens: int, cap: int) -> int:
+    """New tokens allowed for an input of ``input_tokens``: Python is rarely over twice the C++ length,
+    so 2x + 64 leaves room for a correct answer while a model that never stops is cut early."""
+    return max(16, min(cap, 2 * input_tokens + 64))
+
+
+def reply_budget(backend: Any, conversation: list[dict], prompt_tokens: int, decoding: Decoding,
+                 max_new_tokens: int | None) -> int:
+    """New tokens one reply may take: the caller's fixed cap, else scaled to the C++ being translated;
+    never past the end of the backend's context window."""
+    wanted = max_new_tokens or token_budget(backend.count_tokens(source_of(conversation)),
+                                            decoding.max_new_tokens_cap)
+    return min(wanted, max(1, backend.context_window - prompt_tokens))
+
+
+class EngineUnsupported(Cpp2PyError):
+    """This engine cannot run the requested model; ``--backend auto`` then falls back to hf."""

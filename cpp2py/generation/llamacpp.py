@@ -1,0 +1,305 @@
+"""The CPU engine: llama.cpp (through ``llama-cpp-python``) reading the installed GGUF directly.
+
+Run as: ``cpp2py translate prog.cpp --backend llamacpp`` (or ``--backend auto``, the default, which picks
+this engine on a machine without a CUDA GPU when ``pip install 'cpp2py[cpu]'`` has installed llama.cpp).
+
+Why: on CPU, decoding is bound by reading the weights. The shipped model is a Q4_K_M GGUF; llama.cpp
+runs it as it is (about a seventh of fp32's bytes per token) where transformers has to dequantise it
+into a 1.26 GB safetensors copy first. The peft LoRA adapter is converted once into a GGUF LoRA
+(cached under ``$CPP2PY_HOME/lora``) and applied at run time on top of the quantised weights, so the
+adapter itself stays exact.
+
+The prompt text comes from :func:`cpp2py.prompt.render`, as for every local backend; the model's chat
+template is read from the GGUF and rendered the way transformers renders it. Stopping matches the hf
+backend: an end-of-generation token, the closing fence of the code block, or the reply's token budget.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cpp2py import prompt
+from cpp2py.cancel import raise_if_cancelled
+from cpp2py.generation.common import EngineUnsupported, Reply, reply_budget
+from cpp2py.generation.model import base_and_adapter
+from cpp2py.schema import Decoding
+from cpp2py.errors import Cpp2PyError
+
+if TYPE_CHECKING:
+    from cpp2py.schema import ModelConfig
+
+# The KV cache is allocated for the whole context up front; 8k tokens (about 100 MB for the 0.5B model)
+# holds a prompt split at a third of the window plus its reply, where the model's 32k would cost 400 MB.
+MAX_CONTEXT = 8192
+# Architectures whose GGUF keeps the transformers layout of every LoRA target (llama's GGUF permutes
+# q/k for its RoPE, so an adapter for it would need the same permutation: not supported here).
+LORA_ARCHS = ("qwen2", "qwen3")
+# Same sampler as transformers' default GenerationConfig (top-k 50 before top-p) when sampling.
+TOP_K = 50
+
+
+def installed() -> bool:
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def cuda_present() -> bool:
+    """Whether an NVIDIA GPU is visible, without importing torch (seconds on a cold start)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return Path("/proc/driver/nvidia/version").exists()
+
+
+def suits(cfg: "ModelConfig") -> bool:
+    """Whether ``--backend auto`` should pick this engine for ``cfg``: installed, on CPU, and no option
+    that only the hf backend has (a dtype, 4-bit loading, compiling, several GPUs)."""
+    on_cpu = cfg.device == "cpu" or (cfg.device == "auto" and not cuda_present())
+    hf_only = (cfg.dtype != "auto" or cfg.load_in_4bit or getattr(cfg, "engine", "auto") not in ("auto", "eager")
+               or getattr(cfg, "num_gpus", 1) > 1)
+    return installed() and on_cpu and not hf_only
+
+
+class ChatTemplate:
+    """The model's own chat template (from the GGUF), rendered like transformers' ``apply_chat_template``
+    so that :func:`cpp2py.prompt.render` gives this engine the same text as the hf backend."""
+
+    def __init__(self, template: str, bos_token: str = "", eos_token: str = ""):
+        from jinja2.ext import loopcontrols
+        from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+        def raise_exception(message: str):
+            raise Cpp2PyError(f"chat template: {message}")
+
+        env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+        env.filters["tojson"] = lambda x, indent=None: json.dumps(x, ensure_ascii=False, indent=indent)
+        env.globals["raise_exception"] = raise_exception
+        self.chat_template = template
+        self._compiled = env.from_string(template)
+        self._specials = {"bos_token": bos_token, "eos_token": eos_token}
+
+    def apply_chat_template(self, messages: list[dict], *, tokenize: bool = False,
+                            add_generation_prompt: bool = False) -> str:
+        if tokenize:
+            raise ValueError("ChatTemplate renders text only; the engine tokenizes")
+        return self._compiled.render(messages=messages, add_generation_prompt=add_generation_prompt,
+                                     **self._specials)
+
+
+# ---------------------------------------------------------------- peft LoRA -> GGUF LoRA
+
+_SAFETENSORS_DTYPES = {"F32": "<f4", "F16": "<f2", "BF16": "<u2"}
+
+
+def _read_safetensors(path: Path) -> dict[str, Any]:
+    """float32 arrays from a safetensors file, without torch (numpy cannot read bf16 itself)."""
+    import numpy as np
+
+    raw = path.read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, meta in header.items():
+        if name == "__metadata__":
+            continue
+        if meta["dtype"] not in _SAFETENSORS_DTYPES:
+            raise Cpp2PyError(f"{path}: tensor {name} has dtype {meta['dtype']}; expected F32, F16 or BF16")
+        start, end = meta["data_offsets"]
+        dtype = np.dtype(_SAFETENSORS_DTYPES[meta["dtype"]])
+        a = np.frombuffer(raw, dtype=dtype, count=(end - start) // dtype.itemsize, offset=8 + n + start)
+        # bf16 is the top half of a float32: shift it back into place.
+        a = (a.astype(np.uint32) << 16).view(np.float32) if meta["dtype"] == "BF16" else a.astype(np.float32)
+        out[name] = a.reshape(meta["shape"])
+    return out
+
+
+def _gguf_arch(reader) -> tuple[str, int]:
+    def field(key: str):
+        f = reader.fields[key]
+        return f.parts[f.data[0]]
+
+    arch = bytes(field("general.architecture")).decode()
+    return arch, int(field(f"{arch}.block_count")[0])
+
+
+def convert_lora(adapter_dir: Path, base_gguf: Path, out: Path) -> Path:
+    """Write the peft LoRA adapter in ``adapter_dir`` as a GGUF LoRA for ``base_gguf`` (atomically), the
+    way llama.cpp's ``convert_lora_to_gguf.py`` does: each target's A and B under the base tensor's GGUF
+    name plus ``.lora_a``/``.lora_b``, and ``adapter.lora.alpha``; llama.cpp scales by alpha / r as peft."""
+    import gguf
+
+    cfg = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    unsupported = [k for k in ("use_dora", "use_rslora", "modules_to_save", "rank_pattern", "alpha_pattern")
+                   if cfg.get(k)]
+    if cfg.get("peft_type") != "LORA" or unsupported:
+        raise EngineUnsupported(f"{adapter_dir}: only plain LoRA adapters convert to GGUF "
+                                f"(this one has {cfg.get('peft_type')} {', '.join(unsupported)}); use --backend hf")
+    arch, n_blocks = _gguf_arch(gguf.GGUFReader(str(base_gguf)))
+    if arch not in LORA_ARCHS:
+        raise EngineUnsupported(f"{base_gguf}: LoRA adapters for {arch} models are not converted for llama.cpp "
+                                f"(supported: {', '.join(LORA_ARCHS)}); use --backend hf")
+    arch_id = next(k for k, v in gguf.MODEL_ARCH_NAMES.items() if v == arch)
+    names = gguf.get_tensor_name_map(arch_id, n_blocks)
+    pairs: dict[str, dict[str, Any]] = {}
+    for name, tensor in _read_safetensors(adapter_dir / "adapter_model.safetensors").items():
+        for part in ("lora_A", "lora_B"):
+            suffix = f".{part}.weight"
+            if name.endswith(suffix):
+                module = name.removeprefix("base_model.model.").removesuffix(suffix)
+                pairs.setdefault(module, {})[part] = tensor
+                break
+        else:
+            raise EngineUnsupported(f"{adapter_dir}: tensor {name} is not a LoRA A/B matrix; use --backend hf")
+    tmp = out.with_name(out.name + ".partial")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(tmp), arch)
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(cfg["lora_alpha"]))
+    for module, ab in sorted(pairs.items()):
+        target = names.get_name(module + ".weight", try_suffixes=(".weight",))
+        if target is None or len(ab) != 2:
+            raise EngineUnsupported(f"{adapter_dir}: no {arch} GGUF tensor for LoRA target {module}; use --backend hf")
+        writer.add_tensor(target + ".lora_a", ab["lora_A"])
+        writer.add_tensor(target + ".lora_b", ab["lora_B"])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(tmp, out)
+    return out
+
+
+def cached_lora(adapter_dir: Path, base_gguf: Path) -> Path:
+    """The GGUF LoRA for ``adapter_dir`` on ``base_gguf``, converted on first use and kept in the cache
+    under a key of both files' contents (a retrained adapter gets a new file)."""
+    from cpp2py.generation.model import cache_home
+
+    h = hashlib.sha256()
+    for f in (adapter_dir / "adapter_config.json", adapter_dir / "adapter_model.safetensors"):
+        h.update(f.read_bytes())
+    st = base_gguf.stat()
+    h.update(f"{base_gguf.name}|{st.st_size}".encode())
+    out = cache_home() / "lora" / f"{adapter_dir.name}-{h.hexdigest()[:16]}.gguf"
+    return out if out.is_file() else convert_lora(adapter_dir, base_gguf, out)
+
+
+# ---------------------------------------------------------------- the backend
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (where llama.cpp's C code writes) for the duration."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+class LlamaCppBackend:
+    """One llama.cpp context; conversations are decoded one after another (a 2-core CPU has no spare
+    compute for a batch), reusing the KV cache of the prompt prefix they share (the system turn)."""
+
+    def __init__(self, llama, style: prompt.Style):
+        import llama_cpp
+
+        self.llama, self.style = llama, style
+        self._llama_cpp = llama_cpp
+        meta = llama.metadata
+        template = meta.get("tokenizer.chat_template")
+        # Named ``tokenizer`` because that is what prompt.render and serve's usage counts are given.
+        self.tokenizer = ChatTemplate(template, *(self._special(meta, k) for k in ("bos", "eos"))) if template else None
+        if style == "chat" and self.tokenizer is None:
+            raise Cpp2PyError("llamacpp: the adapter was trained with a chat template but the GGUF has none")
+
+    def _special(self, meta: dict, which: str) -> str:
+        tid = meta.get(f"tokenizer.ggml.{which}_token_id")
+        if tid is None:
+            return ""
+        return self.llama.detokenize([int(tid)], special=True).decode("utf-8", errors="replace")
+
+    @classmethod
+    def load(cls, cfg: "ModelConfig") -> "LlamaCppBackend":
+        if not installed():
+            raise Cpp2PyError("the llamacpp backend needs llama-cpp-python: pip install 'cpp2py[cpu]' "
+                              "(a source build of llama.cpp, several minutes; docs/translation.md)")
+        import llama_cpp
+
+        from cpp2py.generation import model as model_lib
+
+        base, adapter = base_and_adapter(cfg)
+        adapter_dir = Path(adapter) if adapter else None
+        if adapter_dir is not None and base is None:
+            base = model_lib.adapter_base(adapter_dir)
+        gguf_path = model_lib.resolve_gguf(base or model_lib.DEFAULT_BASE)
+        lora = str(cached_lora(adapter_dir, gguf_path)) if adapter_dir else None
+        threads = cfg.threads or len(os.sched_getaffinity(0))
+        try:
+            with _quiet_stderr():  # llama.cpp logs every LoRA tensor it places; errors still raise below
+                llama = llama_cpp.Llama(str(gguf_path), n_ctx=MAX_CONTEXT, n_threads=threads,
+                                        n_threads_batch=threads, lora_path=lora, verbose=False)
+        except (ValueError, RuntimeError) as e:
+            raise Cpp2PyError(f"{gguf_path}: llama.cpp cannot load this model ({e})") from None
+        style = model_lib.adapter_style(adapter_dir) if adapter_dir else None
+        if style is None:
+            style = "chat" if llama.metadata.get("tokenizer.chat_template") else "plain"
+        return cls(llama, style)
+
+    @property
+    def context_window(self) -> int:
+        # Not past what the model was trained on, even where that is shorter than the cache.
+        return min(self.llama.n_ctx(), self.llama._model.n_ctx_train())
+
+    def count_tokens(self, text: str) -> int:
+        # special=True: special-token text counts as one token each, as transformers' tokenizers count it
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def inputs_per_call(self, decoding: Decoding) -> int:
+        # Conversations run one after another: the batch size only sets how often a job writes its results.
+        return decoding.batch_size
+
+    def generate(self, conversations: list[list[dict]], *, decoding: Decoding,
+                 max_new_tokens: int | None = None) -> list[Reply]:
+        replies = []
+        for conv in conversations:
+            raise_if_cancelled()  # serve: a request given up on stops between conversations
+            text = prompt.render(self.tokenizer, conv, self.style)
+            # A chat template already holds its special tokens; a plain prompt needs the model's BOS.
+            ids = self.llama.tokenize(text.encode("utf-8"), add_bos=self.style == "plain", special=True)
+            budget = reply_budget(self, conv, len(ids), decoding, max_new_tokens)
+            replies.append(self._generate_one(ids, budget, decoding))
+        return replies
+
+    def _generate_one(self, ids: list[int], budget: int, decoding: Decoding) -> Reply:
+        vocab = self.llama._model.vocab
+        sampling: dict[str, Any] = dict(temp=0.0, top_k=1, top_p=1.0, min_p=0.0)
+        if decoding.temperature > 0:
+            sampling = dict(temp=decoding.temperature, top_k=TOP_K, top_p=decoding.top_p, min_p=0.0)
+        new: list[int] = []
+        hit_cap = True
+        for token in self.llama.generate(ids, repeat_penalty=decoding.repetition_penalty, **sampling):
+            raise_if_cancelled()
+            if self._llama_cpp.llama_vocab_is_eog(vocab, token):
+                hit_cap = False
+                break
+            new.append(token)
+            # Decode the whole reply only when the newest token holds a backtick: cheap per token.
+            if b"`" in self.llama.detokenize([token]) and self._text(new).count("```") >= 2:
+                hit_cap = False
+                break
+            if len(new) >= budget:
+                break
+        return Reply(self._text(new), hit_token_cap=hit_cap)
+
+    def _text(self, tokens: list[int]) -> str:
+        return self.llama.detokenize(tokens).decode("utf-8", errors="replace")
