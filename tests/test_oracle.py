@@ -12,7 +12,7 @@ pytest.importorskip("tree_sitter_cpp")
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")
 
 from cpp2py.execution.oracle import NoOracle, build_oracle  # noqa: E402
-from cpp2py.execution.oracle._sandbox import cache_dir  # noqa: E402
+from cpp2py.execution.sandbox import _binary_cache as cache_dir  # noqa: E402
 from cpp2py.execution.sandbox import run_python  # noqa: E402
 
 PROGRAM = r"""

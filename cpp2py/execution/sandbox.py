@@ -273,10 +273,12 @@ def _lock_for(key: object) -> threading.Lock:
     return _key_locks.setdefault(key, threading.Lock)
 
 
-def compile_cpp(source: str, *, timeout: float = 60.0, std: str = "c++17") -> CompiledCpp | ExecResult:
-    """Compile C++ with ``g++ -std=<std> -O2`` (inside the sandbox); the binary is cached by source hash and
-    standard for the life of the process. Returns the failed ``ExecResult`` when compilation fails."""
-    digest = hashlib.sha256(f"{std}\0{source}".encode("utf-8")).hexdigest()
+def compile_cpp(source: str, *, timeout: float = 60.0, std: str = "c++17", flags: tuple[str, ...] = ("-O2",),
+                memory_mb: int = 4096) -> CompiledCpp | ExecResult:
+    """Compile C++ with ``g++ -std=<std> <flags>`` (inside the sandbox); the binary is cached by source, standard
+    and flags for the life of the process, in a directory only this user can read. Returns the failed
+    ``ExecResult`` when compilation fails."""
+    digest = hashlib.sha256("\0".join((std, *flags, source)).encode("utf-8")).hexdigest()
     with _lock_for(digest):
         target = _binary_cache() / digest
         if target.is_file():
@@ -284,8 +286,8 @@ def compile_cpp(source: str, *, timeout: float = 60.0, std: str = "c++17") -> Co
         gxx = shutil.which("g++")
         if not gxx:
             return ExecResult("error", None, "", "g++ not found on PATH", 0.0)
-        res, got = _run([gxx, f"-std={std}", "-O2", "-o", "prog", "prog.cpp"], files={"prog.cpp": source},
-                        timeout=timeout, memory_mb=4096, collect=("prog",))
+        res, got = _run([gxx, f"-std={std}", *flags, "-o", "prog", "prog.cpp"], files={"prog.cpp": source},
+                        timeout=timeout, memory_mb=memory_mb, collect=("prog",))
         if not res.ok or "prog" not in got:
             return res
         tmp = target.with_suffix(".tmp")

@@ -1,13 +1,12 @@
 """Everything the oracle needs from the sandbox, in one place.
 
 Oracle binaries are compiled inside the sandbox (g++ then runs as the throw-away uid, so an ``#include`` of a
-private file fails) and cached in a 0700 directory of the running user, so that a candidate — which runs as
+private file fails) and cached in the sandbox's binary cache, a 0700 directory of the running user, so that a candidate — which runs as
 the sandbox's uid — can neither read nor execute them (issue 15, item 1). To run one, a copy is exposed for
 each run in the run's own private work dir (the sandbox's run_binary).
 """
 from __future__ import annotations
 
-import atexit
 import hashlib
 import os
 import shutil
@@ -17,10 +16,9 @@ import tempfile
 import threading
 from pathlib import Path
 
-# _run is the sandbox's general entry point: compile_cpp fixes its flags (no sanitizers, no C++20).
-from cpp2py.execution.sandbox import ExecResult, _run, run_binary, run_python
+from cpp2py.execution.sandbox import CompiledCpp, ExecResult, compile_cpp, run_binary, run_python
 
-__all__ = ["ExecResult", "run_python", "compile_cached", "run_cached", "cache_dir"]
+__all__ = ["ExecResult", "run_python", "compile_cached", "run_cached"]
 
 # ASan reserves terabytes of shadow address space, so an RLIMIT_AS cap would stop every sanitized binary
 # at start-up; the binary caps its own resident memory instead (hard_rss_limit_mb in the driver prelude).
@@ -29,7 +27,7 @@ _ASAN_ADDRESS_SPACE_MB = 1 << 25
 # red zone into another live allocation; float-cast-overflow (a double too large for an int, log10(0) cast to
 # int) is undefined behaviour that -fsanitize=undefined leaves out in GCC.
 _FLAGS = ("-O1", "-D_GLIBCXX_ASSERTIONS", "-fsanitize=undefined,float-cast-overflow,address", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-w")
-_STANDARDS = ("-std=c++20", "-std=c++17")
+_STANDARDS = ("c++20", "c++17")
 # Compiled into every oracle binary (the sandbox passes no environment): leaks are not undefined behaviour,
 # and the leak checker needs ptrace, which the sandbox's uid lacks.
 _OPTIONS = ('extern "C" const char *__asan_default_options() '
@@ -37,7 +35,6 @@ _OPTIONS = ('extern "C" const char *__asan_default_options() '
 
 _PCH_HOME = Path("/var/cache")
 _lock = threading.Lock()
-_cache: Path | None = None
 _pch: Path | None = None
 
 
@@ -59,7 +56,7 @@ def precompiled_header(gxx: str) -> Path | None:
         if _pch is not None:
             return _pch
         version = subprocess.run([gxx, "--version"], capture_output=True, text=True).stdout
-        key = hashlib.sha256(f"{version}{_FLAGS}{_STANDARDS[0]}".encode()).hexdigest()[:16]
+        key = hashlib.sha256(f"{version}{_FLAGS}-std={_STANDARDS[0]}".encode()).hexdigest()[:16]
         # Not under /tmp: the sandbox mounts a fresh tmpfs there for each run, and the compile runs inside it.
         final = _PCH_HOME / f"cpp2py-oracle-pch-{os.getuid()}-{key}"
         if not os.access(_PCH_HOME, os.W_OK | os.X_OK):
@@ -67,7 +64,7 @@ def precompiled_header(gxx: str) -> Path | None:
         if not (_safe_dir(final) and (final / "stdc++.h.gch").is_file()):
             build = Path(tempfile.mkdtemp(prefix="cpp2py-oracle-pch-"))
             (build / "stdc++.h").write_text("#include <bits/stdc++.h>\n")
-            done = subprocess.run([gxx, _STANDARDS[0], *_FLAGS, "-x", "c++-header", str(build / "stdc++.h"),
+            done = subprocess.run([gxx, f"-std={_STANDARDS[0]}", *_FLAGS, "-x", "c++-header", str(build / "stdc++.h"),
                                    "-o", str(build / "stdc++.h.gch")], capture_output=True, timeout=600)
             if done.returncode != 0:
                 shutil.rmtree(build, ignore_errors=True)
@@ -85,24 +82,9 @@ def precompiled_header(gxx: str) -> Path | None:
         return _pch
 
 
-def cache_dir() -> Path:
-    """The private binary cache: created once per process, mode 0700, removed at exit."""
-    global _cache
-    with _lock:
-        if _cache is None:
-            _cache = Path(tempfile.mkdtemp(prefix="cpp2py-oracle-"))  # mkdtemp creates it 0700
-            os.chmod(_cache, 0o700)
-            atexit.register(shutil.rmtree, _cache, True)
-        return _cache
-
-
 def compile_cached(source: str, *, timeout: float = 120.0) -> Path | str:
-    """Compile ``source`` with the sanitizers (C++20, else C++17); the cached binary's path, or g++'s errors."""
-    source = _OPTIONS + source
-    key = hashlib.sha256(source.encode("utf-8")).hexdigest()
-    target = cache_dir() / key
-    if target.is_file():
-        return target
+    """Compile ``source`` with the sanitizers (C++20, else C++17) through the sandbox's private binary cache;
+    the cached binary's path, or g++'s errors."""
     gxx = shutil.which("g++")
     if not gxx:
         return "g++ not found on PATH"
@@ -110,14 +92,10 @@ def compile_cached(source: str, *, timeout: float = 120.0) -> Path | str:
     errors = ""
     for std in _STANDARDS:
         include = ("-include", str(pch)) if pch and std == _STANDARDS[0] else ()
-        res, got = _run([gxx, std, *_FLAGS, *include, "-o", "prog", "prog.cpp"], files={"prog.cpp": source},
-                        timeout=timeout, memory_mb=_ASAN_ADDRESS_SPACE_MB, collect=("prog",))
-        if res.ok and "prog" in got:
-            tmp = target.with_name(key + ".tmp")
-            tmp.write_bytes(got["prog"])
-            os.chmod(tmp, 0o700)
-            os.replace(tmp, target)
-            return target
+        res = compile_cpp(_OPTIONS + source, timeout=timeout, std=std, flags=(*_FLAGS, *include),
+                          memory_mb=_ASAN_ADDRESS_SPACE_MB)
+        if isinstance(res, CompiledCpp):
+            return res.path
         errors = res.stderr
     return errors
 
