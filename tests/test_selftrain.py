@@ -114,6 +114,30 @@ def test_only_candidates_passing_every_case_become_pairs_with_provenance(tmp_pat
     assert json.loads(side_files(out)[1].read_text())["pairs"]["kept"] == 2
 
 
+def test_the_corpus_python_is_a_fallback_target_only_when_it_passes(tmp_path):
+    inputs = _jsonl(tmp_path / "corpus.jsonl", [
+        # every model sample of mul is wrong: the corpus's own right solution becomes the target
+        {"id": "t/mul", "cpp": MUL, "python": None, "python_candidate": "def mul(x, y):\n    return x * y\n"},
+        # a model sample passes: it is preferred to the (right) corpus solution, which follows the C++ less
+        {"id": "t/add", "cpp": ADD, "python": None, "python_candidate": "def add(a, b):\n    return sum((a, b))\n"},
+        # the corpus solution is wrong (Python 2 division semantics, say): not a target
+        {"id": "p/answer", "cpp": PROGRAM, "python": None, "python_candidate": "print(84 / 2)\n"},
+    ])
+    cfg = _cfg(tmp_path, inputs=[str(inputs)])
+    stats = self_train(cfg, _model(), backend=FakeBackend())
+    out = Path(cfg.out)
+    pairs = {p["id"]: p for p in _read(out)}
+    assert pairs["t/mul"]["target"] == "corpus" and pairs["t/mul"]["python"].startswith("def mul(x, y)")
+    assert pairs["t/add"]["target"] == "model" and pairs["t/add"]["python"] == "def add(a, b):\n    return a + b"
+    assert pairs["p/answer"]["target"] == "model"
+    status = {s["id"]: s for s in _read(side_files(out)[0])}
+    assert status["t/mul"]["corpus_passed"] is True and status["t/mul"]["passing"] == 0
+    assert status["p/answer"]["corpus_passed"] is False
+    assert stats["pairs"]["targets"] == {"corpus": 1, "model": 2}
+    assert stats["corpus_python"] == {"checked": 3, "passed": 2}
+    assert stats["candidates"]["passing"] == 0 + 2 + 2  # the corpus solution is not a sample
+
+
 def test_pairs_are_what_train_reads(tmp_path, tiny_model_dir):
     from transformers import AutoTokenizer
 

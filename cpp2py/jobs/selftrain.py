@@ -11,8 +11,11 @@ the oracle built from the C++ as the tests):
    before any sampling, so no benchmark leaks into training through the back door;
 2. the oracle is built from the C++ (:func:`cpp2py.execution.oracle.build_oracle`); none: skipped, reason kept;
 3. ``samples`` candidates are sampled from the model through the backend interface, many inputs per call;
-4. each distinct candidate that parses runs against the oracle (in the sandbox); of those passing every case
-   the shortest becomes the pair, with provenance (``source``, ``problem``, ``verified_by``, ``round``, ``model``).
+4. each distinct candidate that parses runs against the oracle (in the sandbox), and so does the corpus's own
+   unverified Python (``python_candidate``, e.g. a LeetCode solution) when the input has one; of the model's
+   candidates passing every case the shortest becomes the pair (a translation follows the C++, which an
+   independent solution need not), else the corpus Python if it passed, with provenance (``source``,
+   ``problem``, ``verified_by``, ``round``, ``model``, ``target``: ``model`` or ``corpus``).
 
 Files, beside ``--out`` (``roundR.jsonl``): the pairs, in the format ``cpp2py train`` reads (``data.extra_train``);
 ``roundR.status.jsonl``, one line per input handled (kept, no_pass, no_oracle, leaked) with its counts; and
@@ -159,6 +162,11 @@ class _Pending:
     candidates: list[str]                 # distinct (whitespace-normalised), parsing, shortest first
     copies: list[int]                     # how many of the samples each candidate stands for
     checks: list[Future] = field(default_factory=list)
+    corpus_check: Future | None = None    # the corpus's own Python against the same oracle
+
+
+def _corpus_python(rec: dict) -> bool:
+    return isinstance(rec.get("python_candidate"), str) and prompt.parses(rec["python_candidate"])
 
 
 def verified_by(oracle: Any) -> str:
@@ -250,6 +258,8 @@ class _Round:
                     parsing, cands, copies = _candidates(replies[j * cfg.samples:(j + 1) * cfg.samples])
                     p = _Pending(rec, oracle, secs, cfg.samples, parsing, cands, copies)
                     p.checks = [pool.submit(_check, oracle, c) for c in cands]
+                    if _corpus_python(rec):
+                        p.corpus_check = pool.submit(_check, oracle, rec["python_candidate"])
                     current.append(p)
                 while previous:
                     self._finish(previous.pop(0), pairs, status)
@@ -272,17 +282,21 @@ class _Round:
 
     def _finish(self, p: _Pending, pairs: JsonlAppender, status: JsonlAppender) -> None:
         results = [f.result() for f in p.checks]
-        self.time["check_seconds"] += sum(s for _, s in results)
+        corpus_ok, corpus_seconds = p.corpus_check.result() if p.corpus_check else (None, 0.0)
+        self.time["check_seconds"] += sum(s for _, s in results) + corpus_seconds
         passing = [i for i, (ok, _) in enumerate(results) if ok]
         counts = dict(oracle=verified_by(p.oracle), oracle_seconds=round(p.build_seconds, 3), sampled=p.sampled,
                       parsing=p.parsing, distinct=len(p.candidates),
-                      passing=sum(p.copies[i] for i in passing))
-        if passing:  # candidates are shortest first
-            rec = p.rec
-            pairs.write({"id": rec["id"], "cpp": rec["cpp"], "python": p.candidates[passing[0]],
+                      passing=sum(p.copies[i] for i in passing), corpus_passed=corpus_ok)
+        rec = p.rec
+        target = ("model", p.candidates[passing[0]]) if passing else \
+            ("corpus", rec["python_candidate"]) if corpus_ok else None  # model candidates are shortest first
+        if target:
+            pairs.write({"id": rec["id"], "cpp": rec["cpp"], "python": target[1],
                          "source": rec.get("source"), "problem": rec.get("problem"),
-                         "verified_by": verified_by(p.oracle), "round": self.cfg.round, "model": self.model_name})
-        status.write(self._status(p.rec, "kept" if passing else "no_pass", **counts))
+                         "verified_by": verified_by(p.oracle), "round": self.cfg.round, "model": self.model_name,
+                         "target": target[0]})
+        status.write(self._status(rec, "kept" if target else "no_pass", target=target and target[0], **counts))
 
     @staticmethod
     def _status(rec: dict, outcome: str, **details: Any) -> dict:
@@ -318,7 +332,10 @@ class _Round:
             "candidates": {"sampled": sampled, "parsing": sum(r.get("parsing", 0) for r in with_oracle),
                            "distinct_checked": sum(r.get("distinct", 0) for r in with_oracle),
                            "passing": passing, "pass_rate": _ratio(passing, sampled)},
-            "pairs": {"kept": outcome["kept"], "inputs_solved_rate": _ratio(outcome["kept"], len(with_oracle))},
+            "pairs": {"kept": outcome["kept"], "inputs_solved_rate": _ratio(outcome["kept"], len(with_oracle)),
+                      "targets": dict(Counter(r.get("target") or "model" for r in lines if r["status"] == "kept"))},
+            "corpus_python": {"checked": sum(r.get("corpus_passed") is not None for r in with_oracle),
+                              "passed": sum(r.get("corpus_passed") is True for r in with_oracle)},
             "by_source": {s: dict(c) for s, c in sorted(by_source.items())},
             "time": {"generate_seconds": round(gen, 3),
                      "samples_per_second": round(sum(r["samples_generated"] for r in runs) / gen, 3) if gen else None,
