@@ -297,6 +297,7 @@ def self_train(
     leak_threshold: float = typer.Option(SELFTRAIN_LEAK_THRESHOLD, help="C++ 5-gram Jaccard to a benchmark item at or above which an input is dropped."),
     jobs: int = typer.Option(0, help="Threads building oracles and running candidates (0: one per CPU)."),
     limit: Optional[int] = typer.Option(None, help="Handle at most this many inputs in this run (a smoke test)."),
+    max_cpp_chars: Optional[int] = typer.Option(None, help="Skip (and log as too_long) inputs whose C++ is longer: their pairs would exceed the training max_length."),
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip inputs the round has already handled."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32."),
@@ -312,7 +313,7 @@ def self_train(
         inputs=[str(p) for p in inputs], out=str(out), round=round_, benchmarks=[str(p) for p in benchmark or []],
         previous=[str(p) for p in previous or []], samples=samples, temperature=temperature,
         leak_threshold=leak_threshold, oracle_budget=oracle_budget, inputs_per_call=inputs_per_call, jobs=jobs,
-        limit=limit, resume=resume,
+        limit=limit, resume=resume, max_cpp_chars=max_cpp_chars,
     )
     stats = run_round(cfg, TranslateConfig(model=model, adapter=adapter, device=device, dtype=dtype,
                                            batch_size=batch_size, top_p=top_p))

@@ -138,6 +138,16 @@ def test_the_corpus_python_is_a_fallback_target_only_when_it_passes(tmp_path):
     assert stats["candidates"]["passing"] == 0 + 2 + 2  # the corpus solution is not a sample
 
 
+def test_inputs_over_max_cpp_chars_are_logged_and_not_sampled(tmp_path):
+    backend = FakeBackend()
+    stats = self_train(_cfg(tmp_path, max_cpp_chars=len(ADD)), _model(), backend=backend)
+    status = {s["id"]: s for s in _read(side_files(tmp_path / "st" / "round1.jsonl")[0])}
+    assert status["p/answer"]["status"] == "too_long" and status["p/answer"]["cpp_chars"] == len(PROGRAM)
+    assert PROGRAM not in backend.asked and ADD in backend.asked
+    assert stats["too_long"] == {"max_cpp_chars": len(ADD), "skipped": 2}  # the program and the struct
+    assert stats["oracle"]["built"] == 2 and stats["oracle"]["coverage"] == 1.0
+
+
 def test_pairs_are_what_train_reads(tmp_path, tiny_model_dir):
     from transformers import AutoTokenizer
 

@@ -18,7 +18,7 @@ the oracle built from the C++ as the tests):
    ``problem``, ``verified_by``, ``round``, ``model``, ``target``: ``model`` or ``corpus``).
 
 Files, beside ``--out`` (``roundR.jsonl``): the pairs, in the format ``cpp2py train`` reads (``data.extra_train``);
-``roundR.status.jsonl``, one line per input handled (kept, no_pass, no_oracle, leaked) with its counts; and
+``roundR.status.jsonl``, one line per input handled (kept, no_pass, no_oracle, leaked, too_long) with its counts; and
 ``roundR.stats.json``, the round's totals. Both JSONL files are appended and flushed per input, so a killed run
 resumes where it stopped. Oracle building and checking run on a thread pool while the model samples the next
 chunk, so the GPU does not wait for the CPU.
@@ -56,6 +56,8 @@ class SelfTrainConfig:
     inputs_per_call: int = 32            # inputs whose samples go to one generate call
     jobs: int = 0                        # threads building oracles and checking candidates (0: one per CPU)
     limit: int | None = None             # handle at most this many inputs in this run (a smoke test)
+    # C++ longer than this is not sampled: its pair would exceed the training max_length and be dropped anyway
+    max_cpp_chars: int | None = None
     resume: bool = True
 
     def __post_init__(self) -> None:
@@ -226,6 +228,11 @@ class _Round:
         from cpp2py.execution.oracle import NoOracle
 
         cfg = self.cfg
+        if cfg.max_cpp_chars is not None:
+            for rec in todo:
+                if len(rec["cpp"]) > cfg.max_cpp_chars:
+                    status.write(self._status(rec, "too_long", cpp_chars=len(rec["cpp"])))
+            todo = [rec for rec in todo if len(rec["cpp"]) <= cfg.max_cpp_chars]
         if leaks is not None:
             clean = []
             for rec in todo:
@@ -307,7 +314,7 @@ class _Round:
         lines = list(read_jsonl(self.status_path)) if self.status_path.exists() else []
         outcome = Counter(r["status"] for r in lines)
         with_oracle = [r for r in lines if r["status"] in ("kept", "no_pass")]
-        considered = len(lines) - outcome["leaked"]
+        considered = len(lines) - outcome["leaked"] - outcome["too_long"]
         sampled = sum(r.get("sampled", 0) for r in with_oracle)
         passing = sum(r.get("passing", 0) for r in with_oracle)
         by_source: dict[str, Counter] = {}
@@ -322,6 +329,7 @@ class _Round:
             "round": cfg.round, "model": self.model_name, "samples": cfg.samples, "temperature": cfg.temperature,
             "inputs_files": cfg.inputs, "benchmarks": cfg.benchmarks, "previous": cfg.previous,
             "inputs": {**counts, "handled": len(lines)},
+            "too_long": {"max_cpp_chars": cfg.max_cpp_chars, "skipped": outcome["too_long"]},
             "leakage": {"threshold": cfg.leak_threshold, "dropped": outcome["leaked"],
                         "checked": bool(cfg.benchmarks)},
             "oracle": {"built": len(with_oracle), "none": outcome["no_oracle"],
