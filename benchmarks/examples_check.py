@@ -1,6 +1,7 @@
 """Does each program in examples/ translate into Python that does what the C++ does?
 
-Run as: python benchmarks/examples_check.py [--verify] [--out DIR]   (needs the default model installed)
+Run as: python benchmarks/examples_check.py [--verify] [--out DIR] [-- TRANSLATE OPTIONS]   (needs the default
+model installed; e.g. `-- --backend llamacpp --adapter runs/round1` judges another engine or adapter)
 
 Translates examples/ with `cpp2py translate` (plain, or --verify with each `NAME.in` as the program's stdin),
 then judges every output with the oracle built from the C++ (cpp2py.execution.oracle): a whole program must
@@ -35,13 +36,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--verify", action="store_true")
     ap.add_argument("--out", type=Path, default=Path("out/examples"))
+    ap.add_argument("translate_options", nargs=argparse.REMAINDER, help="after --: passed to cpp2py translate")
     args = ap.parse_args()
     examples = sorted((ROOT / "examples").glob("*.cpp"))
     out = args.out / ("verify" if args.verify else "plain")
     cmd = [sys.executable, "-m", "cpp2py", "translate", str(ROOT / "examples"), "-o", str(out), "--no-resume"]
     if args.verify:
         cmd += ["--verify"] + [a for f in sorted((ROOT / "examples").glob("*.in")) for a in ("--stdin", str(f))]
-    subprocess.run(cmd)  # exit 3 only says some output is marked; each is judged below
+    # exit 3 only says some output is marked; each is judged below
+    subprocess.run(cmd + [a for a in args.translate_options if a != "--"])
     verdicts = {f.stem: judge(f, out / f"{f.stem}.py") for f in examples}
     for name, verdict in verdicts.items():
         print(f"{name:14} {verdict}")
