@@ -133,7 +133,8 @@ def prepare_leetcode(
     dev benchmark whose tests are the oracle's cases (leetcode-dev.jsonl)."""
     from cpp2py.data.leetcode import oracle_verifier, prepare_leetcode as run
 
-    stats = run(src, out, verifier=oracle_verifier() if verify else None, jobs=jobs, bench_splits=tuple(bench_splits))
+    stats = run(src, out, verifier=oracle_verifier() if verify else None, jobs=jobs,
+                bench_splits=tuple(bench_splits))
     for name, s in stats["splits"].items():
         skips = ", ".join(f"{k} {v}" for k, v in s["skip"].items())
         typer.echo(f"{name}: {s['problems']} problems, {s['written']} verified pairs, {s['inputs_written']} "

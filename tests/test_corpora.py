@@ -238,6 +238,8 @@ def test_cli_prepare_leetcode_and_bad_input(leetcode_tar: Path, tmp_path: Path) 
                                                                        "file or directory"]
     wrong = cli("thealgorithms", "--src", str(leetcode_tar), "--out", str(tmp_path / "a"), "--bench-splits", "dev")
     assert wrong.returncode == 1 and "unknown split(s) dev" in wrong.stderr
+    wrong = cli("leetcode", "--src", str(leetcode_tar), "--out", str(tmp_path / "b"), "--bench-splits", "dev")
+    assert wrong.returncode == 1 and "unknown split(s) dev" in wrong.stderr
 
 
 def test_leakage_report_finds_near_copies(tmp_path: Path) -> None:

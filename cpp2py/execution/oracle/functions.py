@@ -275,5 +275,6 @@ class FunctionOracle:
         i = i if i in t.expected else min(t.expected)
         e = t.expected[i]
         call = f"{t.func.name}({', '.join(compare.show(v) for v in t.tagged_case(i))})"
-        expected = compare.show(compare.wanted(t.spec(), e)) + (f" and printed {e['out']!r}" if e["out"].strip() else "")
+        printed = f" and printed {e['out']!r}" if e["out"].strip() else ""
+        expected = compare.show(compare.wanted(t.spec(), e)) + printed
         return Counterexample(call, expected, why)
