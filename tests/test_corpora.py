@@ -291,15 +291,21 @@ def test_leetcode_dev_benchmark_from_the_oracle(tmp_path: Path) -> None:
     flip = "class Solution {\npublic:\n    int flipBits(int n) {\n        return n ^ 0xff;\n    }\n};\n"
     tree = "struct TreeNode { int val; TreeNode *left, *right; };\nint maxDepth(TreeNode* root) {\n" \
            "    return root ? 1 + std::max(maxDepth(root->left), maxDepth(root->right)) : 0;\n}\n"
-    for problem, cpp in (("flip-bits", flip), ("max-depth", tree), ("max-window-sum", flip.replace("0xff", "0xf"))):
+    constant = "bool depthGap(const std::string& s) {\n    return s.size() < 1000;\n}\n"
+    for problem, cpp in (("flip-bits", flip), ("max-depth", tree), ("max-window-sum", flip.replace("0xff", "0xf")),
+                         ("depth-gap", constant)):
         (src / "C++" / f"{problem}.cpp").write_text(cpp)
-    assert [common.problem_split(p) for p in ("flip-bits", "max-depth", "max-window-sum")] == ["test", "test", "train"]
+    assert [common.problem_split(p) for p in ("flip-bits", "max-depth", "max-window-sum", "depth-gap")] == \
+        ["test", "test", "train", "test"]
     stats = prepare_leetcode(src, tmp_path / "out", bench_splits=("test",))
     b = stats["benchmark"]
-    assert (b["problems"], b["items"], b["no_item"]) == (2, 1, {"unsupported parameter type": 1})
+    assert (b["problems"], b["items"], b["no_item"]) == (3, 2, {"unsupported parameter type": 1})
     assert list(b["no_item_problems"]) == ["max-depth"] and b["cases"] >= 5
-    (item,) = [BenchmarkItem.from_dict(r) for r in read_jsonl(tmp_path / "out" / "leetcode-dev.jsonl")]
-    assert item.id == "leetcode/flip-bits" and item.cpp == flip and item.test
+    assert b["items_one_expected_result"] == 1  # depthGap is true on every generated string
+    items = {r["id"]: BenchmarkItem.from_dict(r) for r in read_jsonl(tmp_path / "out" / "leetcode-dev.jsonl")}
+    assert list(items) == ["leetcode/depth-gap", "leetcode/flip-bits"]
+    item = items["leetcode/flip-bits"]
+    assert item.cpp == flip and item.test
     right = "class Solution:\n    def flipBits(self, n):\n        return n ^ 255\n"
     assert check_candidate(right, item).passed
     assert check_candidate(right.replace("255", "127"), item).kind == "wrong_answer"
