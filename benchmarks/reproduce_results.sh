@@ -15,12 +15,18 @@ cpp2py prepare humaneval-x --src "$DATA/humaneval-x" --out "$OUT/data/humaneval-
 # the modern-C++ dev benchmark: held-out TheAlgorithms programs (compare_stdout); compiling and running all
 # 360 programs took 6 to 13 min on a shared 2-core CPU (2026-11-30, docs/data.md)
 cpp2py prepare thealgorithms --src "$DATA/thealgorithms-cpp/C-Plus-Plus.tar.xz" --out "$OUT/data/thealgorithms"
+# the LeetCode dev benchmark: held-out problems whose C++ oracle builds, tested by the oracle's cases (no C++ at
+# scoring time); one sanitized oracle build per problem: 396 problems took 14 min on a shared 2-core CPU
+# (2026-12-01, docs/data.md)
+cpp2py prepare leetcode --src "$DATA/leetcode-kamyu104/LeetCode-Solutions.tar.xz" --out "$OUT/data/leetcode" \
+  --bench-splits test --jobs 2
 
 declare -A BENCH=(
   [xlcost-test]="$OUT/data/xlcost/test.jsonl"
   [humaneval-x]="$OUT/data/humaneval-x/humaneval-x.jsonl"
   [cost-stdout]="$OUT/data/cost/cost-stdout.jsonl"
   [thealgorithms-dev]="$OUT/data/thealgorithms/thealgorithms-dev.jsonl"
+  [leetcode-dev]="$OUT/data/leetcode/leetcode-dev.jsonl"
 )
 for name in "${!BENCH[@]}"; do
   bench=${BENCH[$name]}

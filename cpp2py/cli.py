@@ -123,17 +123,26 @@ def prepare_leetcode(
     out: Path = typer.Option(..., help="Output folder."),
     verify: bool = typer.Option(False, help="Run each Python candidate against the oracle built from its C++ "
                                             "(about 10 s a problem on a 2-core CPU); without it nothing is a pair."),
-    jobs: int = typer.Option(2, help="Candidates verified at once."),
+    bench_splits: List[str] = typer.Option([], help="Splits whose problems form leetcode-dev.jsonl, the dev "
+                                                    "benchmark judged by the C++ oracle's cases (about 5-10 s a "
+                                                    "problem on a 2-core CPU); repeatable. Default: none."),
+    jobs: int = typer.Option(2, help="Candidates verified, and oracles built, at once."),
 ) -> None:
     """LeetCode C++ with same-problem Python, split by problem: Python 3 fixed candidates as C++-only inputs
-    (inputs-{split}.jsonl) until the oracle verifies them into pairs ({split}.jsonl)."""
+    (inputs-{split}.jsonl) until the oracle verifies them into pairs ({split}.jsonl); with --bench-splits, a
+    dev benchmark whose tests are the oracle's cases (leetcode-dev.jsonl)."""
     from cpp2py.data.leetcode import oracle_verifier, prepare_leetcode as run
 
-    stats = run(src, out, verifier=oracle_verifier() if verify else None, jobs=jobs)
+    stats = run(src, out, verifier=oracle_verifier() if verify else None, jobs=jobs,
+                bench_splits=tuple(bench_splits))
     for name, s in stats["splits"].items():
         skips = ", ".join(f"{k} {v}" for k, v in s["skip"].items())
         typer.echo(f"{name}: {s['problems']} problems, {s['written']} verified pairs, {s['inputs_written']} "
                    f"C++-only inputs ({skips}); dropped {s['dropped'] or 'none'}", err=True)
+    if "benchmark" in stats:
+        b = stats["benchmark"]
+        typer.echo(f"{out / b['file']}: {b['items']} items from {b['problems']} problems; no oracle: "
+                   f"{b['no_item'] or 'none'}", err=True)
 
 
 @prepare_app.command("thealgorithms")

@@ -238,6 +238,8 @@ def test_cli_prepare_leetcode_and_bad_input(leetcode_tar: Path, tmp_path: Path) 
                                                                        "file or directory"]
     wrong = cli("thealgorithms", "--src", str(leetcode_tar), "--out", str(tmp_path / "a"), "--bench-splits", "dev")
     assert wrong.returncode == 1 and "unknown split(s) dev" in wrong.stderr
+    wrong = cli("leetcode", "--src", str(leetcode_tar), "--out", str(tmp_path / "b"), "--bench-splits", "dev")
+    assert wrong.returncode == 1 and "unknown split(s) dev" in wrong.stderr
 
 
 def test_leakage_report_finds_near_copies(tmp_path: Path) -> None:
@@ -275,6 +277,40 @@ def test_leetcode_with_the_real_oracle(tmp_path: Path) -> None:
     pairs, inputs = _by_file(tmp_path / "out", "[tv]*.jsonl"), _by_file(tmp_path / "out", "inputs-*.jsonl")
     assert set(pairs) == {"add-digits"} and pairs["add-digits"][1]["verified_by"] == "cpp2py.execution.oracle"
     assert inputs["add-digits-wrong"][1]["skip"] == "verification_failed"
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+def test_leetcode_dev_benchmark_from_the_oracle(tmp_path: Path) -> None:
+    """Only held-out problems whose oracle builds become items; each other one is named with its reason, and
+    the items score a right and a wrong translation through the standard checker."""
+    pytest.importorskip("tree_sitter_cpp")
+    from cpp2py.execution.checks import check_candidate
+
+    src = tmp_path / "lc"
+    (src / "C++").mkdir(parents=True)
+    flip = "class Solution {\npublic:\n    int flipBits(int n) {\n        return n ^ 0xff;\n    }\n};\n"
+    tree = "struct TreeNode { int val; TreeNode *left, *right; };\nint maxDepth(TreeNode* root) {\n" \
+           "    return root ? 1 + std::max(maxDepth(root->left), maxDepth(root->right)) : 0;\n}\n"
+    constant = "bool depthGap(const std::string& s) {\n    return s.size() < 1000;\n}\n"
+    for problem, cpp in (("flip-bits", flip), ("max-depth", tree), ("max-window-sum", flip.replace("0xff", "0xf")),
+                         ("depth-gap", constant)):
+        (src / "C++" / f"{problem}.cpp").write_text(cpp)
+    assert [common.problem_split(p) for p in ("flip-bits", "max-depth", "max-window-sum", "depth-gap")] == \
+        ["test", "test", "train", "test"]
+    stats = prepare_leetcode(src, tmp_path / "out", bench_splits=("test",))
+    b = stats["benchmark"]
+    assert (b["problems"], b["items"], b["no_item"]) == (3, 2, {"unsupported parameter type": 1})
+    assert list(b["no_item_problems"]) == ["max-depth"] and b["cases"] >= 5
+    assert b["items_one_expected_result"] == 1  # depthGap is true on every generated string
+    items = {r["id"]: BenchmarkItem.from_dict(r) for r in read_jsonl(tmp_path / "out" / "leetcode-dev.jsonl")}
+    assert list(items) == ["leetcode/depth-gap", "leetcode/flip-bits"]
+    item = items["leetcode/flip-bits"]
+    assert item.cpp == flip and item.test
+    right = "class Solution:\n    def flipBits(self, n):\n        return n ^ 255\n"
+    assert check_candidate(right, item).passed
+    assert check_candidate(right.replace("255", "127"), item).kind == "wrong_answer"
+    without = prepare_leetcode(src, tmp_path / "plain")
+    assert "benchmark" not in without and not (tmp_path / "plain" / "leetcode-dev.jsonl").exists()
 
 
 def test_prints_only_literals() -> None:

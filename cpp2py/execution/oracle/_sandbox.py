@@ -82,9 +82,9 @@ def precompiled_header(gxx: str) -> Path | None:
         return _pch
 
 
-def compile_cached(source: str, *, timeout: float = 120.0) -> Path | str:
+def compile_cached(source: str, *, timeout: float = 120.0) -> tuple[Path, str] | str:
     """Compile ``source`` with the sanitizers (C++20, else C++17) through the sandbox's private binary cache;
-    the cached binary's path, or g++'s errors."""
+    the cached binary's path and the standard it built with, or g++'s errors."""
     gxx = shutil.which("g++")
     if not gxx:
         return "g++ not found on PATH"
@@ -95,7 +95,7 @@ def compile_cached(source: str, *, timeout: float = 120.0) -> Path | str:
         res = compile_cpp(_OPTIONS + source, timeout=timeout, std=std, flags=(*_FLAGS, *include),
                           memory_mb=_ASAN_ADDRESS_SPACE_MB)
         if isinstance(res, CompiledCpp):
-            return res.path
+            return res.path, std
         errors = res.stderr
     return errors
 

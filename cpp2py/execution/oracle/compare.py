@@ -1,5 +1,9 @@
-"""Canonical values (as both drivers print them) compared with a float tolerance, and printed output compared
-line by line (trailing whitespace and trailing blank lines ignored, as the stdout benchmarks do)."""
+"""Canonical values (as both drivers print them) compared with a float tolerance, printed output compared
+line by line (trailing whitespace and trailing blank lines ignored, as the stdout benchmarks do), and one
+function case judged from the two drivers' records.
+
+Standard library only: an exported benchmark item's ``test`` runs this file's text in the sandbox, where
+cpp2py is not installed (:mod:`.export`)."""
 from __future__ import annotations
 
 import json
@@ -54,3 +58,39 @@ def same_output(a: str, b: str) -> bool:
 
 def show(v) -> str:
     return json.dumps(v)
+
+
+def wanted(target: dict, e: dict):
+    """What the Python function should return for the C++ record ``e``: the C++ result, plus the scalars it
+    wrote through references (Python cannot write through an int), as one tuple. ``target``: the case spec
+    (``outs``, ``mutable``, ``written``, ``tolerance``, ``params``) of ``functions.Target.spec``."""
+    mutable = target["mutable"]
+    outs = [e["after"][mutable.index(j)] for j in target["outs"]]
+    if not outs:
+        return e["ret"]
+    return ([] if e["ret"] is None else [e["ret"]]) + outs if len(outs) > 1 or e["ret"] is not None \
+        else outs[0]
+
+
+def mismatch(target: dict, e: dict, rec: dict | None) -> str | None:
+    """None when ``rec`` (the Python driver's run of one case) matches the C++ record ``e``; else what differs."""
+    if rec is None:
+        return "no result (the run ended early)"
+    if "error" in rec:
+        return rec["error"]
+    tol, mutable, written = target["tolerance"], target["mutable"], target["written"]
+    ret_ok = same(normalize(wanted(target, e)), normalize(rec["ret"]), tol)
+    for j in written:
+        k = mutable.index(j)
+        if not same(normalize(e["after"][k]), normalize(rec["after"][k]), tol):
+            # A Python function may return the array a C++ void function sorted in place.
+            single = e["ret"] is None and len(written) == 1 and not target["outs"]
+            if not (single and same(normalize(e["after"][k]), normalize(rec["ret"]), tol)):
+                return f"argument {target['params'][j]} after the call: expected " \
+                       f"{show(e['after'][k])}, got {show(rec['after'][k])}"
+            ret_ok = True
+    if not ret_ok:
+        return f"returned {show(rec['ret'])}, expected {show(wanted(target, e))}"
+    if not same_output(e["out"], rec["out"]):
+        return f"printed {rec['out'][:300]!r}, expected {e['out'][:300]!r}"
+    return None

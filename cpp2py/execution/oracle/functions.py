@@ -36,6 +36,15 @@ class Target:
     def mutable(self) -> list[int]:
         return [j for j, p in enumerate(self.params) if (p.ref or p.array) and not p.cstring]
 
+    def spec(self) -> dict:
+        """What both Python drivers need to call the target and judge a case (:func:`compare.mismatch`),
+        without its cases."""
+        return {"name": self.func.name, "cls": self.func.cls, "outs": self.outs, "mutable": self.mutable,
+                "written": self.written, "tolerance": self.tolerance, "params": [p.name for p in self.params]}
+
+    def tagged_case(self, i: int) -> list:
+        return [values.tagged(p.value_type, v) for p, v in zip(self.params, self.cases[i])]
+
 
 def find_targets(root) -> list[Target] | NoOracle:
     funcs = cppast.roots(cppast.functions(root))
@@ -190,12 +199,13 @@ def build(source: str, root, budget: int) -> "FunctionOracle | NoOracle":
         return targets
     for t in targets:
         make_cases(t, source, root, budget)
-    binary = compile_cached(cpp_driver(source, targets))
-    if not isinstance(binary, Path):
-        why = ("its result type cannot be printed" if "cannot print this result type" in binary else
-               "a parameter type cannot be read" if "cannot read this parameter type" in binary else
+    built = compile_cached(cpp_driver(source, targets))
+    if isinstance(built, str):
+        why = ("its result type cannot be printed" if "cannot print this result type" in built else
+               "a parameter type cannot be read" if "cannot read this parameter type" in built else
                "the C++ does not compile")
-        return NoOracle(f"{why}: {_first_error(binary)}")
+        return NoOracle(f"{why}: {_first_error(built)}")
+    binary = built[0]
     ids = list(range(sum(len(t.cases) for t in targets)))
     done, dropped = run_all(binary, targets, ids)
     again, _ = run_all(binary, targets, sorted(done))
@@ -228,9 +238,7 @@ class FunctionOracle:
     def payload(self, code: str) -> str:
         """The Python driver's stdin: the cases (only those the C++ kept) and the candidate."""
         spec = {"case_seconds": PY_CASE_SECONDS, "targets": [
-            {"name": t.func.name, "cls": t.func.cls, "outs": t.outs, "mutable": t.mutable,
-             "cases": [[i, [values.tagged(p.value_type, v) for p, v in zip(t.params, t.cases[i])]]
-                       for i in sorted(t.expected)]} for t in self.targets]}
+            {**t.spec(), "cases": [[i, t.tagged_case(i)] for i in sorted(t.expected)]} for t in self.targets]}
         return json.dumps({"spec": spec, "code": code})
 
     def check(self, code: str, *, timeout: float | None = None) -> OracleResult:
@@ -250,9 +258,10 @@ class FunctionOracle:
             got[rec["t"], rec["i"]] = rec
         passed, first = 0, None
         for ti, t in enumerate(self.targets):
+            spec = t.spec()
             for i in sorted(t.expected):
                 rec = got.get((ti, i))
-                why = self._mismatch(t, t.expected[i], rec)
+                why = compare.mismatch(spec, t.expected[i], rec)
                 if why is None:
                     passed += 1
                 elif first is None:
@@ -261,46 +270,11 @@ class FunctionOracle:
             first = Counterexample("(all)", "", res.stderr[-300:])
         return OracleResult(passed, total, first)
 
-    @staticmethod
-    def _wanted(t: Target, e: dict):
-        """What the Python function should return: the C++ result, plus the scalars it wrote through
-        references (Python cannot write through an int), as one tuple."""
-        mutable = t.mutable
-        outs = [e["after"][mutable.index(j)] for j in t.outs]
-        if not outs:
-            return e["ret"]
-        return ([] if e["ret"] is None else [e["ret"]]) + outs if len(outs) > 1 or e["ret"] is not None \
-            else outs[0]
-
-    def _mismatch(self, t: Target, e: dict, rec: dict | None) -> str | None:
-        """None when ``rec`` (the Python run of one case) matches the C++ ``e``; else what differs."""
-        if rec is None:
-            return "no result (the run ended early)"
-        if "error" in rec:
-            return rec["error"]
-        tol, mutable = t.tolerance, t.mutable
-        want = compare.normalize(self._wanted(t, e))
-        ret_ok = compare.same(want, compare.normalize(rec["ret"]), tol)
-        for j in t.written:
-            k = mutable.index(j)
-            if not compare.same(compare.normalize(e["after"][k]), compare.normalize(rec["after"][k]), tol):
-                # A Python function may return the array a C++ void function sorted in place.
-                single = e["ret"] is None and len(t.written) == 1 and not t.outs
-                if not (single and compare.same(compare.normalize(e["after"][k]),
-                                                compare.normalize(rec["ret"]), tol)):
-                    return f"argument {t.params[j].name} after the call: expected " \
-                           f"{compare.show(e['after'][k])}, got {compare.show(rec['after'][k])}"
-                ret_ok = True
-        if not ret_ok:
-            return f"returned {compare.show(rec['ret'])}, expected {compare.show(self._wanted(t, e))}"
-        if not compare.same_output(e["out"], rec["out"]):
-            return f"printed {rec['out'][:300]!r}, expected {e['out'][:300]!r}"
-        return None
-
     def _example(self, ti: int, i: int, why: str) -> Counterexample:
         t = self.targets[ti]
         i = i if i in t.expected else min(t.expected)
         e = t.expected[i]
-        call = f"{t.func.name}({', '.join(compare.show(values.tagged(p.value_type, v)) for p, v in zip(t.params, t.cases[i]))})"
-        expected = compare.show(self._wanted(t, e)) + (f" and printed {e['out']!r}" if e["out"].strip() else "")
+        call = f"{t.func.name}({', '.join(compare.show(v) for v in t.tagged_case(i))})"
+        printed = f" and printed {e['out']!r}" if e["out"].strip() else ""
+        expected = compare.show(compare.wanted(t.spec(), e)) + printed
         return Counterexample(call, expected, why)

@@ -8,7 +8,6 @@ from collections import Counter
 import re
 import string
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cpp2py.execution.oracle import compare, cppast
 from cpp2py.execution.oracle._sandbox import compile_cached, run_cached, run_python
@@ -237,10 +236,11 @@ def _failure(res) -> str | None:
 
 
 def build(source: str, root, stdin: list[str], budget: int) -> "ProgramOracle | NoOracle":
-    binary = compile_cached(source)
-    if not isinstance(binary, Path):
-        line = next((ln for ln in binary.splitlines() if "error" in ln), binary.strip()[:200])
+    built = compile_cached(source)
+    if isinstance(built, str):
+        line = next((ln for ln in built.splitlines() if "error" in ln), built.strip()[:200])
         return NoOracle(f"the C++ does not compile: {line.strip()[:300]}")
+    binary, std = built
     cases, dropped = [], Counter()
     for text in stdin + inputs(source, root, min(budget, MAX_GENERATED)):
         res = run_cached(binary, stdin=text, timeout=RUN_SECONDS)
@@ -254,15 +254,16 @@ def build(source: str, root, stdin: list[str], budget: int) -> "ProgramOracle | 
     again = run_cached(binary, stdin=cases[0].stdin, timeout=RUN_SECONDS)
     if again.stdout != cases[0].stdout or again.returncode != cases[0].status:
         return NoOracle("nondeterministic output: two runs of the C++ on the same input differ")
-    return ProgramOracle(cases, dict(dropped))
+    return ProgramOracle(cases, dict(dropped), std)
 
 
 class ProgramOracle:
     kind = "program"
 
-    def __init__(self, cases: list[Case], dropped: dict[str, int]):
+    def __init__(self, cases: list[Case], dropped: dict[str, int], std: str):
         self.cases = cases
         self.dropped = dropped  # why inputs were left out, with counts
+        self.std = std  # the C++ standard it built with: a compare_stdout item must compile it the same way
 
     @property
     def cases_total(self) -> int:

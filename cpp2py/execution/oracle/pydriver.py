@@ -1,7 +1,13 @@
-"""The Python side of a function oracle. Not imported by cpp2py: its text is the script the sandbox runs,
-with ``{"spec": ..., "code": ...}`` on stdin. It loads the candidate under a non-main name (its
-``if __name__ == "__main__"`` block does not run), finds each target by name, calls it on every case and
-writes one JSON line per case to a private copy of stdout, while the candidate's own prints are captured."""
+"""The Python side of a function oracle. Not imported by cpp2py: its text is a script.
+
+* The oracle's check runs it in the sandbox with ``{"spec": ..., "code": ...}`` on stdin: it loads the
+  candidate under a non-main name (its ``if __name__ == "__main__"`` block does not run), finds each target
+  by name, calls it on every case and writes one JSON line per case to a private copy of stdout, while the
+  candidate's own prints are captured.
+* An exported benchmark item's ``test`` (:mod:`.export`) runs its text, with :mod:`.compare`'s, in a namespace
+  of its own after the candidate ran as the script; ``assert_cases`` then checks every case against what the
+  C++ did, with the same calls and the same comparison as the oracle.
+"""
 import inspect
 import io
 import json
@@ -10,14 +16,7 @@ import os
 import signal
 import sys
 
-_payload = json.loads(sys.stdin.read() or '{"spec": {"targets": []}, "code": ""}')
-SPEC, CODE = _payload["spec"], _payload["code"]
-_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-
-
-def emit(record):
-    _out.write("\x02" + json.dumps(record) + "\n")
-    _out.flush()
+CANDIDATE_MODULE = "cpp2py_candidate"
 
 
 def decode(v):
@@ -58,13 +57,13 @@ def norm(name):
     return name.replace("_", "").lower()
 
 
-def own(ns):
-    return {k: v for k, v in ns.items() if getattr(v, "__module__", None) == "cpp2py_candidate" and callable(v)}
+def own(ns, module):
+    return {k: v for k, v in ns.items() if getattr(v, "__module__", None) == module and callable(v)}
 
 
-def find(ns, name, cls):
+def find(ns, name, cls, targets, module=CANDIDATE_MODULE):
     """A getter of the callable for C++ ``cls::name`` (or free ``name``); camelCase and snake_case match."""
-    mine = own(ns)
+    mine = own(ns, module)
     funcs = {norm(k): v for k, v in mine.items() if not isinstance(v, type)}
     classes = [v for v in mine.values() if isinstance(v, type)]
     classes.sort(key=lambda c: norm(c.__name__) != norm(cls or ""))
@@ -80,9 +79,9 @@ def find(ns, name, cls):
         return lambda: getattr(c(), next(m for m in vars(c) if norm(m) == norm(name)))
     # A renamed entry point (HumanEval-X's C++ and Python disagree on five names): the last top-level
     # function no other target claims, as the entry point is the last definition by convention.
-    claimed = {norm(t["name"]) for t in SPEC["targets"]}
+    claimed = {norm(t["name"]) for t in targets}
     rest = [f for k, f in funcs.items() if k not in claimed]
-    if len(SPEC["targets"]) == 1 and rest:
+    if len(targets) == 1 and rest:
         return lambda: rest[-1]
     return None
 
@@ -110,44 +109,80 @@ def on_alarm(signum, frame):
     raise CaseTimeout()
 
 
-def run():
-    sys.setrecursionlimit(20000)
-    ns = {"__name__": "cpp2py_candidate", "__builtins__": __builtins__}
+def call(getter, target, args, seconds):
+    """One case: {ret, after} or {error}, and what the call printed as ``out``."""
+    record = {}
+    real, buf = sys.stdout, io.StringIO()
+    sys.stdout = buf
+    try:
+        if getter is None:
+            raise LookupError(f"no function or method named like {target['name']!r}")
+        fn = getter()
+        values = decode(args)
+        keep = positions(fn, len(values), target["outs"])
+        if keep is None:
+            raise TypeError(f"{target['name']} does not take {len(values)} arguments as the C++ does")
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            ret = fn(*[values[j] for j in keep])
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        record.update(ret=canon(ret), after=[canon(values[j]) for j in target["mutable"]])
+    except CaseTimeout:
+        record["error"] = f"timed out after {seconds} s"
+    except BaseException as e:
+        record["error"] = f"{type(e).__name__}: {e}"[:500]
+    finally:
+        sys.stdout = real
+    record["out"] = buf.getvalue()[:100000]
+    return record
+
+
+def run(spec, code, emit):
+    ns = {"__name__": CANDIDATE_MODULE, "__builtins__": __builtins__}
     sys.stdout = io.StringIO()
     try:
-        exec(compile(CODE, "candidate.py", "exec"), ns)
+        exec(compile(code, "candidate.py", "exec"), ns)
     except BaseException as e:  # SystemExit included: the candidate must not end the run
         emit({"load_error": f"{type(e).__name__}: {e}"})
         return
-    signal.signal(signal.SIGALRM, on_alarm)
-    for t, target in enumerate(SPEC["targets"]):
-        getter = find(ns, target["name"], target["cls"])
+    for t, target in enumerate(spec["targets"]):
+        getter = find(ns, target["name"], target["cls"], spec["targets"])
         for i, args in target["cases"]:
-            record = {"t": t, "i": i}
-            buf = sys.stdout = io.StringIO()
-            try:
-                if getter is None:
-                    raise LookupError(f"no function or method named like {target['name']!r}")
-                fn = getter()
-                values = decode(args)
-                keep = positions(fn, len(values), target["outs"])
-                if keep is None:
-                    raise TypeError(f"{target['name']} does not take {len(values)} arguments as the C++ does")
-                signal.setitimer(signal.ITIMER_REAL, SPEC["case_seconds"])
-                try:
-                    ret = fn(*[values[j] for j in keep])
-                finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-                record.update(ret=canon(ret), after=[canon(values[j]) for j in target["mutable"]])
-            except CaseTimeout:
-                record["error"] = f"timed out after {SPEC['case_seconds']} s"
-            except BaseException as e:
-                record["error"] = f"{type(e).__name__}: {e}"[:500]
-            record["out"] = buf.getvalue()[:100000]
+            record = {"t": t, "i": i, **call(getter, target, args, spec["case_seconds"])}
             emit(record)
             if "timed out" in record.get("error", ""):
                 return
 
 
+def assert_cases(spec, candidate, module="__main__"):
+    """Raise on the first case where the candidate (the names it defined as module ``module``) does not do
+    what the C++ did: AssertionError for a wrong result, RuntimeError for a failed or timed-out call.
+    Needs :mod:`.compare`'s text run in this namespace first (its ``mismatch``)."""
+    sys.setrecursionlimit(20000)
+    signal.signal(signal.SIGALRM, on_alarm)
+    for target in spec["targets"]:
+        getter = find(candidate, target["name"], target["cls"], spec["targets"], module)
+        for i, args, expected in target["cases"]:
+            record = call(getter, target, args, spec["case_seconds"])
+            why = mismatch(target, expected, record)  # noqa: F821 (compare.py's, loaded beside this text)
+            if why is not None:
+                where = f"case {i} of {target['name']}{tuple(args)!r}: {why}"
+                raise (RuntimeError if "error" in record else AssertionError)(where[:2000])
+
+
+def main():
+    payload = json.loads(sys.stdin.read() or '{"spec": {"targets": []}, "code": ""}')
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+
+    def emit(record):
+        out.write("\x02" + json.dumps(record) + "\n")
+        out.flush()
+
+    sys.setrecursionlimit(20000)
+    signal.signal(signal.SIGALRM, on_alarm)
+    run(payload["spec"], payload["code"], emit)
+
+
 if __name__ == "__main__":
-    run()
+    main()
