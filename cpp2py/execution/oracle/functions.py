@@ -7,6 +7,7 @@ import json
 from collections import Counter
 import random
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ _HERE = Path(__file__).parent
 MAX_CASE_MICROSECONDS = 10_000
 PY_CASE_SECONDS = 2
 SCALARS = ("int", "float", "bool", "char", "string")
+_INDEX = re.compile(r"(?i)^(k|i|j|idx|index|pos|position|start|end|l|r|left|right)$")
 
 
 @dataclass
@@ -57,28 +59,56 @@ def make_cases(t: Target, source: str, root, budget: int) -> None:
     """Up to ``budget`` distinct argument lists, the same ones for the same source (seeded by its hash)."""
     seed = int(hashlib.sha256(f"{source}\0{t.func.name}".encode()).hexdigest()[:16], 16)
     rng = random.Random(seed)
-    # The whole source shows the domain: helpers the function calls check signs and emptiness too.
-    domain = values.Domain(*cppast.literals(root), signed=cppast.handles_negatives(root),
-                           empty=cppast.handles_empty(root))
+    # The function's own code shows its domain: its body, the helpers it calls, and the globals.
+    scope = [t.func.node] + [f.node for f in cppast.functions(root) if f.name in t.func.calls] + [
+        n for n in root.named_children if n.type == "declaration"]
+    chars, words = (sum(x, []) for x in zip(*(cppast.literals(n) for n in scope)))
+    if any(cppast.mentions_case(n) for n in scope):
+        chars += list(string.ascii_letters)
+    signed = any(cppast.tests_negativity(n) for n in scope)
+    domains = [_domain(t.func.node, p, chars, words, signed) for p in t.params]
     seen = set()
     for n in range(budget * 4):
         if len(t.cases) >= budget:
             break
         if n < len(values.EDGES):  # every function meets the empty and the one-element input first
-            args = [None if p.size_of is not None else values.edge(p.value_type, values.EDGES[n], domain)
-                    for p in t.params]
+            args = [None if p.size_of is not None else values.edge(p.value_type, values.EDGES[n], d)
+                    for p, d in zip(t.params, domains)]
         else:
-            args = [None if p.size_of is not None else values.generate(p.value_type, rng, domain)
-                    for p in t.params]
+            args = [None if p.size_of is not None else values.generate(p.value_type, rng, d)
+                    for p, d in zip(t.params, domains)]
         for j, p in enumerate(t.params):
             if p.size_of is not None:
                 args[j] = len(args[p.size_of])
+            elif n >= len(values.EDGES) and p.value_type.kind == "int" and _INDEX.match(p.name) and rng.random() < 0.6:
+                sized = [a for a, q in zip(args, t.params) if q.value_type.kind in ("list", "string")]
+                if sized:  # k, i, pos: a count or position within the container, as callers pass it
+                    args[j] = rng.randint(0, len(sized[0]))
         k = repr(args)
         if k not in seen:
             seen.add(k)
             t.cases.append(args)
     if not t.params:
         t.cases = [[]]
+
+
+def _domain(func_node, p: Param, chars: list[str], words: list[str], signed: bool) -> values.Domain:
+    """Parameter ``p``'s domain: the source's literals and whether it tests for negative numbers anywhere
+    (``signed``), and what the function's body shows about ``p``.
+    Numbers a string's characters are compared with (``s[i] >= 65 && s[i] <= 90``) span its alphabet. A
+    number the body never compares starts at 1 (``largest_divisor(0)`` is no question its code answers),
+    container elements at 0."""
+    use = cppast.usage(func_node, p.name)
+    low = use.low if use.low is not None else int(p.value_type.kind in ("int", "float"))
+    codes = [int(c) for c in use.near if 32 <= c < 127]
+    if len(codes) >= 2 and _texts(p.value_type):  # 65..90 and 97..122: two ranges, not one from A to z
+        chars = chars + [chr(c) for lo, hi in zip(codes[::2], codes[1::2]) for c in range(lo, hi + 1)]
+    return values.Domain(chars, words, signed=signed or use.signed, empty=use.empty, low=low, near=use.near,
+                         numeric=use.numeric, tokens=p.value_type.kind == "list")
+
+
+def _texts(t) -> bool:
+    return t.kind in ("string", "char") or any(_texts(a) for a in t.args)
 
 
 def _decl(p: Param, j: int) -> tuple[str, str]:
