@@ -357,3 +357,30 @@ def test_numeric_strings_are_generated_for_code_that_parses_them():
     assert all(float(t.cases[i][0]) is not None for i in t.expected)
     assert any(t.cases[i][0].endswith(".5") and int(float(t.cases[i][0])) % 2 == 0 for i in t.expected)
     assert not oracle.check("def closest(value):\n    return round(float(value))\n").passed  # rounds to even
+
+
+def test_arrays_of_strings_with_their_size():
+    cpp = ("#include <bits/stdc++.h>\nusing namespace std;\n"
+           "int longest(string arr[], int n) { int best = 0; for (int i = 0; i < n; i++) best = max(best, (int)arr[i].size()); return best; }\n")
+    oracle = build_oracle(cpp, budget=8)
+    assert not isinstance(oracle, NoOracle) and oracle.targets[0].params[1].size_of == 0
+    assert oracle.check("def longest(arr, n):\n    return max([len(s) for s in arr[:n]] + [0])\n").passed
+    assert not oracle.check("def longest(arr, n):\n    return len(arr)\n").passed
+
+
+def test_scratch_arrays_digit_strings_and_string_lengths():
+    cpp = ("#include <bits/stdc++.h>\nusing namespace std;\n"
+           "int kth(int arr[], int n, int k) { sort(arr, arr + n); return arr[min(max(k, 1), n) - 1]; }\n"
+           "int digitSum(string s) { int t = 0; for (char c : s) t += c - '0'; return t; }\n"
+           "int countA(string s, int n) { int c = 0; for (int i = 0; i < n; i++) c += s[i] == 'a'; return c; }\n")
+    oracle = build_oracle(cpp, budget=12)
+    cases = {t.func.name: [t.cases[i] for i in t.expected] for t in oracle.targets}
+    assert all(s.isdigit() for [s] in cases["digitSum"])
+    assert all(n == len(s) for s, n in cases["countA"])
+    rest = ("def digit_sum(s):\n    return sum(int(c) for c in s)\n"
+            "def count_a(s, n):\n    return s[:n].count('a')\n")
+    # The sort is how the C++ finds the k-th smallest, not what it is for: the list may stay as it was...
+    assert oracle.check("def kth(arr, n, k):\n    return sorted(arr)[min(max(k, 1), n) - 1]\n" + rest).passed
+    # ...but not be changed into something else.
+    assert not oracle.check("def kth(arr, n, k):\n    arr.reverse()\n    return sorted(arr)[min(max(k, 1), n) - 1]\n"
+                            + rest).passed

@@ -168,6 +168,7 @@ class Usage:
     zero: bool = False  # used as a truth value (``if (n)``, ``!n``): 0 is meant
     empty: bool = False  # asked whether it is empty
     numeric: bool = False  # a string parsed as a number (``atoi``, ``stod``, ...)
+    digits: bool = False  # characters read as digits (``s[i] - '0'``)
 
     @property
     def low(self) -> float | None:
@@ -243,7 +244,10 @@ def usage(func_node, name: str) -> Usage:
     params = {text(d) for p in (plist.named_children if plist is not None else ()) for d in walk(p)
               if d.type == "identifier"} - {name}
     for n in walk(body):
-        if n.type == "binary_expression" and text(n.child_by_field_name("operator")) in ("/", "%"):
+        if n.type == "binary_expression" and text(n.child_by_field_name("operator")) == "-":
+            right = n.child_by_field_name("right")
+            out.digits |= _subject(n.child_by_field_name("left")) in names and text(right) == "'0'"
+        elif n.type == "binary_expression" and text(n.child_by_field_name("operator")) in ("/", "%"):
             # C++ truncates toward zero where Python floors: a function dividing its inputs by one another
         # (not n % i, n / 10) must meet negative ones, where translations go wrong.
             out.signed |= _subject(n.child_by_field_name("left")) in names and \

@@ -47,7 +47,8 @@ class Domain:
         if self.numeric:
             v = rng.randint(0, 10 ** rng.randint(1, 4))
             # Halves often: where C++'s round (away from zero) and Python's (to even) differ.
-            text = str(v) if rng.random() < 0.5 else f"{v}.{rng.choice((5, 5, 0, 3, 25, 75))}"
+            r = rng.random()
+            text = str(v) if r < 0.4 else f"{v}.5" if r < 0.7 else f"{v}.{rng.choice((0, 3, 25, 75))}"
             return "-" + text if self.signed and rng.random() < 0.3 else text
         if self.words and self.space:  # split at spaces into words: only words
             return " ".join(rng.choice(self.words) for _ in range(min(n, 4)))
