@@ -308,6 +308,9 @@ def test_each_parameter_gets_the_domain_its_comparisons_show():
     assert use["s"].empty and not use["t"].empty and use["t"].numeric and use["t"].near == [65, 90]
     divide = cppast.functions(cppast.parse("int q(int a, int b, int c) { return a / b + c % 10; }"))[0]
     assert cppast.usage(divide.node, "a").signed and not cppast.usage(divide.node, "c").signed
+    backwards = cppast.functions(cppast.parse(
+        "int last(std::vector<int> v) { for (int i = v.size() - 1; i >= 0; i--) if (v[i]) return v[i]; return 0; }"))[0]
+    assert not cppast.usage(backwards.node, "v").signed  # i counts down to 0 over v's length, not its values
 
 
 def test_inputs_follow_words_case_codes_and_positions():
@@ -384,3 +387,12 @@ def test_scratch_arrays_digit_strings_and_string_lengths():
     # ...but not be changed into something else.
     assert not oracle.check("def kth(arr, n, k):\n    arr.reverse()\n    return sorted(arr)[min(max(k, 1), n) - 1]\n"
                             + rest).passed
+
+
+def test_snippets_get_their_programs_conventional_constants_and_aliases():
+    cpp = ("ll countDistinct(string s) { int seen[MAX_CHAR] = {0}; ll c = 0;\n"
+           "    for (char ch : s) if (!seen[(unsigned char)ch]++) c++; return c % MOD; }\n")
+    oracle = build_oracle(cpp, budget=6)
+    assert not isinstance(oracle, NoOracle), oracle
+    assert oracle.check("def count_distinct(s):\n    return len(set(s))\n").passed
+    assert isinstance(build_oracle("int f(int x) { return helperNobodyDefined(x); }\n"), NoOracle)

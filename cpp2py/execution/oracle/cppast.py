@@ -210,8 +210,16 @@ def _subject(node) -> str | None:
             return text(node) if node.type == "identifier" else None
 
 
+def _measured(identifier) -> bool:
+    """Whether ``identifier`` is only measured (``a.size() - 1``): a length says nothing of the values."""
+    parent = identifier.parent
+    return parent is not None and parent.type == "field_expression" and \
+        text(parent.child_by_field_name("field")) in ("size", "length")
+
+
 def _aliases(body, name: str) -> set[str]:
-    """``name`` and the locals computed from it (``int x = a[i]``, ``s += a[i]``, ``for (x : a)``), twice over."""
+    """``name`` and the locals computed from its values (``int x = a[i]``, ``s += a[i]``, ``for (x : a)``; not
+    ``int i = a.size() - 1``), twice over."""
     names = {name}
     for _ in range(2):
         for n in walk(body):
@@ -225,7 +233,7 @@ def _aliases(body, name: str) -> set[str]:
                 continue
             if target is None or value is None:
                 continue
-            if any(m.type == "identifier" and text(m) in names for m in walk(value)):
+            if any(m.type == "identifier" and text(m) in names and not _measured(m) for m in walk(value)):
                 while target.type not in ("identifier",) and target.named_children:
                     target = target.named_children[-1] if target.type == "reference_declarator" else target.named_children[0]
                 if target.type == "identifier":

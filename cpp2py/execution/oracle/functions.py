@@ -144,11 +144,11 @@ def _target(t: Target, ti: int) -> str:
 """
 
 
-def cpp_driver(source: str, targets: list[Target]) -> str:
+def cpp_driver(source: str, targets: list[Target], declarations: str = "") -> str:
     """The C++ program: the printer, the source, one reader-caller per target, and a main that runs the cases
     it reads from stdin (so one binary serves any cases, and a crash at one is skipped by re-running the rest)."""
     calls = "".join(f"        case {ti}: cpp2py_target_{ti}(g); break;\n" for ti in range(len(targets)))
-    return (_HERE.joinpath("prelude.hpp").read_text() + "\n#line 1 \"input.cpp\"\n" + source + "\n"
+    return (_HERE.joinpath("prelude.hpp").read_text() + declarations + "\n#line 1 \"input.cpp\"\n" + source + "\n"
             + "".join(_target(t, ti) for ti, t in enumerate(targets))
             + "int main() {\n    int g, t;\n    while (std::cin >> g >> t) {\n        switch (t) {\n" + calls
             + "        default: return 2;\n        }\n    }\n    return 0;\n}\n")
@@ -222,7 +222,13 @@ def build(source: str, root, budget: int) -> "FunctionOracle | NoOracle":
         return targets
     for t in targets:
         make_cases(t, source, root, budget)
-    binary = compile_cached(cpp_driver(source, targets))
+    binary, declared = compile_cached(cpp_driver(source, targets)), ""
+    for _ in range(3):  # an undeclared alias hides the names in the declarations it spoils
+        missing = "" if isinstance(binary, Path) else _conventional(binary, declared)
+        if not missing:
+            break
+        declared += missing
+        binary = compile_cached(cpp_driver(source, targets, declared))
     if not isinstance(binary, Path):
         why = ("its result type cannot be printed" if "cannot print this result type" in binary else
                "a parameter type cannot be read" if "cannot read this parameter type" in binary else
@@ -239,6 +245,27 @@ def build(source: str, root, budget: int) -> "FunctionOracle | NoOracle":
     if not targets:
         return NoOracle("the C++ crashes, times out or has undefined behaviour on every generated input")
     return FunctionOracle(targets, dict(Counter(dropped.values())))
+
+
+# A function cut out of its program (XLCoST's method-level snippets, a user's excerpt) uses the program's
+# aliases and constants; declared as such programs conventionally declare them, it compiles as the user expects.
+_CONVENTIONS = {
+    **{n: f"typedef {t} {n};" for n, t in (("ll", "long long"), ("lli", "long long int"), ("ull", "unsigned long long"),
+                                          ("ld", "long double"))},
+    **{n: f"const int {n} = 1000;" for n in ("MAX", "MAXN", "N", "SIZE", "MAX_SIZE", "MAXM")},
+    **{n: f"const int {n} = 256;" for n in ("MAX_CHAR", "NO_OF_CHARS", "CHARS", "MAX_CHARS")},
+    **{n: f"const int {n} = 1000000007;" for n in ("MOD", "Mod", "mod")},
+    "ALPHABET_SIZE": "const int ALPHABET_SIZE = 26;", "INF": "const int INF = 1000000000;",
+    "MAX_INT": "const int MAX_INT = INT_MAX;",
+}
+_UNDECLARED = re.compile(r"[‘'](\w+)[’'] (?:was not declared|does not name a type|has not been declared)")
+
+
+def _conventional(stderr: str, declared: str) -> str:
+    """Declarations of the conventional names the compiler found undeclared, but for those ``declared``
+    already ("" when there are none)."""
+    return "".join(_CONVENTIONS[n] + "\n" for n in dict.fromkeys(_UNDECLARED.findall(stderr))
+                   if n in _CONVENTIONS and _CONVENTIONS[n] not in declared)
 
 
 def _first_error(stderr: str) -> str:
