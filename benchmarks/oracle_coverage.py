@@ -8,7 +8,8 @@ Run as (the inputs come from `cpp2py prepare`, see docs/data.md):
 Per benchmark it prints: items, oracles built (coverage), the reasons for the rest, and of the covered items
 how many references pass every case. XLCoST's Python snippets lost their imports in extraction, so the
 standard-library modules they use are imported in front of each reference (``XLCOST_IMPORTS``); nothing else
-is changed. With ``--failures``, every item without an oracle or with a failing reference is written out.
+is changed. With ``--failures``, every item without an oracle, with a failing reference, or whose prediction
+the oracle and the tests judge differently is written out.
 
 With ``--predictions P.jsonl`` (``{"id", "prediction"}`` lines, e.g. the base model's translations of
 HumanEval-X from ``cpp2py translate``/``evaluate``), each covered item's prediction is also judged by the oracle
@@ -106,7 +107,8 @@ def main() -> None:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each job mostly waits on g++ or the sandbox
             recs = list(pool.map(lambda it: judge(it, args.budget, prefix, preds.get(it["id"])), items))
         print(json.dumps(summary(name, recs, time.time() - start)), flush=True)
-        failures += [dict(r, benchmark=name) for r in recs if "reason" in r or r["passed"] < r["cases"]]
+        failures += [dict(r, benchmark=name) for r in recs if "reason" in r or r["passed"] < r["cases"]
+                     or r.get("prediction", {}).get("oracle", False) != r.get("prediction", {}).get("tests", False)]
     if args.failures:
         write_jsonl(args.failures, failures)
 

@@ -174,7 +174,8 @@ def test_functions_cover_edge_cases(function_oracle):
     assert [] in vectors and any(len(v) == 1 for v in vectors)
     assert any(len(v) != len(set(v)) for v in vectors)  # duplicates
     assert any(x < 0 for v in vectors for x in v) and any(0 in v for v in vectors)
-    assert "" in [c[1] for c in cases["weightedSum"]]
+    # Emptiness is per parameter: `v.empty()` asks about v, nothing asks about tag.
+    assert "" not in [c[1] for c in cases["weightedSum"]]
 
 
 def test_inputs_stay_in_the_domain_the_code_shows():
@@ -192,7 +193,7 @@ def test_inputs_stay_in_the_domain_the_code_shows():
 
 def test_subtly_wrong_translation_fails_with_a_counterexample(function_oracle):
     wrong = FUNCTIONS_PY.replace("return sum(k * v for k, v in m.items())",
-                                 "return sum(k * v for k, v in m.items() if k > 0)")
+                                 "return sum(k * v for k, v in m.items() if k > 1)")
     result = function_oracle.check(wrong)
     assert 0 < result.cases_passed < result.cases_total
     ce = result.first_failure
@@ -291,3 +292,107 @@ def test_cached_binaries_are_out_of_the_sandboxes_reach(function_oracle):
     # Denied by the 0700 mode, or not even there: the sandbox mounts a fresh tmpfs over /tmp for each run.
     assert res.stdout.split()[:2] == ["False", "False"]
     assert res.stdout.split()[2] in ("PermissionError", "FileNotFoundError")
+
+
+def test_each_parameter_gets_the_domain_its_comparisons_show():
+    from cpp2py.execution.oracle import cppast
+    src = ("int f(int n, int m, int d, std::vector<int> v, std::string s, std::string t) {\n"
+           "    if (m < 2) return 0;\n    int x = v[0];\n    if (x < 0) return 1;\n    while (d > 0) d /= 10;\n"
+           "    if (s.empty()) return 2;\n    if (t[0] >= 65 && t[0] <= 90) return 3;\n"
+           "    return abs(n % 10) + atoi(t.c_str());\n}\n")
+    func = cppast.functions(cppast.parse(src))[0]
+    use = {p: cppast.usage(func.node, p) for p in "nmdvst"}
+    assert use["n"].signed and not use["d"].signed  # abs(n % 10) expects negatives; d > 0 guards a digit loop
+    assert use["m"].low == 1 and use["d"].low == 0 and use["s"].low is None  # m < 2: 1 is meant, 0 is not
+    assert use["v"].signed  # through the local x = v[0]
+    assert use["s"].empty and not use["t"].empty and use["t"].numeric and use["t"].near == [65, 90]
+    divide = cppast.functions(cppast.parse("int q(int a, int b, int c) { return a / b + c % 10; }"))[0]
+    assert cppast.usage(divide.node, "a").signed and not cppast.usage(divide.node, "c").signed
+    backwards = cppast.functions(cppast.parse(
+        "int last(std::vector<int> v) { for (int i = v.size() - 1; i >= 0; i--) if (v[i]) return v[i]; return 0; }"))[0]
+    assert not cppast.usage(backwards.node, "v").signed  # i counts down to 0 over v's length, not its values
+
+
+def test_inputs_follow_words_case_codes_and_positions():
+    cpp = r"""#include <bits/stdc++.h>
+using namespace std;
+vector<int> notes(string music) {
+    vector<int> out; string cur; music += ' ';
+    for (char c : music) { if (c == ' ') { if (cur == "o") out.push_back(4); if (cur == ".|") out.push_back(1); cur = ""; } else cur += c; }
+    return out;
+}
+string yes(string s) { if (s.size() > 3) return "Yes"; return "No"; }
+int distinct(string s) { transform(s.begin(), s.end(), s.begin(), ::tolower); return set<char>(s.begin(), s.end()).size(); }
+int capitals(string s) { int n = 0; for (char c : s) if (c >= 65 && c <= 90) n++; return n; }
+vector<int> lastK(vector<int> a, int k) { sort(a.begin(), a.end()); return vector<int>(a.end() - k, a.end()); }
+int largestDivisor(int n) { for (int i = 2; i * i <= n; i++) if (n % i == 0) return n / i; return 1; }
+"""
+    oracle = build_oracle(cpp, budget=20)
+    cases = {t.func.name: [t.cases[i] for i in t.expected] for t in oracle.targets}
+    assert all(set(s.split()) <= {"o", ".|"} for [s] in cases["notes"])  # only the words it compares with
+    assert not any("Yes" in s or "No" in s for [s] in cases["yes"])  # what it returns is no input
+    assert any(c.isupper() for [s] in cases["distinct"] for c in s)  # it lowers case: mixed case matters
+    assert any(c.isupper() for [s] in cases["capitals"] for c in s)
+    assert not any(c in "[\\]^_`" for [s] in cases["capitals"] for c in s)  # 65..90, not 65..122
+    assert [0] in [[k] for _, k in cases["lastK"]] and all(k <= len(a) for a, k in cases["lastK"])
+    assert min(n for [n] in cases["largestDivisor"]) == 1  # never compared with a literal: from 1
+    slice_k = "def last_k(a, k):\n    return sorted(a)[-k:]\n"  # wrong at k == 0
+    assert not oracle.check(slice_k).passed
+
+
+def test_float_division_by_zero_is_dropped_and_whole_floats_reach_python_as_ints():
+    from cpp2py.execution.oracle import values
+    from cpp2py.execution.oracle.cpptypes import CType
+    assert values.tagged(CType("float", "double"), 2.0) == 2 and isinstance(values.tagged(CType("float", "double"), 2.0), int)
+    assert values.tagged(CType("float", "double"), 2.5) == 2.5
+    cpp = ("#include <vector>\ndouble mean(std::vector<double> v) { double s = 0; if (v.empty()) return s / 0.0;\n"
+           "    for (double x : v) s += x; return s / v.size(); }\n")
+    oracle = build_oracle(cpp, budget=10)
+    t = oracle.targets[0]
+    assert oracle.dropped.get("undefined behaviour") and all(t.cases[i][0] for i in t.expected)
+    assert oracle.check("def mean(v):\n    return sum(v) / len(v)\n").passed
+
+
+def test_numeric_strings_are_generated_for_code_that_parses_them():
+    cpp = "#include <bits/stdc++.h>\nint closest(std::string value) { return round(atof(value.c_str())); }\n"
+    oracle = build_oracle(cpp, budget=20)
+    t = oracle.targets[0]
+    assert all(float(t.cases[i][0]) is not None for i in t.expected)
+    assert any(t.cases[i][0].endswith(".5") and int(float(t.cases[i][0])) % 2 == 0 for i in t.expected)
+    assert not oracle.check("def closest(value):\n    return round(float(value))\n").passed  # rounds to even
+
+
+def test_arrays_of_strings_with_their_size():
+    cpp = ("#include <bits/stdc++.h>\nusing namespace std;\n"
+           "int longest(string arr[], int n) { int best = 0; for (int i = 0; i < n; i++) best = max(best, (int)arr[i].size()); return best; }\n")
+    oracle = build_oracle(cpp, budget=8)
+    assert not isinstance(oracle, NoOracle) and oracle.targets[0].params[1].size_of == 0
+    assert oracle.check("def longest(arr, n):\n    return max([len(s) for s in arr[:n]] + [0])\n").passed
+    assert not oracle.check("def longest(arr, n):\n    return len(arr)\n").passed
+
+
+def test_scratch_arrays_digit_strings_and_string_lengths():
+    cpp = ("#include <bits/stdc++.h>\nusing namespace std;\n"
+           "int kth(int arr[], int n, int k) { sort(arr, arr + n); return arr[min(max(k, 1), n) - 1]; }\n"
+           "int digitSum(string s) { int t = 0; for (char c : s) t += c - '0'; return t; }\n"
+           "int countA(string s, int n) { int c = 0; for (int i = 0; i < n; i++) c += s[i] == 'a'; return c; }\n")
+    oracle = build_oracle(cpp, budget=12)
+    cases = {t.func.name: [t.cases[i] for i in t.expected] for t in oracle.targets}
+    assert all(s.isdigit() for [s] in cases["digitSum"])
+    assert all(n == len(s) for s, n in cases["countA"])
+    rest = ("def digit_sum(s):\n    return sum(int(c) for c in s)\n"
+            "def count_a(s, n):\n    return s[:n].count('a')\n")
+    # The sort is how the C++ finds the k-th smallest, not what it is for: the list may stay as it was...
+    assert oracle.check("def kth(arr, n, k):\n    return sorted(arr)[min(max(k, 1), n) - 1]\n" + rest).passed
+    # ...but not be changed into something else.
+    assert not oracle.check("def kth(arr, n, k):\n    arr.reverse()\n    return sorted(arr)[min(max(k, 1), n) - 1]\n"
+                            + rest).passed
+
+
+def test_snippets_get_their_programs_conventional_constants_and_aliases():
+    cpp = ("ll countDistinct(string s) { int seen[MAX_CHAR] = {0}; ll c = 0;\n"
+           "    for (char ch : s) if (!seen[(unsigned char)ch]++) c++; return c % MOD; }\n")
+    oracle = build_oracle(cpp, budget=6)
+    assert not isinstance(oracle, NoOracle), oracle
+    assert oracle.check("def count_distinct(s):\n    return len(set(s))\n").passed
+    assert isinstance(build_oracle("int f(int x) { return helperNobodyDefined(x); }\n"), NoOracle)

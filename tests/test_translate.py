@@ -415,7 +415,7 @@ def test_verify_repairs_with_a_counterexample_from_the_cpp():
 
 @needs_gxx
 def test_verify_keeps_the_best_sample_and_never_returns_worse_than_the_first():
-    partial = "def add(a, b):\n    return a + b if a > 0 else 7"
+    partial = "def add(a, b):\n    return a + b if a < 5 else 7"  # numbers start at 1 for code that never compares them
     replies = iter([partial] + [WRONG_ADD] * 3 + ["def add(a, b) return"] * 2)
     fake = FakeBackend(lambda conv: prompt.fenced(next(replies)))
     r = Translator(fake, TranslateConfig(model="fake", verify=True, verify_samples=4, rounds=2)).translate_many([ADD])[0]

@@ -25,8 +25,9 @@ __all__ = ["ExecResult", "run_python", "compile_cached", "run_cached"]
 _ASAN_ADDRESS_SPACE_MB = 1 << 25
 # _GLIBCXX_ASSERTIONS bounds-checks vector/string indexing, which ASan misses when an index jumps past the
 # red zone into another live allocation; float-cast-overflow (a double too large for an int, log10(0) cast to
-# int) is undefined behaviour that -fsanitize=undefined leaves out in GCC.
-_FLAGS = ("-O1", "-D_GLIBCXX_ASSERTIONS", "-fsanitize=undefined,float-cast-overflow,address", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-w")
+# int) and float-divide-by-zero (where C++ gives inf or nan, Python raises ZeroDivisionError) are undefined
+# behaviour that -fsanitize=undefined leaves out in GCC.
+_FLAGS = ("-O1", "-D_GLIBCXX_ASSERTIONS", "-fsanitize=undefined,float-cast-overflow,float-divide-by-zero,address", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-w")
 _STANDARDS = ("c++20", "c++17")
 # Compiled into every oracle binary (the sandbox passes no environment): leaks are not undefined behaviour,
 # and the leak checker needs ptrace, which the sandbox's uid lacks.

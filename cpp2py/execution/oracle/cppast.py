@@ -117,8 +117,18 @@ def roots(funcs: list[Function]) -> list[Function]:
 _RANGES = (("a", "z"), ("A", "Z"), ("0", "9"))
 
 
+def _compared_or_listed(node) -> bool:
+    """Whether a string literal is compared with (``s == "o"``) or listed (``{"zero", "one"}``, map keys): the
+    words inputs are made of; ``return "Yes"`` or ``"the number of " + ...`` build results instead."""
+    parent = node.parent
+    if parent is not None and parent.type == "binary_expression":
+        return text(parent.child_by_field_name("operator")) in ("==", "!=")
+    return parent is not None and parent.type == "initializer_list"
+
+
 def literals(node) -> tuple[list[str], list[str]]:
-    """(char literals, string literals) in ``node``: the alphabet its inputs are likely drawn from. Both ends
+    """(char literals, string literals) in ``node``: the alphabet its inputs are likely drawn from (with the
+    characters of strings it names, such as ``vowels = "AEIOU"``) and the words they are made of. Both ends
     of a range (``'a'`` and ``'z'``) stand for the whole range."""
     chars, strings = [], []
     for n in walk(node):
@@ -128,49 +138,184 @@ def literals(node) -> tuple[list[str], list[str]]:
                 chars.append(body)
         elif n.type == "string_literal":
             body = "".join(text(c) for c in n.named_children if c.type == "string_content")
-            if body and "%" not in body and body.isprintable():
+            if not body or "%" in body or not body.isprintable():
+                continue
+            if _compared_or_listed(n):
                 strings.append(body)
+            elif n.parent is not None and n.parent.type == "init_declarator":  # string vowels = "AEIOU"
+                chars.extend(body)
     for lo, hi in _RANGES:
         if lo in chars and hi in chars:
             chars += [chr(c) for c in range(ord(lo), ord(hi) + 1)]
     return chars, strings
 
 
-_COMPARISONS = ("<", "<=", ">", ">=")
+_COMPARISONS = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}  # operator -> mirrored
 _ABS = ("abs", "fabs", "labs", "llabs", "std::abs")
+_PARSES = {"atoi", "atol", "atoll", "atof", "stoi", "stol", "stoll", "stoul", "stoull", "stof", "stod", "stold",
+           "strtol", "strtoll", "strtod", "strtof"}
+_CASE = {"tolower", "toupper", "islower", "isupper"}
 
 
-def _is_zero(node) -> bool:
-    return node is not None and node.type == "number_literal" and text(node) in ("0", "0.0", "0LL", "0L")
+@dataclass
+class Usage:
+    """What a function's body shows about the values one parameter is meant to take (the C++ states no
+    preconditions, but comparisons show them): read off comparisons of the parameter, its elements
+    (``a[i]``, ``for (x : a)``) and the locals computed from it with literals."""
+
+    bounds: list[tuple[str, float]] = field(default_factory=list)  # (operator, literal), the value on the left
+    signed: bool = False  # tested for negativity (``< 0``, ``>= 0``, ``abs``) or divided: negatives are meant
+    zero: bool = False  # used as a truth value (``if (n)``, ``!n``): 0 is meant
+    empty: bool = False  # asked whether it is empty
+    numeric: bool = False  # a string parsed as a number (``atoi``, ``stod``, ...)
+    digits: bool = False  # characters read as digits (``s[i] - '0'``)
+
+    @property
+    def low(self) -> float | None:
+        """The smallest value the comparisons show as meant: below a literal it is compared with by ``<`` or
+        ``>=`` (``n < 2`` means 1 is meant), the literal itself otherwise; None when nothing shows it."""
+        lows = [c - 1 if op in ("<", ">=") else c for op, c in self.bounds] + [0] * self.zero
+        return min(lows) if lows else None
+
+    @property
+    def near(self) -> list[float]:
+        return sorted({c for _, c in self.bounds})
 
 
-def handles_negatives(node) -> bool:
-    """Whether the code compares a value with 0 or takes an absolute value: then negative inputs are meant."""
+def _number(node) -> float | None:
+    """The value of a number literal, also negated (``-1``) or a char compared as its code."""
+    if node.type == "unary_expression" and text(node).startswith("-"):
+        v = _number(node.named_children[0])
+        return None if v is None else -v
+    if node.type != "number_literal":
+        return None
+    try:
+        t = text(node).rstrip("uUlLfF")
+        return float(int(t, 0)) if not any(ch in t for ch in ".eE") or t.startswith("0x") else float(t)
+    except ValueError:
+        return None
+
+
+def _subject(node) -> str | None:
+    """The variable an expression reads: ``a[i][j]`` -> a, ``(x)`` -> x, ``s.at(i)`` -> s, ``(int)x`` -> x."""
+    while True:
+        if node.type in ("subscript_expression", "cast_expression"):
+            node = node.child_by_field_name("argument") or node.child_by_field_name("value")
+        elif node.type == "parenthesized_expression":
+            node = node.named_children[0]
+        elif node.type == "call_expression" and node.child_by_field_name("function").type == "field_expression" \
+                and text(node.child_by_field_name("function").child_by_field_name("field")) in ("at", "c_str"):
+            node = node.child_by_field_name("function").child_by_field_name("argument")
+        else:
+            return text(node) if node.type == "identifier" else None
+
+
+def _measured(identifier) -> bool:
+    """Whether ``identifier`` is only measured (``a.size() - 1``): a length says nothing of the values."""
+    parent = identifier.parent
+    return parent is not None and parent.type == "field_expression" and \
+        text(parent.child_by_field_name("field")) in ("size", "length")
+
+
+def _aliases(body, name: str) -> set[str]:
+    """``name`` and the locals computed from its values (``int x = a[i]``, ``s += a[i]``, ``for (x : a)``; not
+    ``int i = a.size() - 1``), twice over."""
+    names = {name}
+    for _ in range(2):
+        for n in walk(body):
+            if n.type == "init_declarator":
+                target, value = n.child_by_field_name("declarator"), n.child_by_field_name("value")
+            elif n.type == "assignment_expression":
+                target, value = n.child_by_field_name("left"), n.child_by_field_name("right")
+            elif n.type == "for_range_loop":
+                target, value = n.child_by_field_name("declarator"), n.child_by_field_name("right")
+            else:
+                continue
+            if target is None or value is None:
+                continue
+            if any(m.type == "identifier" and text(m) in names and not _measured(m) for m in walk(value)):
+                while target.type not in ("identifier",) and target.named_children:
+                    target = target.named_children[-1] if target.type == "reference_declarator" else target.named_children[0]
+                if target.type == "identifier":
+                    names.add(text(target))
+    return names
+
+
+def usage(func_node, name: str) -> Usage:
+    """What the body of ``func_node`` shows about parameter ``name``'s values (see ``Usage``)."""
+    out = Usage()
+    body = func_node.child_by_field_name("body")
+    if body is None:
+        return out
+    names = _aliases(body, name)
+    _, plist = _declarator_name(func_node.child_by_field_name("declarator"))
+    params = {text(d) for p in (plist.named_children if plist is not None else ()) for d in walk(p)
+              if d.type == "identifier"} - {name}
+    for n in walk(body):
+        if n.type == "binary_expression" and text(n.child_by_field_name("operator")) == "-":
+            right = n.child_by_field_name("right")
+            out.digits |= _subject(n.child_by_field_name("left")) in names and text(right) == "'0'"
+        elif n.type == "binary_expression" and text(n.child_by_field_name("operator")) in ("/", "%"):
+            # C++ truncates toward zero where Python floors: a function dividing its inputs by one another
+        # (not n % i, n / 10) must meet negative ones, where translations go wrong.
+            out.signed |= _subject(n.child_by_field_name("left")) in names and \
+                _subject(n.child_by_field_name("right")) in params
+        elif n.type == "binary_expression" and text(n.child_by_field_name("operator")) in _COMPARISONS:
+            op, left, right = text(n.child_by_field_name("operator")), n.child_by_field_name("left"), \
+                n.child_by_field_name("right")
+            if _subject(right) in names and _number(left) is not None:
+                op, left, right = _COMPARISONS[op], right, left
+            c = _number(right)
+            if c is not None and _subject(left) in names:
+                out.bounds.append((op, c))
+                out.signed |= _negativity(op, c) or c < 0
+        elif n.type == "call_expression":
+            callee = text(n.child_by_field_name("function"))
+            args = [a for a in n.child_by_field_name("arguments").named_children]
+            first = _subject(args[0]) if args else None
+            # abs(a % 10) expects a % 10, so a, to be negative at times.
+            out.signed |= callee in _ABS and bool(args) and any(
+                m.type == "identifier" and text(m) in names for m in walk(args[0]))
+            out.numeric |= callee.split("::")[-1] in _PARSES and first == name
+            fn = n.child_by_field_name("function")
+            if fn.type == "field_expression" and _subject(fn.child_by_field_name("argument")) == name:
+                method, parent = text(fn.child_by_field_name("field")), n.parent
+                out.empty |= method == "empty" or method in ("size", "length") and parent is not None and (
+                    (parent.type == "unary_expression" and text(parent).startswith("!"))
+                    or (parent.type == "binary_expression" and any(_number(c) == 0 for c in parent.named_children)))
+        elif n.type in ("condition_clause", "unary_expression") and n.named_children \
+                and (n.type == "condition_clause" or text(n).startswith("!")):
+            out.zero |= _subject(n.named_children[-1]) in names
+    return out
+
+
+def _negativity(op: str, c: float) -> bool:
+    """Whether ``value op c`` asks if the value is negative (``x < 0``, ``x >= 0``, ``x > -5``); ``x > 0``
+    guards loops over digits, ``x == -1`` tests a sentinel."""
+    return op in ("<", "<=", ">=") and c <= 0 or op == ">" and c < 0
+
+
+def tests_negativity(node) -> bool:
+    """Whether the code anywhere asks if a value is negative or takes an absolute value: then it deals in
+    signed numbers, and every parameter may be negative (``n > 0`` loops over digits do not count)."""
     for n in walk(node):
-        if n.type == "binary_expression" and text(n.child_by_field_name("operator")) in _COMPARISONS and (
-                _is_zero(n.child_by_field_name("left")) or _is_zero(n.child_by_field_name("right"))):
-            return True
+        loop = n.parent is not None and n.parent.type == "for_statement"  # for (i = n - 1; i >= 0; i--)
+        if n.type == "binary_expression" and not loop and text(n.child_by_field_name("operator")) in _COMPARISONS:
+            op, left, right = (text(n.child_by_field_name("operator")), n.child_by_field_name("left"),
+                               n.child_by_field_name("right"))
+            if _number(left) is not None:
+                op, right = _COMPARISONS[op], left
+            c = _number(right)
+            if c is not None and _negativity(op, c):
+                return True
         if n.type == "call_expression" and text(n.child_by_field_name("function")) in _ABS:
             return True
     return False
 
 
-def handles_empty(node) -> bool:
-    """Whether the code asks a container or string if it is empty (``.empty()``, ``size() == 0``, ``!s.size()``)."""
-    for n in walk(node):
-        if n.type != "call_expression":
-            continue
-        callee = n.child_by_field_name("function")
-        method = callee.child_by_field_name("field") if callee is not None and callee.type == "field_expression" else None
-        name = text(method) if method is not None else ""
-        if name == "empty":
-            return True
-        parent = n.parent
-        if name in ("size", "length") and parent is not None and (
-                (parent.type == "unary_expression" and text(parent).startswith("!"))
-                or (parent.type == "binary_expression" and any(_is_zero(c) for c in parent.named_children))):
-            return True
-    return False
+def mentions_case(node) -> bool:
+    """Whether the code converts or tests letter case: then inputs should mix upper and lower case."""
+    return any(n.type == "identifier" and text(n) in _CASE for n in walk(node))  # called or passed (::tolower)
 
 
 def has_main(root) -> bool:

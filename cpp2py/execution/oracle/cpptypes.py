@@ -129,17 +129,18 @@ def param(node) -> Param:
     name = text(decl)
     if array and t.kind == "char":
         return Param(name, CType("string", "std::string"), cstring=True)
-    if array and t.kind not in ("int", "float", "bool"):
+    if array and t.kind not in ("int", "float", "bool", "string"):
         raise Unsupported(f"an array of {t.spelling}")
     return Param(name, t, ref=ref and not const, array=array)
 
 
 def link_sizes(params: list[Param]) -> list[Param]:
-    """Pair each array (and a vector followed by ``n``) with the integer parameter that carries its length:
+    """Pair each array (and a vector or string followed by ``n``) with the integer parameter that carries its length:
     the first later integer whose name reads as a size (``n``, ``len``, ``size``, ...), else the first later one."""
     out = list(params)
     for a, p in enumerate(params):
-        vector_n = p.type.kind == "list" and not p.ref and a + 1 < len(params) and params[a + 1].name in ("n", "N")
+        vector_n = p.type.kind in ("list", "string") and not p.ref and a + 1 < len(params) \
+            and params[a + 1].name in ("n", "N")
         if not (p.array or vector_n):
             continue
         free = [i for i in range(a + 1, len(out)) if out[i].type.kind == "int" and not out[i].ref

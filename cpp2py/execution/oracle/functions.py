@@ -7,6 +7,7 @@ import json
 from collections import Counter
 import random
 import re
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ _HERE = Path(__file__).parent
 MAX_CASE_MICROSECONDS = 10_000
 PY_CASE_SECONDS = 2
 SCALARS = ("int", "float", "bool", "char", "string")
+_INDEX = re.compile(r"(?i)^(k|i|j|idx|index|pos|position|start|end|l|r|left|right)$")
 
 
 @dataclass
@@ -40,7 +42,8 @@ class Target:
         """What both Python drivers need to call the target and judge a case (:func:`compare.mismatch`),
         without its cases."""
         return {"name": self.func.name, "cls": self.func.cls, "outs": self.outs, "mutable": self.mutable,
-                "written": self.written, "tolerance": self.tolerance, "params": [p.name for p in self.params]}
+                "written": self.written, "tolerance": self.tolerance, "params": [p.name for p in self.params],
+                "arrays": [j for j, p in enumerate(self.params) if p.array]}
 
     def tagged_case(self, i: int) -> list:
         return [values.tagged(p.value_type, v) for p, v in zip(self.params, self.cases[i])]
@@ -66,28 +69,58 @@ def make_cases(t: Target, source: str, root, budget: int) -> None:
     """Up to ``budget`` distinct argument lists, the same ones for the same source (seeded by its hash)."""
     seed = int(hashlib.sha256(f"{source}\0{t.func.name}".encode()).hexdigest()[:16], 16)
     rng = random.Random(seed)
-    # The whole source shows the domain: helpers the function calls check signs and emptiness too.
-    domain = values.Domain(*cppast.literals(root), signed=cppast.handles_negatives(root),
-                           empty=cppast.handles_empty(root))
+    # The function's own code shows its domain: its body, the helpers it calls, and the globals.
+    scope = [t.func.node] + [f.node for f in cppast.functions(root) if f.name in t.func.calls] + [
+        n for n in root.named_children if n.type == "declaration"]
+    chars, words = (sum(x, []) for x in zip(*(cppast.literals(n) for n in scope)))
+    if any(cppast.mentions_case(n) for n in scope):
+        chars += list(string.ascii_letters)
+    signed = any(cppast.tests_negativity(n) for n in scope)
+    domains = [_domain(t.func.node, p, chars, words, signed) for p in t.params]
     seen = set()
     for n in range(budget * 4):
         if len(t.cases) >= budget:
             break
         if n < len(values.EDGES):  # every function meets the empty and the one-element input first
-            args = [None if p.size_of is not None else values.edge(p.value_type, values.EDGES[n], domain)
-                    for p in t.params]
+            args = [None if p.size_of is not None else values.edge(p.value_type, values.EDGES[n], d)
+                    for p, d in zip(t.params, domains)]
         else:
-            args = [None if p.size_of is not None else values.generate(p.value_type, rng, domain)
-                    for p in t.params]
+            args = [None if p.size_of is not None else values.generate(p.value_type, rng, d)
+                    for p, d in zip(t.params, domains)]
         for j, p in enumerate(t.params):
             if p.size_of is not None:
                 args[j] = len(args[p.size_of])
+            elif n >= len(values.EDGES) and p.value_type.kind == "int" and _INDEX.match(p.name) and rng.random() < 0.6:
+                sized = [a for a, q in zip(args, t.params) if q.value_type.kind in ("list", "string")]
+                if sized:  # k, i, pos: a count or position within the container, as callers pass it
+                    args[j] = rng.randint(0, len(sized[0]))
         k = repr(args)
         if k not in seen:
             seen.add(k)
             t.cases.append(args)
     if not t.params:
         t.cases = [[]]
+
+
+def _domain(func_node, p: Param, chars: list[str], words: list[str], signed: bool) -> values.Domain:
+    """Parameter ``p``'s domain: the source's literals and whether it tests for negative numbers anywhere
+    (``signed``), and what the function's body shows about ``p``.
+    Numbers a string's characters are compared with (``s[i] >= 65 && s[i] <= 90``) span its alphabet; a
+    string read digit by digit (``s[i] - '0'``) is digits. A number the body never compares starts at 1
+    (``largest_divisor(0)`` is no question its code answers), container elements at 0."""
+    use = cppast.usage(func_node, p.name)
+    low = use.low if use.low is not None else int(p.value_type.kind in ("int", "float"))
+    if use.digits:
+        chars = list(string.digits)
+    codes = [int(c) for c in use.near if 32 <= c < 127]
+    if len(codes) >= 2 and _texts(p.value_type):  # 65..90 and 97..122: two ranges, not one from A to z
+        chars = chars + [chr(c) for lo, hi in zip(codes[::2], codes[1::2]) for c in range(lo, hi + 1)]
+    return values.Domain(chars, words, signed=signed or use.signed, empty=use.empty, low=low, near=use.near,
+                         numeric=use.numeric, tokens=p.value_type.kind == "list")
+
+
+def _texts(t) -> bool:
+    return t.kind in ("string", "char") or any(_texts(a) for a in t.args)
 
 
 def _decl(p: Param, j: int) -> tuple[str, str]:
@@ -121,11 +154,11 @@ def _target(t: Target, ti: int) -> str:
 """
 
 
-def cpp_driver(source: str, targets: list[Target]) -> str:
+def cpp_driver(source: str, targets: list[Target], declarations: str = "") -> str:
     """The C++ program: the printer, the source, one reader-caller per target, and a main that runs the cases
     it reads from stdin (so one binary serves any cases, and a crash at one is skipped by re-running the rest)."""
     calls = "".join(f"        case {ti}: cpp2py_target_{ti}(g); break;\n" for ti in range(len(targets)))
-    return (_HERE.joinpath("prelude.hpp").read_text() + "\n#line 1 \"input.cpp\"\n" + source + "\n"
+    return (_HERE.joinpath("prelude.hpp").read_text() + declarations + "\n#line 1 \"input.cpp\"\n" + source + "\n"
             + "".join(_target(t, ti) for ti, t in enumerate(targets))
             + "int main() {\n    int g, t;\n    while (std::cin >> g >> t) {\n        switch (t) {\n" + calls
             + "        default: return 2;\n        }\n    }\n    return 0;\n}\n")
@@ -199,7 +232,13 @@ def build(source: str, root, budget: int) -> "FunctionOracle | NoOracle":
         return targets
     for t in targets:
         make_cases(t, source, root, budget)
-    built = compile_cached(cpp_driver(source, targets))
+    built, declared = compile_cached(cpp_driver(source, targets)), ""
+    for _ in range(3):  # an undeclared alias hides the names in the declarations it spoils
+        missing = _conventional(built, declared) if isinstance(built, str) else ""
+        if not missing:
+            break
+        declared += missing
+        built = compile_cached(cpp_driver(source, targets, declared))
     if isinstance(built, str):
         why = ("its result type cannot be printed" if "cannot print this result type" in built else
                "a parameter type cannot be read" if "cannot read this parameter type" in built else
@@ -217,6 +256,27 @@ def build(source: str, root, budget: int) -> "FunctionOracle | NoOracle":
     if not targets:
         return NoOracle("the C++ crashes, times out or has undefined behaviour on every generated input")
     return FunctionOracle(targets, dict(Counter(dropped.values())))
+
+
+# A function cut out of its program (XLCoST's method-level snippets, a user's excerpt) uses the program's
+# aliases and constants; declared as such programs conventionally declare them, it compiles as the user expects.
+_CONVENTIONS = {
+    **{n: f"typedef {t} {n};" for n, t in (("ll", "long long"), ("lli", "long long int"), ("ull", "unsigned long long"),
+                                          ("ld", "long double"))},
+    **{n: f"const int {n} = 1000;" for n in ("MAX", "MAXN", "N", "SIZE", "MAX_SIZE", "MAXM")},
+    **{n: f"const int {n} = 256;" for n in ("MAX_CHAR", "NO_OF_CHARS", "CHARS", "MAX_CHARS")},
+    **{n: f"const int {n} = 1000000007;" for n in ("MOD", "Mod", "mod")},
+    "ALPHABET_SIZE": "const int ALPHABET_SIZE = 26;", "INF": "const int INF = 1000000000;",
+    "MAX_INT": "const int MAX_INT = INT_MAX;",
+}
+_UNDECLARED = re.compile(r"[‘'](\w+)[’'] (?:was not declared|does not name a type|has not been declared)")
+
+
+def _conventional(stderr: str, declared: str) -> str:
+    """Declarations of the conventional names the compiler found undeclared, but for those ``declared``
+    already ("" when there are none)."""
+    return "".join(_CONVENTIONS[n] + "\n" for n in dict.fromkeys(_UNDECLARED.findall(stderr))
+                   if n in _CONVENTIONS and _CONVENTIONS[n] not in declared)
 
 
 def _first_error(stderr: str) -> str:

@@ -17,18 +17,23 @@ _LENGTHS = (1, 2, 3, 4, 5, 6, 8, 10)
 
 
 class Domain:
-    """Where a function's inputs come from, read off its body (the C++ states no preconditions, but it shows
-    them): negative numbers only when it compares with 0 or takes ``abs``; empty containers and strings only
+    """Where one parameter's inputs come from, read off the function's body (the C++ states no preconditions,
+    but it shows them; see ``cppast.Usage``): numbers from ``low`` up, and near the literals they are
+    compared with, negative ones only when the code tests for negativity; empty containers and strings only
     when it checks for emptiness; characters from its own char literals when it has several (brackets,
-    digits, vowels), words from its string literals, else lowercase letters, with spaces only when it
-    mentions ``' '``."""
+    digits, vowels), else lowercase letters, with spaces only when it mentions ``' '``; strings made of the
+    words it compares with when it has any, of numbers when it parses them."""
 
-    def __init__(self, chars: list[str], words: list[str], *, signed: bool, empty: bool):
+    def __init__(self, chars: list[str], words: list[str], *, signed: bool, empty: bool, low: float = 0,
+                 near: list[float] = (), numeric: bool = False, tokens: bool = False):
         distinct = sorted(set(chars))
         self.space = " " in distinct
         self.chars = distinct if len(distinct) >= 2 else list(_string.ascii_lowercase)
         self.words = sorted(set(words))
-        self.signed, self.empty = signed, empty
+        self.signed, self.empty, self.numeric = signed, empty, numeric
+        self.tokens = tokens  # strings in a container: each one a word when there are words
+        self.low = min(low, 0) if signed else low
+        self.near = [c for c in near if signed or c >= self.low]
 
     def char(self, rng: random.Random) -> str:
         return rng.choice(self.chars)
@@ -39,8 +44,18 @@ class Domain:
 
     def string(self, rng: random.Random) -> str:
         n = self.length(rng)
-        if self.words and rng.random() < 0.4:
-            return (" " if self.space else "").join(rng.choice(self.words) for _ in range(min(n, 4)))
+        if self.numeric:
+            v = rng.randint(0, 10 ** rng.randint(1, 4))
+            # Halves often: where C++'s round (away from zero) and Python's (to even) differ.
+            r = rng.random()
+            text = str(v) if r < 0.4 else f"{v}.5" if r < 0.7 else f"{v}.{rng.choice((0, 3, 25, 75))}"
+            return "-" + text if self.signed and rng.random() < 0.3 else text
+        if self.words and self.space:  # split at spaces into words: only words
+            return " ".join(rng.choice(self.words) for _ in range(min(n, 4)))
+        if self.words and (self.tokens or rng.random() < 0.5):
+            return rng.choice(self.words)
+        if self.words:  # a word inside other text: "ab.txt"
+            return "".join(self.char(rng) for _ in range(n // 2)) + rng.choice(self.words)
         if self.space and rng.random() < 0.3:
             return " ".join("".join(self.char(rng) for _ in range(rng.randint(1, 5))) for _ in range(max(1, n // 3)))
         return "".join(self.char(rng) for _ in range(n))
@@ -55,13 +70,13 @@ def edge(t: CType, kind: str, domain: Domain):
     k = t.kind
     one = kind == "one" or (not domain.empty and k in ("string", "list", "set", "map"))
     if k in ("int", "float"):
-        return type(1 if k == "int" else 1.0)(kind == "one")
+        return type(1 if k == "int" else 1.0)(max(kind == "one", domain.low))
     if k == "bool":
         return kind == "one"
     if k == "char":
         return domain.chars[0]
     if k == "string":
-        return domain.chars[0] if one else ""
+        return "" if not one else "1" if domain.numeric else domain.words[0] if domain.words else domain.chars[0]
     if k in ("list", "set"):
         return [edge(t.args[0], kind, domain)] if one else []
     if k == "map":
@@ -74,7 +89,10 @@ def generate(t: CType, rng: random.Random, domain: Domain, depth: int = 0):
     k = t.kind
     if k == "int":
         r = rng.random()
-        if r < 0.35:
+        if r < 0.2 and domain.near:  # both sides of a boundary the code tests
+            v = int(rng.choice(domain.near)) + rng.choice((-1, 0, 1))
+            return v if v >= domain.low or domain.signed else int(domain.low)
+        if r < 0.45:
             v = rng.choice(_EDGE_INTS)
         elif r < 0.85:
             v = rng.randint(0, 30)
@@ -82,11 +100,18 @@ def generate(t: CType, rng: random.Random, domain: Domain, depth: int = 0):
             v = rng.randint(31, 1000)
         else:
             v = rng.randint(1000, 100_000 if depth == 0 else 1000)
-        return -v if domain.signed and not t.unsigned and rng.random() < 0.25 else v
+        if domain.signed and not t.unsigned and rng.random() < 0.25:
+            return -v
+        return max(v, int(domain.low))
     if k == "float":
+        if rng.random() < 0.25 and domain.near:
+            # Rounded: 3.7 rather than the 3.7001 the code uses to absorb rounding errors.
+            v = round(rng.choice(domain.near) + rng.choice((-0.5, -0.25, 0.0, 0.25, 0.5)), 2)
         # Half the floats are whole numbers: code often treats them as such (rounding, parity checks).
-        v = float(rng.randint(0, 20)) if rng.random() < 0.5 else rng.randint(0, 80) / 4
-        return -v if domain.signed and rng.random() < 0.25 else v
+        else:
+            v = float(rng.randint(0, 20)) if rng.random() < 0.5 else rng.randint(0, 80) / 4
+            v = -v if domain.signed and rng.random() < 0.25 else v
+        return v if v >= domain.low or domain.signed else float(domain.low)
     if k == "bool":
         return rng.random() < 0.5
     if k == "char":
@@ -153,4 +178,5 @@ def tagged(t: CType, v):
         return {"__map__": [[tagged(t.args[0], a), tagged(t.args[1], b)] for a, b in v]}
     if k in ("pair", "tuple"):
         return {"__tuple__": [tagged(a, x) for a, x in zip(t.args, v)]}
-    return v
+    # Whole floats reach Python as ints, as callers (and tests) pass them: `any_int(2, 3, 1)`, not 2.0.
+    return int(v) if k == "float" and float(v).is_integer() else v
