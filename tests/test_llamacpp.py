@@ -185,6 +185,31 @@ def test_merge_into_a_quantised_tied_gguf_keeps_the_adapter(tiny, tmp_path):
     assert np.isfinite(np.array(llm.scores[:1])).all()
 
 
+def test_install_merges_the_shipped_adapter_and_drops_the_base(tiny, tmp_path, monkeypatch):
+    import shutil
+
+    _, gguf_file, adapter = tiny
+    monkeypatch.setenv("CPP2PY_HOME", str(tmp_path))
+    shipped = tmp_path / "default_adapter"
+    shutil.copytree(adapter, shipped)
+    cfg = json.loads((shipped / "adapter_config.json").read_text())
+    (shipped / "adapter_config.json").write_text(json.dumps({**cfg, "base_model_name_or_path": "tiny"}))
+    monkeypatch.setattr(M, "registry", lambda: {"tiny": {"gguf_file": "tiny.gguf", "size": gguf_file.stat().st_size,
+                                                          "description": "tiny"}})
+    monkeypatch.setattr(M, "default_adapter_dir", lambda: shipped)
+    monkeypatch.setattr(M, "DEFAULT_BASE", "tiny")
+    base = M.gguf_path("tiny", M.registry()["tiny"])
+    base.parent.mkdir(parents=True)
+    shutil.copy(gguf_file, base)  # installed: no download
+
+    merged = llamacpp.install("tiny")
+    assert merged == llamacpp.default_merge("tiny") and merged.is_file() and not base.exists()
+    assert llamacpp.install("tiny") == merged and not base.exists()  # again: no base fetched back
+    assert llamacpp.merged_model(shipped, "tiny") == merged  # the backend finds it without the base
+    loaded = llamacpp.LlamaCppBackend.load(TranslateConfig(backend="llamacpp", threads=1))
+    assert loaded.llama.model_path == str(merged)
+
+
 def test_lora_for_an_unsupported_adapter_is_refused(tiny, tmp_path):
     _, gguf_file, adapter = tiny
     dora = tmp_path / "dora"

