@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -208,6 +209,17 @@ def test_install_merges_the_shipped_adapter_and_drops_the_base(tiny, tmp_path, m
     assert llamacpp.merged_model(shipped, "tiny") == merged  # the backend finds it without the base
     loaded = llamacpp.LlamaCppBackend.load(TranslateConfig(backend="llamacpp", threads=1))
     assert loaded.llama.model_path == str(merged)
+
+
+@pytest.mark.parametrize("preset", [None, "ACTIVE"])
+def test_openmp_threads_sleep_at_barriers_unless_told_otherwise(tiny, monkeypatch, preset):
+    _, gguf_file, _ = tiny
+    if preset is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", preset)
+    llamacpp.LlamaCppBackend.load(TranslateConfig(backend="llamacpp", model=str(gguf_file), threads=1))
+    assert os.environ["OMP_WAIT_POLICY"] == (preset or "PASSIVE")
 
 
 def test_lora_for_an_unsupported_adapter_is_refused(tiny, tmp_path):

@@ -325,6 +325,10 @@ class LlamaCppBackend:
         if not installed():
             raise Cpp2PyError("the llamacpp backend needs llama-cpp-python: pip install 'cpp2py[cpu]' "
                               "(a source build of llama.cpp, several minutes; docs/translation.md)")
+        # llama.cpp's OpenMP threads meet at a barrier after every graph node. libgomp's default is to spin
+        # there, so when another job holds a core, two threads ran 2-20x slower than one; sleeping instead
+        # made two threads faster than one at load 4-7 (docs/translation.md). Read when llama_cpp loads.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import llama_cpp
 
         from cpp2py.generation import model as model_lib
