@@ -14,7 +14,8 @@ Steps (``--only`` picks some; each is saved into ``--out`` as it finishes, so th
   HumanEval-X (file order, so it is the same sample on every machine). Each backend translates it
   (greedy, ``cpp2py translate``); ``cpp2py evaluate`` scores CodeBLEU on all 200 and CA@1 on the
   HumanEval-X 100 (the sandbox runs their tests).
-* ``disk``: bytes in the model cache that each backend reads.
+* ``disk``: bytes in the model cache that each backend reads (llamacpp: the GGUF with the shipped adapter
+  merged in, as ``cpp2py models install --engine llamacpp`` leaves it), and the whole cache.
 """
 from __future__ import annotations
 
@@ -66,7 +67,9 @@ def cold(runs: int) -> dict:
 
 def warm(runs: int) -> dict:
     """Load time and per-call latency inside one process (what ``serve`` and the library see)."""
-    from cpp2py.translate import TranslateConfig, Translator, make_backend
+    from cpp2py.generation.backends import make_backend
+    from cpp2py.generation.translator import Translator
+    from cpp2py.schema import TranslateConfig
 
     out = {}
     cpp = PRIMES.read_text()
@@ -134,15 +137,18 @@ def identical(a: Path, b: Path) -> int:
 
 
 def disk() -> dict:
-    from cpp2py import model as M
+    """Bytes each backend reads for the default translator, and the whole model cache."""
+    from cpp2py.generation import llamacpp
+    from cpp2py.generation import model as M
 
     spec = M.registry()[M.DEFAULT_BASE]
     gguf = M.gguf_path(M.DEFAULT_BASE, spec)
+    merged = llamacpp.default_merge(M.DEFAULT_BASE)
     hf = M.installed_dir(M.DEFAULT_BASE)
-    lora = sorted((M.cache_home() / "lora").glob("*.gguf"))
-    size = lambda paths: sum(p.stat().st_size for p in paths if p.is_file())  # noqa: E731
-    return {"llamacpp": size([gguf, *lora]), "hf": size([gguf, *hf.glob("*")]),
-            "files": {"gguf": str(gguf), "lora": [str(p) for p in lora], "hf": str(hf)}}
+    size = lambda paths: sum(p.stat().st_size for p in paths if p and p.is_file())  # noqa: E731
+    return {"llamacpp": size([merged]), "hf": size([gguf, *hf.glob("*")]),
+            "cache": size(M.cache_home().rglob("*")),
+            "files": {"merged": str(merged), "gguf": str(gguf), "hf": str(hf)}}
 
 
 def main() -> None:

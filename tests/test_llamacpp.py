@@ -1,4 +1,4 @@
-"""The llama.cpp CPU engine: GGUF LoRA conversion, prompt rendering, stopping, backend choice.
+"""The llama.cpp CPU engine: merging a LoRA adapter into the GGUF, prompt rendering, stopping, backend choice.
 
 Skipped where llama-cpp-python is not installed (it is a source build, kept out of the `test` extra;
 install it with `pip install 'cpp2py[cpu]'`).
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -107,30 +108,118 @@ def _torch_logits(hf_dir, adapter, ids):
         return m(torch.tensor([ids])).logits[0].numpy()
 
 
-def _llama_logits(gguf_file, lora, ids):
+def _llama_logits(gguf_file, ids):
     import llama_cpp
     import numpy as np
 
-    llm = llama_cpp.Llama(str(gguf_file), n_ctx=256, logits_all=True, verbose=False,
-                          lora_path=str(lora) if lora else None, type_k=0, type_v=0)  # f32 KV cache
+    llm = llama_cpp.Llama(str(gguf_file), n_ctx=256, logits_all=True, verbose=False, type_k=0, type_v=0)  # f32 KV
     llm.eval(ids)
     return np.array(llm.scores[:len(ids)])
 
 
-def test_converted_lora_gives_the_logits_of_the_peft_model(tiny, tmp_path, monkeypatch):
+def _tensors(path: Path) -> dict:
+    import gguf
+
+    return {t.name: t for t in gguf.GGUFReader(str(path)).tensors}
+
+
+def test_merged_lora_gives_the_logits_of_the_peft_model(tiny, tmp_path, monkeypatch):
     import numpy as np
 
     hf_dir, gguf_file, adapter = tiny
     monkeypatch.setenv("CPP2PY_HOME", str(tmp_path))
-    lora = llamacpp.cached_lora(adapter, gguf_file)
-    assert lora.parent == tmp_path / "lora" and lora.suffix == ".gguf"
+    merged = llamacpp.merged_model(adapter, str(gguf_file))
+    assert merged.parent == tmp_path / "merged" and merged.suffix == ".gguf"
     ids = [5, 17, 42, 99, 7, 3, 250, 11]
-    base_t, base_l = _torch_logits(hf_dir, None, ids), _llama_logits(gguf_file, None, ids)
-    lora_t, lora_l = _torch_logits(hf_dir, adapter, ids), _llama_logits(gguf_file, lora, ids)
+    base_t, base_l = _torch_logits(hf_dir, None, ids), _llama_logits(gguf_file, ids)
+    lora_t, lora_l = _torch_logits(hf_dir, adapter, ids), _llama_logits(merged, ids)
     assert np.abs(base_t - base_l).max() < 1e-3
     assert np.abs(lora_t - base_t).max() > 0.1  # the adapter matters, so the next check can fail
     assert np.abs(lora_t - lora_l).max() < 1e-3
-    assert llamacpp.cached_lora(adapter, gguf_file) == lora  # converted once, then reused
+    assert "output.weight" in _tensors(merged)  # an untied model keeps its own output matrix
+    mtime = merged.stat().st_mtime_ns
+    assert llamacpp.merged_model(adapter, str(gguf_file)) == merged and merged.stat().st_mtime_ns == mtime  # reused
+
+
+def test_merge_into_a_quantised_tied_gguf_keeps_the_adapter(tiny, tmp_path):
+    """A Q5_0 base (as the shipped model's 896-wide tensors) whose output matrix is its embedding in Q8_0:
+    the changed tensors come out Q8_0 holding the adapter's change, and one embedding matrix is kept."""
+    import gguf
+    import llama_cpp
+    import numpy as np
+    from gguf.quants import dequantize, quantize
+
+    _, gguf_file, adapter = tiny
+    Q5, Q8 = gguf.GGMLQuantizationType.Q5_0, gguf.GGMLQuantizationType.Q8_0
+    reader = gguf.GGUFReader(str(gguf_file))
+    quantised = tmp_path / "q5.gguf"
+    w = gguf.GGUFWriter(str(quantised), "qwen2")
+    for f in reader.fields.values():
+        if f.name != "general.architecture" and not f.name.startswith("GGUF."):
+            w.add_key_value(f.name, f.contents(), f.types[0],
+                            sub_type=f.types[-1] if f.types[0] == gguf.GGUFValueType.ARRAY else None)
+    embedding = reader.tensors[[t.name for t in reader.tensors].index("token_embd.weight")].data
+    for t in reader.tensors:
+        data, kind = np.array(t.data), Q5 if t.data.ndim == 2 else None
+        if t.name == "output.weight":
+            data, kind = embedding, Q8  # tied: the same matrix, quantised finer for the output
+        if kind is None:
+            w.add_tensor(t.name, data)
+        else:
+            q = quantize(data, kind)
+            w.add_tensor(t.name, q, raw_shape=q.shape, raw_dtype=kind)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+    merged = llamacpp.merge_lora(adapter, quantised, tmp_path / "merged.gguf")
+    base, out = _tensors(quantised), _tensors(merged)
+    deltas = llamacpp.lora_deltas(adapter, gguf.GGUFReader(str(quantised)))
+    assert "output.weight" not in out and out["token_embd.weight"].tensor_type == Q8
+    for name, delta in deltas.items():
+        assert out[name].tensor_type == Q8
+        change = dequantize(out[name].data, Q8) - dequantize(base[name].data, Q5)
+        assert float(np.sum(change * delta) / np.sum(delta * delta)) > 0.9, name  # the change survived
+    llm = llama_cpp.Llama(str(merged), n_ctx=64, verbose=False)  # llama.cpp takes the embedding as output
+    llm.eval([5, 17, 42])
+    assert np.isfinite(np.array(llm.scores[:1])).all()
+
+
+def test_install_merges_the_shipped_adapter_and_drops_the_base(tiny, tmp_path, monkeypatch):
+    import shutil
+
+    _, gguf_file, adapter = tiny
+    monkeypatch.setenv("CPP2PY_HOME", str(tmp_path))
+    shipped = tmp_path / "default_adapter"
+    shutil.copytree(adapter, shipped)
+    cfg = json.loads((shipped / "adapter_config.json").read_text())
+    (shipped / "adapter_config.json").write_text(json.dumps({**cfg, "base_model_name_or_path": "tiny"}))
+    monkeypatch.setattr(M, "registry", lambda: {"tiny": {"gguf_file": "tiny.gguf", "size": gguf_file.stat().st_size,
+                                                          "description": "tiny"}})
+    monkeypatch.setattr(M, "default_adapter_dir", lambda: shipped)
+    monkeypatch.setattr(M, "DEFAULT_BASE", "tiny")
+    base = M.gguf_path("tiny", M.registry()["tiny"])
+    base.parent.mkdir(parents=True)
+    shutil.copy(gguf_file, base)  # installed: no download
+
+    merged = llamacpp.install("tiny")
+    assert merged == llamacpp.default_merge("tiny") and merged.is_file() and not base.exists()
+    assert llamacpp.install("tiny") == merged and not base.exists()  # again: no base fetched back
+    assert llamacpp.merged_model(shipped, "tiny") == merged  # the backend finds it without the base
+    loaded = llamacpp.LlamaCppBackend.load(TranslateConfig(backend="llamacpp", threads=1))
+    assert loaded.llama.model_path == str(merged)
+
+
+@pytest.mark.parametrize("preset", [None, "ACTIVE"])
+def test_openmp_threads_sleep_at_barriers_unless_told_otherwise(tiny, monkeypatch, preset):
+    _, gguf_file, _ = tiny
+    if preset is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", preset)
+    llamacpp.LlamaCppBackend.load(TranslateConfig(backend="llamacpp", model=str(gguf_file), threads=1))
+    assert os.environ["OMP_WAIT_POLICY"] == (preset or "PASSIVE")
 
 
 def test_lora_for_an_unsupported_adapter_is_refused(tiny, tmp_path):
@@ -142,7 +231,7 @@ def test_lora_for_an_unsupported_adapter_is_refused(tiny, tmp_path):
     cfg = json.loads((dora / "adapter_config.json").read_text())
     (dora / "adapter_config.json").write_text(json.dumps({**cfg, "use_dora": True}))
     with pytest.raises(llamacpp.EngineUnsupported, match="only plain LoRA"):
-        llamacpp.convert_lora(dora, gguf_file, tmp_path / "out.gguf")
+        llamacpp.merge_lora(dora, gguf_file, tmp_path / "out.gguf")
     assert not (tmp_path / "out.gguf").exists()
 
 
