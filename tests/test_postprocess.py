@@ -3,7 +3,10 @@ import pytest
 
 pytest.importorskip("pyflakes")
 
-from cpp2py.generation.postprocess import add_imports, call_main, fix_translation, unshadow_methods  # noqa: E402
+from cpp2py.generation.postprocess import (  # noqa: E402
+    add_imports, call_main, concatenate_prints, fix_translation, unshadow_methods,
+)
+from cpp2py.generation.cpp_source import streams_output  # noqa: E402
 
 
 def run(code: str) -> str:
@@ -71,3 +74,28 @@ def test_code_that_needs_no_fix_is_returned_unchanged():
     code = "import math\n\n\ndef f(x):\n    # keep this comment\n    return math.sqrt(x)\n"
     fixed = fix_translation(code, cpp_has_main=True)
     assert fixed.python == code and fixed.fixes == [] and fixed.undefined == []
+
+
+def test_a_transcribed_stream_chain_prints_what_cout_printed():
+    # cout << "gcd(" << a << ", " << b << ") = " << g << endl;  and  cout << k << ": " << v << "\n";
+    code = ('a, b = 84, 36\nprint("gcd(", a, ", ", b, ") = ", 12)\n'
+            'for k, v in {"apple": 3}.items():\n    print(k, ": ", v)  # one per line\n')
+    assert run(code) == "gcd( 84 ,  36 ) =  12\napple :  3\n"  # what the model's code printed
+    fixed, n = concatenate_prints(code)
+    assert n == 2 and "# one per line" in fixed
+    assert run(fixed) == "gcd(84, 36) = 12\napple: 3\n"
+
+
+def test_prints_without_a_spaced_literal_or_with_their_own_sep_are_left_alone():
+    for code in ['print("Total:", 5)\n', 'print(1, 2)\n', 'print(1, " ", 2, sep="-")\n', 'print(*xs, " ")\n',
+                 'print(f"{1} ", 2)\n']:
+        assert concatenate_prints(code) == (code, 0)
+
+
+def test_sep_is_only_added_when_the_cpp_wrote_to_a_stream():
+    code = 'print("x = ", 1)\n'
+    assert streams_output('int main() { std::cout << "x = " << 1; }')
+    assert not streams_output('int main() { printf("x = %d ", 1); }')
+    assert fix_translation(code, cpp_has_main=False).python == code  # printf keeps print's own separators
+    fixed = fix_translation(code, cpp_has_main=False, cpp_streams=True)
+    assert run(fixed.python) == "x = 1\n" and any("sep" in f for f in fixed.fixes)

@@ -256,6 +256,11 @@ def has_main(source: str) -> bool:
     return re.search(r"\b(int|void|auto)\s+main\s*\(", source) is not None
 
 
+def streams_output(source: str) -> bool:
+    """Whether the source writes with ``<<`` to cout/cerr (whose pieces are concatenated, with no separator)."""
+    return re.search(r"\b(?:std::)?c(?:out|err)\s*<<", source) is not None
+
+
 if __name__ == "__main__":
     parts = split_declarations(read_cpp(sys.argv[1]))
     print("preamble:\n" + parts.preamble)

@@ -132,10 +132,42 @@ def unshadow_methods(code: str) -> tuple[str, list[str]]:
     return (ast.unparse(tree) + "\n", renamed) if renamed else (code, [])
 
 
-def fix_translation(python: str, *, cpp_has_main: bool) -> Fixed:
-    """All the fixes, for code that parses: shadowed methods, missing imports, the ``main()`` call."""
+def _spaced_literal(arg: ast.expr) -> bool:
+    return isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value != arg.value.strip(" ")
+
+
+def concatenate_prints(code: str) -> tuple[str, int]:
+    """``cout << k << ": " << v`` prints ``k: v``; a model transcribing it as ``print(k, ": ", v)`` keeps the
+    literal's own spaces and gets print's separators too (``k :  v``). A literal argument that starts or ends
+    with a space is that sign: such a call gets ``sep=""``, so it prints the pieces as the stream did. Only
+    called when the C++ writes to a stream; calls with a ``sep`` or ``*args`` are left alone. Returns the code
+    (edited in place, so comments survive) and how many calls changed."""
+    tree = ast.parse(code)
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+             and n.func.id == "print" and len(n.args) >= 2 and not any(k.arg in ("sep", None) for k in n.keywords)
+             and not any(isinstance(a, ast.Starred) for a in n.args) and any(map(_spaced_literal, n.args))]
+    lines = code.splitlines(keepends=True)
+    for call in sorted(calls, key=lambda n: (n.end_lineno, n.end_col_offset), reverse=True):
+        line = lines[call.end_lineno - 1].encode()
+        head, tail = line[:call.end_col_offset - 1], line[call.end_col_offset - 1:]  # tail starts at ")"
+        comma = b" " if head.rstrip().endswith(b",") else b", "
+        lines[call.end_lineno - 1] = (head.rstrip() + comma + b'sep=""' + tail).decode()
+    edited = "".join(lines)
+    try:
+        ast.parse(edited)
+    except SyntaxError:  # a call this cannot edit in place (e.g. a backslash continuation): leave it all
+        return code, 0
+    return edited, len(calls)
+
+
+def fix_translation(python: str, *, cpp_has_main: bool, cpp_streams: bool = False) -> Fixed:
+    """All the fixes, for code that parses: shadowed methods, missing imports, the ``main()`` call, stream
+    output transcribed with print's separators."""
     code, renamed = unshadow_methods(python)
     fixes = [f"attribute renamed: {r}" for r in renamed]
+    if cpp_streams:
+        code, joined = concatenate_prints(code)
+        fixes += [f"sep=\"\" added to {joined} print call(s) transcribing a << chain"] if joined else []
     code, imports, undefined = add_imports(code)
     fixes += [f"added: {line}" for line in imports]
     if cpp_has_main:
