@@ -4,9 +4,13 @@ import pytest
 pytest.importorskip("pyflakes")
 
 from cpp2py.generation.postprocess import (  # noqa: E402
-    add_imports, call_main, concatenate_prints, fix_translation, unshadow_methods,
+    add_imports, call_main, concatenate_prints, fix_translation, read_tokens, unshadow_methods,
 )
 from cpp2py.generation.cpp_source import streams_output  # noqa: E402
+
+
+FUNCTION = "int f(int x) { return x; }"
+PROGRAM = "int main() { return 0; }"
 
 
 def run(code: str) -> str:
@@ -36,7 +40,7 @@ def test_module_names_and_future_imports_keep_their_place():
 
 
 def test_a_name_defined_nowhere_is_reported_not_invented():
-    fixed = fix_translation("print(count_if([1, 2], lambda x: x > 1))\n", cpp_has_main=False)
+    fixed = fix_translation("print(count_if([1, 2], lambda x: x > 1))\n", FUNCTION)
     assert fixed.undefined == ["count_if"]
     assert fixed.problem == "undefined names: count_if"
 
@@ -52,8 +56,8 @@ def test_main_defined_but_never_called_gets_the_guard():
 
 def test_main_is_only_added_when_the_cpp_had_one():
     code = "def main():\n    print('hi')\n"
-    assert fix_translation(code, cpp_has_main=False).python == code
-    assert "__main__" in fix_translation(code, cpp_has_main=True).python
+    assert fix_translation(code, FUNCTION).python == code
+    assert "__main__" in fix_translation(code, PROGRAM).python
 
 
 def test_attribute_shadowing_a_method_is_renamed():
@@ -72,7 +76,7 @@ def test_attribute_shadowing_a_method_is_renamed():
 
 def test_code_that_needs_no_fix_is_returned_unchanged():
     code = "import math\n\n\ndef f(x):\n    # keep this comment\n    return math.sqrt(x)\n"
-    fixed = fix_translation(code, cpp_has_main=True)
+    fixed = fix_translation(code, PROGRAM)
     assert fixed.python == code and fixed.fixes == [] and fixed.undefined == []
 
 
@@ -96,6 +100,46 @@ def test_sep_is_only_added_when_the_cpp_wrote_to_a_stream():
     code = 'print("x = ", 1)\n'
     assert streams_output('int main() { std::cout << "x = " << 1; }')
     assert not streams_output('int main() { printf("x = %d ", 1); }')
-    assert fix_translation(code, cpp_has_main=False).python == code  # printf keeps print's own separators
-    fixed = fix_translation(code, cpp_has_main=False, cpp_streams=True)
+    assert fix_translation(code, 'int main() { printf("x = %d ", 1); }').python == code  # print's own separators
+    fixed = fix_translation(code, 'int main() { std::cout << "x = " << 1; }')
     assert run(fixed.python) == "x = 1\n" and any("sep" in f for f in fixed.fixes)
+
+
+def run_with_stdin(code: str, stdin: str) -> str:
+    import io
+    import sys
+
+    saved = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        return run(code)
+    finally:
+        sys.stdin = saved
+
+
+def test_values_read_one_per_line_are_read_as_tokens_when_the_cpp_used_cin():
+    # int n; cin >> n; double x; ... cin >> x;  given "3\n3.5 1.25 10\n"
+    code = ("def main():\n    n = int(input())\n    total = 0.0\n    for _ in range(n):\n"
+            "        total += float(input())\n    print(total)\n\nmain()\n")
+    with pytest.raises(ValueError):
+        run_with_stdin(code, "3\n3.5 1.25 10\n")
+    fixed = fix_translation(code, "#include <iostream>\nint main() { int n; std::cin >> n; }")
+    assert run_with_stdin(fixed.python, "3\n3.5 1.25 10\n") == "14.75\n"
+    assert run_with_stdin(fixed.python, "3\n3.5\n1.25\n10\n") == "14.75\n"  # one per line still works
+    assert any("token" in f for f in fixed.fixes)
+
+
+def test_own_line_reading_and_getline_programs_are_left_alone():
+    split = "a, b = map(int, input().split())\nprint(a + b)\n"
+    assert read_tokens(split) == (split, 0)
+    prompt = 'x = int(input("x? "))\n'
+    assert read_tokens(prompt) == (prompt, 0)
+    line = "s = input()\nprint(s)\n"
+    assert fix_translation(line, "int main() { string s; getline(cin, s); cin >> n; }").python == line
+
+
+def test_eof_ends_a_read_loop_as_cin_failing_does():
+    code = "total = 0\nwhile True:\n    try:\n        total += int(input())\n    except EOFError:\n        break\nprint(total)\n"
+    fixed, n = read_tokens(code)
+    assert n == 1 and fixed.startswith("import sys\n")
+    assert run_with_stdin(fixed, "1 2\n3\n") == "6\n"

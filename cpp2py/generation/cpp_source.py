@@ -256,6 +256,12 @@ def has_main(source: str) -> bool:
     return re.search(r"\b(int|void|auto)\s+main\s*\(", source) is not None
 
 
+def reads_tokens(source: str) -> bool:
+    """Whether the source reads stdin only with ``cin >>`` (whitespace-separated tokens, across lines)."""
+    return re.search(r"\bcin\s*>>", source) is not None and \
+        re.search(r"\b(?:getline|scanf|getchar|fgets|gets)\s*\(|\bcin\s*\.\s*get", source) is None
+
+
 def streams_output(source: str) -> bool:
     """Whether the source writes with ``<<`` to cout/cerr (whose pieces are concatenated, with no separator)."""
     return re.search(r"\b(?:std::)?c(?:out|err)\s*<<", source) is not None

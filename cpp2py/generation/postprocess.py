@@ -11,6 +11,8 @@ import ast
 import importlib
 from dataclasses import dataclass, field
 
+from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
+
 # Where a name the model used without importing it most likely comes from, first match wins: the order puts
 # the modules a C++ port needs most (``<cmath>``, ``<algorithm>``/``<numeric>``, containers) first.
 _MODULES = ("math", "collections", "itertools", "functools", "heapq", "bisect", "typing", "sys", "re",
@@ -160,17 +162,65 @@ def concatenate_prints(code: str) -> tuple[str, int]:
     return edited, len(calls)
 
 
-def fix_translation(python: str, *, cpp_has_main: bool, cpp_streams: bool = False) -> Fixed:
-    """All the fixes, for code that parses: shadowed methods, missing imports, the ``main()`` call, stream
-    output transcribed with print's separators."""
+_TOKEN_READER = '''
+
+def _cin():
+    """The next whitespace-separated token of stdin, as C++'s ``cin >>`` reads it (cpp2py)."""
+    while not _cin.tokens:
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        _cin.tokens = line.split()[::-1]
+    return _cin.tokens.pop()
+
+
+_cin.tokens = []
+'''
+
+
+def read_tokens(code: str) -> tuple[str, int]:
+    """``cin >> a >> b`` reads tokens wherever the line breaks fall; a model writing ``int(input())`` per value
+    reads a line each, and fails on ``3 4`` given on one line. Every bare ``input()`` becomes ``_cin()``, the
+    next token, defined at the end of the imports. Only when every stdin read is a bare ``input()`` call: a
+    line split by ``input().split()``, a prompt or ``sys.stdin`` means the model chose its own reading, left
+    alone. Only called when the C++ reads with ``cin >>`` alone. Returns the code and how many calls changed."""
+    tree = ast.parse(code)
+    split_lines = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "split"}
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+             and n.func.id == "input"]
+    own_reading = any(n.args or n.keywords or id(n) in split_lines for n in calls) or any(
+        isinstance(n, ast.Attribute) and n.attr == "stdin" for n in ast.walk(tree))
+    if not calls or own_reading or "_cin" in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}:
+        return code, 0
+    lines = code.splitlines(keepends=True)
+    for call in sorted(calls, key=lambda n: (n.lineno, n.col_offset), reverse=True):
+        line = lines[call.lineno - 1].encode()
+        lines[call.lineno - 1] = (line[:call.col_offset] + b"_cin()" + line[call.end_col_offset:]).decode()
+    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    at = max((n.end_lineno for n in imports), default=0)
+    if not any(isinstance(n, ast.Import) and any(a.name == "sys" and not a.asname for a in n.names)
+               for n in imports):
+        lines.insert(at, "import sys\n")
+        at += 1
+    lines.insert(at, _TOKEN_READER + "\n")
+    return "".join(lines), len(calls)
+
+
+def fix_translation(python: str, cpp: str) -> Fixed:
+    """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods,
+    stream output transcribed with print's separators, line reads where the C++ read tokens, missing
+    imports, the ``main()`` call."""
     code, renamed = unshadow_methods(python)
     fixes = [f"attribute renamed: {r}" for r in renamed]
-    if cpp_streams:
+    if streams_output(cpp):
         code, joined = concatenate_prints(code)
         fixes += [f"sep=\"\" added to {joined} print call(s) transcribing a << chain"] if joined else []
+    if reads_tokens(cpp):
+        code, reads = read_tokens(code)
+        fixes += [f"{reads} input() call(s) read a token, as cin >> does"] if reads else []
     code, imports, undefined = add_imports(code)
     fixes += [f"added: {line}" for line in imports]
-    if cpp_has_main:
+    if has_main(cpp):
         code, added = call_main(code)
         fixes += ["added: the __main__ guard calling main()"] if added else []
     return Fixed(code if fixes else python, fixes, undefined)

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 
 from cpp2py import prompt
-from cpp2py.generation.cpp_source import has_main, split_to_fit, streams_output
+from cpp2py.generation.cpp_source import split_to_fit
 from cpp2py.generation.postprocess import fix_translation
 from cpp2py.schema import BenchmarkItem, TranslateConfig
 
@@ -132,8 +132,7 @@ class Translator:
             mine = [u for u in units if u.source == k]
             code = mine[0].code if len(mine) == 1 else reassemble([u.code for u in mine])
             parses = mine[0].parses if len(mine) == 1 else prompt.parses(code)
-            fixed = fix_translation(code, cpp_has_main=has_main(cpp), cpp_streams=streams_output(cpp)) \
-                if parses else None
+            fixed = fix_translation(code, cpp) if parses else None
             results.append(TranslationResult(
                 python=fixed.python if fixed else code, parses=parses, verified=None, repairs=0, seconds=0.0,
                 raw="\n\n".join(u.raw for u in mine), hit_token_cap=any(u.hit_cap for u in mine),
@@ -153,8 +152,7 @@ class Translator:
         out = []
         for reply, cpp in zip(replies, cpps):
             _, code, parses = self._read(reply)
-            out.append(fix_translation(code, cpp_has_main=has_main(cpp), cpp_streams=streams_output(cpp)).python
-                       if parses else "")
+            out.append(fix_translation(code, cpp).python if parses else "")
         return out
 
     def finish(self, sources: list[str], items: list[BenchmarkItem] | None,
