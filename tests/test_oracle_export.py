@@ -118,3 +118,16 @@ def test_program_oracle_gives_compare_stdout_items():
     for it in items:
         assert check_candidate("n = int(input())\nprint(n * n + 1)\n", it).passed
     assert not all(check_candidate("n = int(input())\nprint(n * n)\n", it).passed for it in items)
+
+
+def test_the_exported_item_allows_a_scratch_array_as_the_oracle_does():
+    # The C++ sorts its array only to compute the result: the oracle accepts a Python that leaves it alone,
+    # and so must the exported test, which needs the array as it was before the call to tell.
+    cpp = ("#include <bits/stdc++.h>\nusing namespace std;\n"
+           "int smallest(int arr[], int n) { sort(arr, arr + n); return arr[0]; }\n")
+    oracle = build_oracle(cpp, budget=8)
+    (it,) = benchmark_items("fixture/scratch", cpp, oracle)
+    untouched = "def smallest(arr, n):\n    return min(arr[:n])\n"
+    changed = "def smallest(arr, n):\n    arr.reverse()\n    return min(arr[:n])\n"
+    assert oracle.check(untouched).passed and check_candidate(untouched, it).passed
+    assert not oracle.check(changed).passed and not check_candidate(changed, it).passed

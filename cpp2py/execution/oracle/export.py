@@ -32,9 +32,11 @@ _cpp2py_oracle["assert_cases"](_cpp2py_oracle["json"].loads(_cpp2py_oracle["SPEC
 
 
 def function_spec(oracle: FunctionOracle) -> dict:
-    """Every kept case of every target with the C++ record (``ret``, ``after``, ``out``) it is judged by."""
+    """Every kept case of every target with the C++ record (``ret``, ``before``, ``after``, ``out``) it is judged
+    by (:func:`compare.mismatch` reads them all)."""
+    kept = ("ret", "before", "after", "out")
     return {"case_seconds": PY_CASE_SECONDS, "targets": [
-        {**t.spec(), "cases": [[i, t.tagged_case(i), {k: t.expected[i][k] for k in ("ret", "after", "out")}]
+        {**t.spec(), "cases": [[i, t.tagged_case(i), {k: t.expected[i][k] for k in kept}]
                                for i in sorted(t.expected)]} for t in oracle.targets]}
 
 
