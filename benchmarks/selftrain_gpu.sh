@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Issue 12 on one H200 (device tool, kind nvidia-h200): one execution-verified self-training round from the
-# shipped default, two retrains of the 0.5B recipe (its fast path, issue 14), and greedy
-# translations of every dev benchmark by each adapter. Scoring runs afterwards on any CPU (docs/results.md).
+# Issue 12 through the device tool: execution-verified self-training rounds, retrains of the 0.5B recipe on its
+# fast path (issue 14), greedy translations of every dev benchmark and issue 11's --verify runs. Scoring runs
+# afterwards on any CPU (docs/results.md).
 #
 #   bash benchmarks/selftrain_gpu.sh prepare        # here, on the CPU: corpora + benchmarks into .gpu/data.tar.xz
 #   bash benchmarks/selftrain_gpu.sh stage qNN      # device, once per GGUF part (carry .gguf/qNN): to /root/stage
-#   bash benchmarks/selftrain_gpu.sh round          # device (carry .gguf/p00 .whl .device-parts .gpu/data.tar.xz)
-#   bash benchmarks/selftrain_gpu.sh train          # device: baseline (same data) and round-1 mix
-#   bash benchmarks/selftrain_gpu.sh eval           # device: greedy predictions of each adapter
+#   ROUND=2 SHARDS=4 bash benchmarks/selftrain_gpu.sh round   # device (carry .gguf/p00 .whl .device-parts .gpu/data.tar.xz)
+#   RUNS=round2 bash benchmarks/selftrain_gpu.sh train        # device: retrain on every round's pairs up to N
+#   EVAL="round2:all default:modern" bash benchmarks/selftrain_gpu.sh eval   # device: greedy predictions
+#   bash benchmarks/selftrain_gpu.sh verify         # device: the shipped default, greedy vs --verify (issue 11)
+#   bash benchmarks/selftrain_gpu.sh setup          # device: wheels, model, data; before steps run side by side
 #
 # The device tool gives the machine back 30 s after a call, so the calls run back to back; `round` stops itself
 # after $ROUND_S seconds (SIGINT: what was sampled is still checked and written) and resumes when run again.
+# A round samples from the shipped default unless ADAPTER names a run; its inputs are dealt to SHARDS processes
+# (round-robin over the visible GPUs: eager generation of a 0.5B model leaves a GPU mostly idle, so two
+# processes share one) and the shards' pairs are joined into roundN.jsonl.
 # GGUF parts: head -c 20M of the GGUF as .gguf/p00, the rest cut in 42 MiB parts q00.. (split -b 42M -d).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +41,9 @@ BENCH=(humaneval-x.jsonl cost-stdout.jsonl cost/test.jsonl xlcost/test.jsonl lee
        leetcode/inputs-test.jsonl thealgorithms/inputs-val.jsonl thealgorithms/inputs-test.jsonl examples.jsonl)
 
 case "${1:-}" in
+setup)  # once, before steps that run side by side (GPU=N pins a step's processes to one GPU)
+    setup
+    ;;
 prepare)
     mkdir -p .gpu/data
     p=.gpu/data
@@ -54,8 +62,10 @@ with open(".gpu/data/examples.jsonl", "w") as f:
     for p in sorted(pathlib.Path("examples").glob("*.cpp")):
         f.write(json.dumps({"id": f"examples/{p.stem}", "cpp": p.read_text()}) + "\n")
 EOF
+    # earlier rounds' pairs (data/selftrain/roundN.jsonl, kept out of git): the next round's --previous and training data
+    mkdir -p $p/selftrain && cp data/selftrain/round*.jsonl $p/selftrain/ 2>/dev/null
     tar -cJf .gpu/data.tar.xz -C .gpu/data humaneval-x.jsonl cost-stdout.jsonl examples.jsonl cost xlcost \
-        leetcode thealgorithms
+        leetcode thealgorithms selftrain
     du -sh .gpu/data.tar.xz
     ;;
 stage)
@@ -63,23 +73,44 @@ stage)
     ;;
 round)
     setup || exit 1
-    mkdir -p "$STAGE/selftrain"
-    timeout -s INT "${ROUND_S:-420}" python3 -m cpp2py self-train \
-        --inputs "$D/leetcode/inputs-train.jsonl" --inputs "$D/thealgorithms/inputs-train.jsonl" \
-        $(printf -- "--benchmark $D/%s " "${BENCH[@]}") --samples "${SAMPLES:-4}" --temperature 0.8 \
-        --round 1 --out "$STAGE/selftrain/round1.jsonl" --device cuda --batch-size 128 --inputs-per-call 64 \
-        --jobs 16 --max-cpp-chars 1600 2>&1 | tail -5
-    cp "$STAGE"/selftrain/round1* "$OUT/"
+    n=${ROUND:-1} k=${SHARDS:-1}
+    sel=$STAGE/selftrain
+    mkdir -p "$sel"
+    prev=() adapter=()
+    for ((r = 1; r < n; r++)); do prev+=(--previous "$D/selftrain/round$r.jsonl"); done
+    [ -n "${ADAPTER:-}" ] && adapter=(--adapter "$STAGE/runs/$ADAPTER")
+    gpus=$(nvidia-smi -L | wc -l)
+    for ((i = 0; i < k; i++)); do
+        ins=()
+        for f in leetcode/inputs-train.jsonl thealgorithms/inputs-train.jsonl; do
+            part=$sel/$(dirname $f).s$i-of-$k.jsonl
+            awk -v k="$k" -v i="$i" '(NR - 1) % k == i' "$D/$f" > "$part"
+            ins+=(--inputs "$part")
+        done
+        CUDA_VISIBLE_DEVICES=${GPU:-$((i % gpus))} timeout -s INT "${ROUND_S:-420}" python3 -m cpp2py self-train "${ins[@]}" \
+            "${prev[@]}" "${adapter[@]}" $(printf -- "--benchmark $D/%s " "${BENCH[@]}") --samples "${SAMPLES:-4}" \
+            --temperature 0.8 --round "$n" --out "$sel/round$n.s$i.jsonl" --device cuda --batch-size 128 \
+            --inputs-per-call 64 --jobs $(( $(nproc) / k )) --max-cpp-chars 1600 > "$OUT/round$n.s$i.log" 2>&1 &
+    done
+    wait
+    tail -n 3 "$OUT"/round$n.s*.log
+    cat "$sel"/round$n.s*[0-9].jsonl > "$sel/round$n.jsonl"
+    cp "$sel"/round$n.* "$OUT/"
     ;;
 train)
     setup || exit 1
-    for run in baseline round1; do
+    for run in ${RUNS:-baseline round1}; do
         [ -f "$STAGE/runs/$run/adapter_model.safetensors" ] && continue
         if [ $run = baseline ]; then  # issue 14: the shipped recipe's data on the fast path
             extra="data.extra_train=[$D/cost/train.jsonl] data.max_length=512 batch.per_device_batch_size=32"
-        else                          # issue 12: + the round's verified pairs, whole programs included
-            extra="data.extra_train=[$D/cost/train.jsonl,$STAGE/selftrain/round1.jsonl] data.max_length=1024
-                   batch.per_device_batch_size=16"
+        else                          # issue 12: + every round's verified pairs up to this one
+            n=${run#round} rounds=""
+            for ((r = 1; r <= n; r++)); do
+                f=$D/selftrain/round$r.jsonl
+                [ -f "$f" ] || f=$STAGE/selftrain/round$r.jsonl
+                rounds+=",$f"
+            done
+            extra="data.extra_train=[$D/cost/train.jsonl$rounds] data.max_length=1024 batch.per_device_batch_size=16"
         fi
         t=$SECONDS
         mkdir -p "$OUT/runs/$run"
@@ -93,30 +124,58 @@ train)
         done
         tail -2 "$OUT/runs/$run/train.log"
         echo "$run: $((SECONDS - t)) s"
-        cp "$STAGE/runs/$run"/{adapter_config.json,adapter_model.safetensors,train_metrics.json} "$OUT/runs/$run/"
+        cp "$STAGE/runs/$run"/{adapter_config.json,train_metrics.json} "$OUT/runs/$run/"
+        # the device tool leaves files over 16 MB out of $OUT: the adapter comes back in parts (cat to join)
+        split -b 8M "$STAGE/runs/$run/adapter_model.safetensors" "$OUT/runs/$run/adapter_model.safetensors.part"
     done
     ;;
 eval)
     setup || exit 1
-    # new adapters on every dev set; today's default only where it has no recorded score yet
-    for spec in round1:all baseline:all default:modern; do
-        run=${spec%%:*}
-        sets="humaneval-x.jsonl cost-stdout.jsonl thealgorithms/thealgorithms-dev.jsonl leetcode/inputs-test.jsonl
-              xlcost/test.jsonl"
-        [ "${spec#*:}" = modern ] && sets="thealgorithms/thealgorithms-dev.jsonl leetcode/inputs-test.jsonl"
+    # RUN:SETS pairs; each (adapter, set) is its own process, round-robin over the GPUs (see `round`)
+    all="humaneval-x.jsonl cost-stdout.jsonl thealgorithms/thealgorithms-dev.jsonl leetcode/inputs-test.jsonl
+         xlcost/test.jsonl"
+    modern="thealgorithms/thealgorithms-dev.jsonl leetcode/inputs-test.jsonl"
+    gpus=$(nvidia-smi -L | wc -l) i=${GPU0:-0}
+    for spec in ${EVAL:-round1:all baseline:all default:modern}; do
+        run=${spec%%:*} sets=${spec#*:}
+        [ "$sets" = all ] && sets=$all
+        [ "$sets" = modern ] && sets=$modern
         adapter=()
         [ "$run" = default ] || adapter=(--adapter "$STAGE/runs/$run")
         mkdir -p "$OUT/pred/$run"
-        for s in $sets; do
-            t=$SECONDS
-            python3 -m cpp2py translate "$D/$s" -o "$OUT/pred/$run/$(echo "$s" | tr / -)" "${adapter[@]}" \
-                --device cuda --batch-size 64 2>&1 | tail -1
-            echo "$run $s: $((SECONDS - t)) s"
+        for s in ${sets//,/ }; do
+            name=$(echo "$s" | tr / -)
+            ( t=$SECONDS
+              CUDA_VISIBLE_DEVICES=${GPU:-$((i % gpus))} timeout "${EVAL_S:-540}" python3 -m cpp2py translate "$D/$s" \
+                  -o "$OUT/pred/$run/$name" "${adapter[@]}" --device cuda --batch-size 64 > "$OUT/pred/$run/$name.log" 2>&1
+              echo "$run $s: $((SECONDS - t)) s, $(tail -c 300 "$OUT/pred/$run/$name.log" | tail -1)" ) &
+            i=$((i + 1))
         done
     done
+    wait
+    ;;
+verify)
+    setup || exit 1
+    # issue 11: the shipped default, greedy and --verify with only the oracle built from the C++
+    gpus=$(nvidia-smi -L | wc -l) i=${GPU0:-0}
+    mkdir -p "$OUT/verify"
+    for spec in humaneval-x:${HE_SAMPLES:-8}:2 cost-stdout:${COST_SAMPLES:-4}:2; do
+        IFS=: read -r bench k rounds <<< "$spec"
+        for mode in greedy verify; do
+            opts=()
+            [ $mode = verify ] && opts=(--verify --verify-samples "$k" --rounds "$rounds")
+            ( t=$SECONDS
+              CUDA_VISIBLE_DEVICES=${GPU:-$((i % gpus))} timeout "${EVAL_S:-540}" python3 -m cpp2py translate \
+                  "$D/$bench.jsonl" -o "$OUT/verify/$bench-$mode.jsonl" --device cuda "${opts[@]}" \
+                  > "$OUT/verify/$bench-$mode.log" 2>&1
+              echo "$bench $mode: $((SECONDS - t)) s, $(tail -c 300 "$OUT/verify/$bench-$mode.log" | tail -1)" ) &
+            i=$((i + 1))
+        done
+    done
+    wait
     ;;
 *)
-    echo "usage: bash benchmarks/selftrain_gpu.sh prepare|stage PART|round|train|eval" >&2
+    echo "usage: bash benchmarks/selftrain_gpu.sh prepare|stage PART|round|train|eval|verify" >&2
     exit 2
     ;;
 esac

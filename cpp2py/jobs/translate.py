@@ -233,8 +233,11 @@ def translate_path(input: str, output: Path | None, cfg: TranslateConfig, *, bac
     cpp = read_cpp(input)
     if output is not None:
         ensure_writable(output, "file")
-    result = VerifyingTranslator(backend or make_backend(cfg), cfg).translate_many([cpp])[0]
     summary = Summary(output=str(output) if output else "")
+    translator = _load_translator(cfg, backend, summary)
+    t0 = time.perf_counter()
+    result = translator.translate_many([cpp])[0]
+    summary.translate_seconds = time.perf_counter() - t0
     summary.add(result)
     if output is None:
         stdout.write(result.file_text())
