@@ -100,7 +100,7 @@ def test_sep_is_only_added_when_the_cpp_wrote_to_a_stream():
     code = 'print("x = ", 1)\n'
     assert streams_output('int main() { std::cout << "x = " << 1; }')
     assert not streams_output('int main() { printf("x = %d ", 1); }')
-    assert fix_translation(code, 'int main() { printf("x = %d ", 1); }').python == code  # print's own separators
+    assert 'sep=""' not in fix_translation(code, 'int main() { printf("x = %d ", 1); }').python  # print's own separators
     fixed = fix_translation(code, 'int main() { std::cout << "x = " << 1; }')
     assert run(fixed.python) == "x = 1\n" and any("sep" in f for f in fixed.fixes)
 
@@ -143,3 +143,94 @@ def test_eof_ends_a_read_loop_as_cin_failing_does():
     fixed, n = read_tokens(code)
     assert n == 1 and fixed.startswith("import sys\n")
     assert run_with_stdin(fixed, "1 2\n3\n") == "6\n"
+
+
+def format_cases():
+    pytest.importorskip("tree_sitter_cpp")
+
+
+BANK = """#include <iostream>
+class Account {
+public:
+    double balance() const { return balance_; }
+    bool withdraw(double amount) { return amount < balance_; }
+private:
+    double balance_ = 120;
+};
+int main() {
+    Account acct;
+    bool ok = acct.withdraw(30.0);
+    std::cout << acct.balance() << " " << ok << " " << acct.withdraw(500) << " " << 0.1 + 0.2 << std::endl;
+}
+"""
+BANK_PY = ("class Account:\n    def balance(self):\n        return 120.0\n    def withdraw(self, amount):\n"
+           "        return amount < 120.0\n\nacct = Account()\nok = acct.withdraw(30.0)\n"
+           "print(acct.balance(), ok, acct.withdraw(500), 0.1 + 0.2)\n")
+
+
+def test_bools_and_doubles_streamed_print_as_cout_wrote_them():
+    format_cases()
+    assert run(BANK_PY) == "120.0 True False 0.30000000000000004\n"
+    fixed = fix_translation(BANK_PY, BANK)
+    assert run(fixed.python) == "120 1 0 0.3\n"
+    assert fixed.python.endswith(BANK_PY)  # the program itself stays as the model wrote it
+    assert fix_translation(fixed.python, BANK).python == fixed.python  # applied once
+
+
+def test_the_stream_state_the_cpp_sets_is_the_one_printed():
+    format_cases()
+    code = "ok = 2 > 1\nx = 2.0\nprint(ok, x)\n"
+    alpha = "int main() { bool ok = 2 > 1; double x = 2; cout << boolalpha << fixed << setprecision(2) << ok << ' ' << x; }"
+    assert run(fix_translation(code, alpha).python) == "true 2.00\n"
+    before = "int main() { bool ok = 2 > 1; double x = 2; cout << setprecision(3);\n  cout << ok << ' ' << x; }"
+    assert run(fix_translation(code, before).python) == "1 2\n"  # setprecision alone: %.3g
+
+
+def test_output_the_cpp_writes_otherwise_is_left_alone():
+    format_cases()
+    code = "ok = 2 > 1\nx = 2.0\nprint(ok, x)\n"
+    for cpp in [
+        'int main() { bool ok = 2 > 1; cout << (ok ? "True" : "False") << 2; }',  # a string, not a bool
+        # boolalpha set after the first bool is written; a precision set where it may not be in effect
+        "int main() { bool ok = true; cout << ok; cout << boolalpha << ok; }",
+        "void f() { cout << fixed; }\nint main() { double x = 2; f(); cout << x; }",
+        'int main() { double x = 2; cout << x; printf("%.1f", x); }',  # printf writes doubles its own way
+    ]:
+        assert fix_translation(code, cpp).python == code, cpp
+    own = "def print(*a):\n    pass\nprint(2.0)\n"
+    assert fix_translation(own, "int main() { cout << 2.0; }").python == own
+
+
+STATS = """#include <cstdio>
+int main() {
+    int n = 3; double mean = 4.1, mx = 8;
+    printf("n=%d\\n", n);
+    printf("mean=%.3f\\n", mean);
+    printf("max=%8.2f|\\n", mx);
+    printf("above mean: %s\\n", mx > mean ? "true" : "false");
+    printf("%ld%% done", 100L);
+}
+"""
+
+
+def test_a_print_transcribing_a_printf_writes_with_its_format():
+    format_cases()
+    code = ('n, mean, mx = 3, 4.1, 8.0\nprint("n =", n)\nprint(f"mean={mean}")\n'
+            'print("max = " + str(mx) + "|")\nprint(100, "% done", end="")\n')
+    assert run(code) == "n = 3\nmean=4.1\nmax = 8.0|\n100 % done"
+    fixed = fix_translation(code, STATS)
+    assert run(fixed.python) == "n=3\nmean=4.100\nmax=    8.00|\n100% done"
+    assert 'print("mean=%.3f" % mean)' in fixed.python and 'print("%d%% done" % 100, end="")' in fixed.python
+
+
+def test_prints_that_do_not_transcribe_one_printf_are_left_alone():
+    format_cases()
+    for code in [
+        'x = 8.0\nprint("above mean: %s" % "true")\n',  # writes the format already
+        'mean = 4.1\nprint(f"above mean: {mean}")\n',  # the same text, already what %s writes
+        'mean = 4.1\nprint("mean =", "{:.3f}".format(mean))\n',  # a number shown as a string already
+        'mean = 4.1\nprint("average =", mean)\n',  # other text
+        'mean = 4.1\nprint("mean =", mean, end=" ")\n',  # a line end the format does not have
+        'print(3)\n',  # no text to tell which printf
+    ]:
+        assert fix_translation(code, STATS).python == code, code

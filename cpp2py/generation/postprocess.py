@@ -11,6 +11,7 @@ import ast
 import importlib
 from dataclasses import dataclass, field
 
+from cpp2py.generation.cpp_output import Output, Printf, read_output
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 
 # Where a name the model used without importing it most likely comes from, first match wins: the order puts
@@ -134,11 +135,16 @@ def unshadow_methods(code: str) -> tuple[str, list[str]]:
     return (ast.unparse(tree) + "\n", renamed) if renamed else (code, [])
 
 
-def _splice(lines: list[str], lineno: int, start: int, end: int, text: str) -> None:
-    """Replace columns ``start:end`` of line ``lineno`` with ``text``; lines and columns as ``ast`` gives them
-    (1-based lines, UTF-8 byte columns), so edits from the end of the code backwards keep the rest in place."""
-    line = lines[lineno - 1].encode()
-    lines[lineno - 1] = (line[:start] + text.encode() + line[end:]).decode()
+def _splice(lines: list[str], start: tuple[int, int], end: tuple[int, int], text: str) -> None:
+    """Replace the code from ``start`` to ``end`` (line, column) with ``text``. ``lines`` are the code's lines,
+    with their ends; positions are as ``ast`` gives them (1-based lines, UTF-8 byte columns), so edits made
+    from the end of the code backwards keep the positions of the rest valid."""
+    first, last = lines[start[0] - 1].encode(), lines[end[0] - 1].encode()
+    lines[start[0] - 1:end[0]] = [(first[:start[1]] + text.encode() + last[end[1]:]).decode()]
+
+
+def _span(node: ast.AST) -> tuple[tuple[int, int], tuple[int, int]]:
+    return (node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset)
 
 
 def _spaced_literal(arg: ast.expr) -> bool:
@@ -159,7 +165,8 @@ def concatenate_prints(code: str) -> tuple[str, int]:
     for call in sorted(calls, key=lambda n: (n.end_lineno, n.end_col_offset), reverse=True):
         close = call.end_col_offset - 1  # the ")"
         head = lines[call.end_lineno - 1].encode()[:close].rstrip()
-        _splice(lines, call.end_lineno, len(head), close, (" " if head.endswith(b",") else ", ") + 'sep=""')
+        _splice(lines, (call.end_lineno, len(head)), (call.end_lineno, close),
+                (" " if head.endswith(b",") else ", ") + 'sep=""')
     edited = "".join(lines)
     try:
         ast.parse(edited)
@@ -200,21 +207,161 @@ def read_tokens(code: str) -> tuple[str, int]:
         return code, 0
     lines = code.splitlines(keepends=True)
     for call in sorted(calls, key=lambda n: (n.lineno, n.col_offset), reverse=True):
-        _splice(lines, call.lineno, call.col_offset, call.end_col_offset, "_cin()")  # input() has no arguments
+        _splice(lines, *_span(call), "_cin()")  # input() has no arguments
+    _define(lines, tree, "sys", _TOKEN_READER)
+    return "".join(lines), len(calls)
+
+
+def _define(lines: list[str], tree: ast.Module, module: str, definition: str) -> None:
+    """Insert ``definition``, which uses ``module``, after the top-level imports of ``tree`` (whose line
+    numbers ``lines`` must still have), importing ``module`` when it is not imported yet."""
     imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     at = max((n.end_lineno for n in imports), default=0)
-    if not any(isinstance(n, ast.Import) and any(a.name == "sys" and not a.asname for a in n.names)
+    if not any(isinstance(n, ast.Import) and any(a.name == module and not a.asname for a in n.names)
                for n in imports):
-        lines.insert(at, "import sys\n")
+        lines.insert(at, f"import {module}\n")
         at += 1
-    lines.insert(at, _TOKEN_READER + "\n")
+    lines.insert(at, definition + "\n")
+
+
+_PRINT = '''
+
+def print(*values, **options):
+    """print as the C++ wrote with <<: {what} (cpp2py)."""
+    builtins.print(*({convert} for v in values), **options)
+'''
+_BOOLS = {"number": ("a bool as 1 or 0", "int(v) if isinstance(v, bool) else "),
+          "word": ("a bool as true or false", "str(v).lower() if isinstance(v, bool) else ")}
+
+
+def format_prints(code: str, bools: str | None, doubles: str | None) -> tuple[str, bool]:
+    """``cout << b`` writes a bool as ``1`` (``true`` after ``boolalpha``) and ``cout << x`` a double as
+    ``%g`` does (``3``, ``0.3``, ``1e+06``; ``%.2f`` after ``fixed << setprecision(2)``), where print writes
+    ``True`` and ``3.0``, ``0.30000000000000004``. Defines a ``print`` that writes bools and floats as the
+    C++ did (``bools``: "number" or "word", ``doubles``: a %-format, either None to leave them alone), after
+    the imports; the calls stay as the model wrote them. Only called with what the C++ writes that way
+    throughout; left alone when the code defines or assigns ``print`` itself or never calls it. Returns the
+    code and whether it changed."""
+    tree = ast.parse(code)
+    nodes = list(ast.walk(tree))
+    own = any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == "print"
+              or isinstance(n, ast.Name) and n.id == "print" and not isinstance(n.ctx, ast.Load)
+              or isinstance(n, ast.alias) and (n.asname or n.name) == "print" for n in nodes)
+    calls = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print" for n in nodes)
+    if own or not calls or not (bools or doubles):
+        return code, False
+    what, convert = [], ""
+    if bools:
+        what.append(_BOOLS[bools][0])
+        convert += _BOOLS[bools][1]
+    if doubles:
+        what.append(f"a double as {doubles} writes it")
+        convert += f'"{doubles}" % v if isinstance(v, float) else '
+    lines = code.splitlines(keepends=True)
+    _define(lines, tree, "builtins", _PRINT.format(what=", ".join(what), convert=convert + "v"))
+    return "".join(lines), True
+
+
+def _is_text(node: ast.expr) -> bool:
+    """Whether ``node`` is a string built for printing: a literal, an f-string, ``str(x)``, ``"...".format()``,
+    ``"..." % x`` or a concatenation with one."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, ast.Add) and (_is_text(node.left) or _is_text(node.right)) or \
+            isinstance(node.op, ast.Mod) and _is_text(node.left)
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Name) and node.func.id == "str" or \
+            isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join")
+    return isinstance(node, ast.JoinedStr)
+
+
+def _printed(args: list[ast.expr]) -> tuple[list[str], list[ast.expr]]:
+    """print's arguments as the text around the values they show, with the spaces print puts between them:
+    ``"n =", n`` and ``f"n = {n}"`` and ``"n = " + str(n)`` are all (["n = ", ""], [n])."""
+    text, values = [""], []
+
+    def add(node: ast.expr) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text[-1] += node.value
+        elif isinstance(node, ast.JoinedStr):
+            for part in node.values:
+                add(part.value if isinstance(part, ast.FormattedValue) else part)
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and _is_text(node):
+            add(node.left)
+            add(node.right)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str" \
+                and len(node.args) == 1 and not node.keywords:
+            add(node.args[0])
+        else:
+            values.append(node)
+            text.append("")
+
+    for k, arg in enumerate(args):
+        text[-1] += " " * bool(k)
+        add(arg)
+    return text, values
+
+
+def _bare(text: str) -> str:
+    return "".join(text.split())
+
+
+def _as_printf(code: str, call: ast.Call, formats: list[Printf]) -> str | None:
+    """The code of the print ``call`` (in ``code``) rewritten to write with the one printf format it transcribes, or None.
+
+    It transcribes a format when it shows the same values with the same text around them, spaces aside (the
+    model's ``print("mean =", m)`` for ``printf("mean=%.3f\n", m)``), some of it not spaces; numbers must not
+    be shown as strings already. The line break print ends with stays: the format loses the ``end`` it ends
+    with, or keeps all when it has no line break at all (the model's break is then its own choice)."""
+    end = next((k.value for k in call.keywords if k.arg == "end"), ast.Constant("\n"))
+    if any(k.arg != "end" for k in call.keywords) or not isinstance(end, ast.Constant) \
+            or not isinstance(end.value, str) or any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    text, values = _printed(call.args)
+    if not values or not _bare("".join(text)):
+        return None
+    found = {f for f in formats if len(f.types) == len(values) and list(map(_bare, f.text)) == list(map(_bare, text))
+             and not any(t not in "cs" and _is_text(v) for t, v in zip(f.types, values))}
+    if len(found) != 1:
+        return None
+    fmt = found.pop().format
+    if fmt.endswith(end.value):
+        fmt = fmt[:len(fmt) - len(end.value)]
+    elif end.value != "\n" or "\n" in fmt:
+        return None
+    if "%s".join(t.replace("%", "%%") for t in text) == fmt:  # it writes just that already
+        return None
+    shown = [ast.unparse(v) for v in values]
+    if len(values) > 1:
+        args = f"({', '.join(shown)})"
+    else:
+        atom = isinstance(values[0], (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.Constant))
+        args = shown[0] if atom else f"({shown[0]})"
+    quoted = repr(fmt) if '"' in fmt else '"' + repr(fmt)[1:-1].replace("\\'", "'") + '"'
+    keywords = "".join(f", {ast.get_source_segment(code, k)}" for k in call.keywords)
+    return f"print({quoted} % {args}{keywords})"
+
+
+def transcribe_printf(code: str, formats: list[Printf]) -> tuple[str, int]:
+    """``printf("mean=%.3f\n", m)`` writes ``mean=4.100``; a model writing ``print("mean =", m)`` loses the
+    precision (``4.1``) and adds spaces. Each print call that transcribes one of the C++'s printf ``formats``
+    (see :func:`_as_printf`) is rewritten to write with that format. Returns the code and how many calls
+    changed."""
+    tree = ast.parse(code)
+    calls = [(n, _as_printf(code, n, formats)) for n in ast.walk(tree) if isinstance(n, ast.Call)
+             and isinstance(n.func, ast.Name) and n.func.id == "print"]
+    calls = [(n, new) for n, new in calls if new is not None]
+    lines = code.splitlines(keepends=True)
+    for call, new in sorted(calls, key=lambda c: (c[0].lineno, c[0].col_offset), reverse=True):
+        _splice(lines, *_span(call), new)
     return "".join(lines), len(calls)
 
 
 def fix_translation(python: str, cpp: str) -> Fixed:
     """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods,
-    stream output transcribed with print's separators, line reads where the C++ read tokens, missing
-    imports, the ``main()`` call."""
+    stream output transcribed with print's separators, line reads where the C++ read tokens, printf formats
+    lost, bools and doubles printed as Python writes them, missing imports, the ``main()`` call."""
     code, renamed = unshadow_methods(python)
     fixes = [f"attribute renamed: {r}" for r in renamed]
     if streams_output(cpp):
@@ -223,6 +370,14 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     if reads_tokens(cpp):
         code, reads = read_tokens(code)
         fixes += [f"{reads} input() call(s) read a token, as cin >> does"] if reads else []
+    try:
+        output = read_output(cpp)
+    except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): output left as it is
+        output = Output()
+    code, transcribed = transcribe_printf(code, output.printf)
+    fixes += [f"{transcribed} print call(s) write with the printf format they transcribe"] if transcribed else []
+    code, formatted = format_prints(code, output.bools, output.doubles)
+    fixes += ["added: a print writing bools and doubles as the C++ << did"] if formatted else []
     code, imports, undefined = add_imports(code)
     fixes += [f"added: {line}" for line in imports]
     if has_main(cpp):

@@ -1,0 +1,291 @@
+"""How the C++ writes its output, read from its syntax tree (tree-sitter, never regex on C++): what a Python
+``print`` has to reproduce exactly.
+
+:func:`read_output` says how the program's ``<<`` writes bools and doubles, where it writes them one way
+throughout (``1``/``0``, or ``true``/``false`` after ``boolalpha``; ``%g``, or ``%.Nf`` after ``fixed`` and
+``setprecision(N)``), and lists the literal formats of its ``printf`` calls.
+
+The types of streamed values are inferred from declarations in the file alone (variables, members, function
+return types, literals, operators); a value whose type this cannot tell is taken as neither a bool nor a double.
+"""
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+
+from cpp2py.execution.oracle.cppast import parse, text, walk
+
+_STREAMS = {"cout", "cerr", "std::cout", "std::cerr"}
+_FLOATS = {"double", "float", "long double"}
+_COMPARISONS = {"==", "!=", "<", ">", "<=", ">=", "&&", "||", "and", "or"}
+_ARITHMETIC = {"+", "-", "*", "/"}
+# <cmath> functions that return a double whatever they are given (abs and friends keep an int an int).
+_MATH = {"sqrt", "pow", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
+         "sinh", "cosh", "tanh", "ceil", "floor", "round", "trunc", "fmod", "hypot", "cbrt", "fabs"}
+_SEQUENCES = {"vector", "array", "deque"}  # a[i] of these is an element
+_DECLARATORS = {"array_declarator", "pointer_declarator", "reference_declarator", "init_declarator"}
+_BOOL_METHODS = {"empty", "has_value", "contains"}  # standard container and optional members
+# Manipulators this module models; any other change to the float state (scientific, cout.precision(), setf,
+# ...) makes the double format unknown.
+_BOOL_STATE = {"boolalpha", "noboolalpha"}
+_FLOAT_STATE = {"fixed", "scientific", "defaultfloat", "hexfloat", "showpoint", "noshowpoint", "setprecision"}
+_STATE_MEMBERS = {"precision", "setf", "unsetf", "flags", "copyfmt", "imbue"}  # cout.precision(n), ...
+# A printf conversion as Python's % operator also reads it, but for C's length modifiers, which Python lacks.
+_CONVERSION = re.compile(r"%(?P<spec>[-+ #0]*\d*(?:\.\d*)?)(?:hh|h|ll|l|L|z|j|t)?(?P<type>[diouxXeEfFgGcs%])")
+
+
+@dataclass(frozen=True)
+class Printf:
+    """A printf format: as Python's % operator writes it alike (``format``), its ``text`` around the conversions
+    (one more piece than conversions) and the conversions' ``types`` (``"df"`` for ``%5d %.2f``)."""
+
+    format: str
+    text: tuple[str, ...]
+    types: str
+
+
+@dataclass
+class Output:
+    """How the program writes: ``bools``, how ``<<`` writes a bool (``"number"``: 1/0, ``"word"``: true/false);
+    ``doubles``, the %-format ``<<`` writes a double with (``"%g"``, ``"%.2f"``); each None where the program
+    writes none, or not one way throughout. ``printf``: its printf formats, as Python's % operator reads them."""
+
+    bools: str | None = None
+    doubles: str | None = None
+    printf: list[Printf] = field(default_factory=list)
+
+
+def _name(node) -> str:
+    return text(node).split("::")[-1]
+
+
+def _kind_of_type(type_node, declarator) -> tuple[str | None, int]:
+    """(scalar kind, subscripts to reach it) of a declaration: ``double x`` -> (float, 0), ``vector<double> v``
+    and ``double a[]`` -> (float, 1); kinds are "bool", "float" or None (anything else)."""
+    depth = 0
+    while type_node is not None and type_node.type in ("template_type", "qualified_identifier"):
+        if type_node.type == "qualified_identifier":
+            type_node = type_node.child_by_field_name("name")
+            continue
+        args = type_node.child_by_field_name("arguments")
+        if text(type_node.child_by_field_name("name")) not in _SEQUENCES or args is None or not args.named_children:
+            return None, 0
+        type_node, depth = args.named_children[0].child_by_field_name("type"), depth + 1
+    while declarator is not None and declarator.type in _DECLARATORS:
+        depth += declarator.type in ("array_declarator", "pointer_declarator")
+        declarator = declarator.child_by_field_name("declarator") or declarator.named_children[-1]
+    spelled = " ".join(text(type_node).split()) if type_node is not None else ""
+    return ("bool" if spelled == "bool" else "float" if spelled in _FLOATS else None), depth
+
+
+def _declared_name(declarator) -> tuple[str | None, bool]:
+    """(name, whether it names a function) of a declarator, looking through pointers, references, arrays and
+    initialisers; a qualified ``Class::method`` is named ``method``."""
+    function = False
+    while declarator is not None and declarator.type not in ("identifier", "field_identifier", "qualified_identifier"):
+        function |= declarator.type == "function_declarator"
+        inner = declarator.child_by_field_name("declarator")
+        declarator = inner if inner is not None else (declarator.named_children or [None])[0]
+    return (_name(declarator) if declarator is not None else None), function
+
+
+class _Types:
+    """The kinds of the file's names: variables, parameters and members (by name, wherever declared, kept when
+    all declarations of a name agree) and functions (by their return type)."""
+
+    def __init__(self, root):
+        variables: dict[str, set] = {}
+        functions: dict[str, set] = {}
+        for n in walk(root):
+            if n.type not in ("declaration", "field_declaration", "parameter_declaration",
+                              "optional_parameter_declaration", "function_definition", "for_range_loop"):
+                continue
+            type_node = n.child_by_field_name("type")
+            for declarator in n.children_by_field_name("declarator"):
+                name, function = _declared_name(declarator)
+                if name:
+                    (functions if function else variables).setdefault(name, set()).add(
+                        _kind_of_type(type_node, None if function else declarator))
+        self.variables = {k: v.pop() for k, v in variables.items() if len(v) == 1}
+        self.functions = {k: v.pop()[0] for k, v in functions.items() if len(v) == 1}
+
+    def kind(self, node) -> str | None:
+        """"bool", "float" or None: what ``node`` evaluates to, as far as the file shows."""
+        t = node.type
+        if t in ("true", "false"):
+            return "bool"
+        if t == "number_literal":
+            s = text(node).lower()
+            return "float" if not s.startswith("0x") and ("." in s or "e" in s) else None
+        if t in ("identifier", "field_expression", "subscript_expression"):
+            depth = 0
+            while node.type == "subscript_expression":
+                node, depth = node.child_by_field_name("argument"), depth + 1
+            if node.type == "field_expression":
+                node = node.child_by_field_name("field")
+            kind, declared = self.variables.get(text(node), (None, -1))
+            return kind if declared == depth else None
+        if t == "parenthesized_expression":
+            return self.kind(node.named_children[0])
+        if t == "unary_expression":
+            op = text(node.child_by_field_name("operator"))
+            return "bool" if op in ("!", "not") else self.kind(node.child_by_field_name("argument"))
+        if t == "binary_expression":
+            op = text(node.child_by_field_name("operator"))
+            if op in _COMPARISONS:
+                return "bool"
+            sides = {self.kind(node.child_by_field_name(s)) for s in ("left", "right")}
+            return "float" if op in _ARITHMETIC and "float" in sides else None
+        if t == "conditional_expression":
+            sides = {self.kind(node.child_by_field_name(s)) for s in ("consequence", "alternative")}
+            return sides.pop() if len(sides) == 1 else None
+        if t == "cast_expression":
+            return _kind_of_type(node.child_by_field_name("type").child_by_field_name("type"), None)[0]
+        if t == "call_expression":
+            return self._call_kind(node)
+        return None
+
+    def _call_kind(self, node) -> str | None:
+        callee = node.child_by_field_name("function")
+        if callee.type == "template_function" and _name(callee.child_by_field_name("name")) == "static_cast":
+            descriptor = callee.child_by_field_name("arguments").named_children[0]
+            return _kind_of_type(descriptor.child_by_field_name("type"), None)[0]
+        method = callee.type == "field_expression"
+        name = text(callee.child_by_field_name("field")) if method else _name(callee)
+        if name in self.functions:
+            return self.functions[name]
+        return "bool" if method and name in _BOOL_METHODS else "float" if not method and name in _MATH else None
+
+
+def _chains(root):
+    """Each ``cout << a << b ...`` chain as the list of its operands after the stream, in source order."""
+    for n in walk(root):
+        if n.type != "binary_expression" or text(n.child_by_field_name("operator")) != "<<" or (
+                n.parent is not None and n.parent.type == "binary_expression"
+                and n.parent.child_by_field_name("left") == n):
+            continue  # only the outermost << of a chain
+        operands = []
+        while n.type == "binary_expression" and text(n.child_by_field_name("operator")) == "<<":
+            operands.append(n.child_by_field_name("right"))
+            n = n.child_by_field_name("left")
+        if text(n) in _STREAMS:
+            yield operands[::-1]
+
+
+def _manipulator(node) -> str | None:
+    """``fixed`` or ``setprecision(2)`` as its name, None for a value."""
+    if node.type == "call_expression":
+        node = node.child_by_field_name("function")
+    name = _name(node) if node.type in ("identifier", "qualified_identifier") else None
+    return name if name in _BOOL_STATE | _FLOAT_STATE else None
+
+
+def _set_before(operand, chain, setting) -> bool:
+    """Whether the stream state that ``setting`` (a manipulator node) sets is in effect where ``operand`` is
+    written: set earlier in the same chain, or by a statement before the one writing it, in the same block."""
+    if setting in chain:
+        return chain.index(setting) < chain.index(operand)
+    statement = setting
+    while statement.parent is not None and statement.parent.type != "compound_statement":
+        statement = statement.parent
+    node = operand
+    while node is not None and node.parent != statement.parent:
+        node = node.parent
+    return node is not None and node.start_byte > statement.start_byte
+
+
+def _in_effect(settings, operands, chain_of) -> bool:
+    """Whether every operand is written after one of ``settings``."""
+    return all(any(_set_before(o, chain_of[o], s) for s in settings) for o in operands)
+
+
+def _bool_format(settings, operands, chain_of) -> str | None:
+    """"number" where the program never sets ``boolalpha``, "word" where every bool is written after it."""
+    used = [s for s in settings if _manipulator(s) in _BOOL_STATE]
+    if not used:
+        return "number"
+    if all(_manipulator(s) == "boolalpha" for s in used) and _in_effect(used, operands, chain_of):
+        return "word"
+    return None
+
+
+def _double_format(settings, operands, chain_of) -> str | None:
+    """``%g``, or ``%.Ng``/``%.Nf`` where every double is written after the ``setprecision(N)`` (and ``fixed``)
+    the program sets, with one N; None for any other state."""
+    used = {}
+    for s in settings:
+        used.setdefault(_manipulator(s), []).append(s)
+    if not used.keys() <= {"fixed", "setprecision"} or \
+            not all(_in_effect(v, operands, chain_of) for v in used.values()):
+        return None
+    digits = {text(s.child_by_field_name("arguments")).strip("() ") for s in used.get("setprecision", [])}
+    if len(digits) > 1 or not all(d.isdigit() for d in digits):
+        return None
+    precision = f".{digits.pop()}" if digits else ""
+    return f"%{precision}f" if "fixed" in used else f"%{precision}g"
+
+
+def _string_value(node) -> str | None:
+    """The value of a (possibly concatenated) string literal, None for anything else or a raw string."""
+    parts = node.named_children if node.type == "concatenated_string" else [node]
+    if not all(p.type == "string_literal" for p in parts):
+        return None
+    try:
+        return "".join(codecs.decode(text(c), "unicode_escape") if c.type == "escape_sequence" else text(c)
+                       for p in parts for c in p.named_children)
+    except UnicodeDecodeError:
+        return None
+
+
+def _printf(call) -> tuple[Printf, list] | None:
+    """A printf call's format and arguments, when the format is a literal that Python's % writes alike."""
+    args = call.child_by_field_name("arguments").named_children
+    fmt = _string_value(args[0]) if args else None
+    if fmt is None:
+        return None
+    pieces = _CONVERSION.split(fmt)  # text, then (spec, type) of each conversion and the text after it
+    literal, specs, types = pieces[::3], pieces[1::3], pieces[2::3]
+    # Every % must start a conversion Python knows (no %p, %n, * widths), one per argument; %% is text.
+    if fmt.count("%") != sum(2 if t == "%" else 1 for t in types) or len(types) - types.count("%") != len(args) - 1:
+        return None
+    around, values = [literal[0]], ""
+    for t, after in zip(types, literal[1:]):
+        if t == "%":
+            around[-1] += "%" + after
+        else:
+            around.append(after)
+            values += t
+    python = literal[0] + "".join(f"%{s}{t}{a}" for s, t, a in zip(specs, types, literal[1:]))
+    return Printf(python, tuple(around), values), args[1:]
+
+
+def read_output(cpp: str) -> Output:
+    """How ``cpp`` writes its output (see :class:`Output`)."""
+    root = parse(cpp)
+    types = _Types(root)
+    chain_of, settings, values = {}, [], {"bool": [], "float": []}
+    for chain in _chains(root):
+        for operand in chain:
+            chain_of[operand] = chain
+            if _manipulator(operand):
+                settings.append(operand)
+            elif kind := types.kind(operand):
+                values[kind].append(operand)
+    printfs = [_printf(n) for n in walk(root) if n.type == "call_expression"
+               and text(n.child_by_field_name("function")) in ("printf", "std::printf")]
+    out = Output(printf=[p[0] for p in printfs if p])
+    # printf("%d", b) writes a bool as a number too; %f and the like write doubles their own way, which the
+    # format of print's doubles must then leave alone (as must cout.precision(n), cout.setf(...), unread).
+    number_bools = any(t in "di" and types.kind(a) == "bool" for p in printfs if p for t, a in zip(p[0].types, p[1]))
+    printf_doubles = any(p is None or set(p[0].types) & set("eEfFgG") for p in printfs)
+    state_calls = any(n.type == "field_expression" and text(n.child_by_field_name("argument")) in _STREAMS
+                      and text(n.child_by_field_name("field")) in _STATE_MEMBERS for n in walk(root))
+    if values["bool"] or number_bools:
+        out.bools = _bool_format(settings, values["bool"], chain_of)
+        if number_bools and out.bools == "word":
+            out.bools = None
+    if values["float"] and not printf_doubles and not state_calls:
+        floats = [s for s in settings if _manipulator(s) in _FLOAT_STATE]
+        out.doubles = _double_format(floats, values["float"], chain_of)
+    return out
