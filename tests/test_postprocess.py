@@ -227,6 +227,7 @@ def test_prints_that_do_not_transcribe_one_printf_are_left_alone():
     format_cases()
     for code in [
         'x = 8.0\nprint("above mean: %s" % "true")\n',  # writes the format already
+        'n = "3"\nprint("n=" + n)\n',  # writes what %d would, if n is a number (here it is not)
         'mean = 4.1\nprint(f"above mean: {mean}")\n',  # the same text, already what %s writes
         'mean = 4.1\nprint("mean =", "{:.3f}".format(mean))\n',  # a number shown as a string already
         'mean = 4.1\nprint("average =", mean)\n',  # other text

@@ -38,11 +38,14 @@ _CONVERSION = re.compile(r"%(?P<spec>[-+ #0]*\d*(?:\.\d*)?)(?:hh|h|ll|l|L|z|j|t)
 @dataclass(frozen=True)
 class Printf:
     """A printf format: as Python's % operator writes it alike (``format``), its ``text`` around the conversions
-    (one more piece than conversions) and the conversions' ``types`` (``"df"`` for ``%5d %.2f``)."""
+    (one more piece than conversions) and the conversions' ``types`` (``"df"`` for ``%5d %.2f``). ``as_str``:
+    the format with each conversion written ``%s``, where all are ones that write a number as ``str()`` does
+    (``%d``, ``%i``, ``%u``, ``%s``, with no flags, width or precision); else None."""
 
     format: str
     text: tuple[str, ...]
     types: str
+    as_str: str | None
 
 
 @dataclass
@@ -257,7 +260,9 @@ def _printf(call) -> tuple[Printf, list] | None:
             around.append(after)
             values += t
     python = literal[0] + "".join(f"%{s}{t}{a}" for s, t, a in zip(specs, types, literal[1:]))
-    return Printf(python, tuple(around), values), args[1:]
+    as_str = literal[0] + "".join(("%%" if t == "%" else "%s") + a for t, a in zip(types, literal[1:]))
+    plain = all(s == "" and t in "dius%" for s, t in zip(specs, types))
+    return Printf(python, tuple(around), values, as_str if plain else None), args[1:]
 
 
 def read_output(cpp: str) -> Output:

@@ -312,8 +312,10 @@ def _as_printf(code: str, call: ast.Call, formats: list[Printf]) -> str | None:
 
     It transcribes a format when it shows the same values with the same text around them, spaces aside (the
     model's ``print("mean =", m)`` for ``printf("mean=%.3f\n", m)``), some of it not spaces; numbers must not
-    be shown as strings already. The line break print ends with stays: the format loses the ``end`` it ends
-    with, or keeps all when it has no line break at all (the model's break is then its own choice)."""
+    be shown as strings already. A print that writes what the format writes already (``print("n=" + str(n))``
+    for ``printf("n=%d\n", n)``) stays as it is. The line break print ends with stays: the format loses the
+    ``end`` it ends with, or keeps all when it has no line break at all (the model's break is then its own
+    choice)."""
     end = next((k.value for k in call.keywords if k.arg == "end"), ast.Constant("\n"))
     if any(k.arg != "end" for k in call.keywords) or not isinstance(end, ast.Constant) \
             or not isinstance(end.value, str) or any(isinstance(a, ast.Starred) for a in call.args):
@@ -325,12 +327,13 @@ def _as_printf(code: str, call: ast.Call, formats: list[Printf]) -> str | None:
              and not any(t not in "cs" and _is_text(v) for t, v in zip(f.types, values))}
     if len(found) != 1:
         return None
-    fmt = found.pop().format
+    printf = found.pop()
+    fmt, as_str = printf.format, printf.as_str
     if fmt.endswith(end.value):
-        fmt = fmt[:len(fmt) - len(end.value)]
+        fmt, as_str = fmt[:len(fmt) - len(end.value)], as_str and as_str[:len(as_str) - len(end.value)]
     elif end.value != "\n" or "\n" in fmt:
         return None
-    if "%s".join(t.replace("%", "%%") for t in text) == fmt:  # it writes just that already
+    if "%s".join(t.replace("%", "%%") for t in text) == as_str:  # it writes just that already
         return None
     shown = [ast.unparse(v) for v in values]
     if len(values) > 1:
