@@ -295,20 +295,21 @@ def test_cached_binaries_are_out_of_the_sandboxes_reach(function_oracle):
 
 
 def test_each_parameter_gets_the_domain_its_comparisons_show():
+    from cpp2py import cpptree
     from cpp2py.execution.oracle import cppast
     src = ("int f(int n, int m, int d, std::vector<int> v, std::string s, std::string t) {\n"
            "    if (m < 2) return 0;\n    int x = v[0];\n    if (x < 0) return 1;\n    while (d > 0) d /= 10;\n"
            "    if (s.empty()) return 2;\n    if (t[0] >= 65 && t[0] <= 90) return 3;\n"
            "    return abs(n % 10) + atoi(t.c_str());\n}\n")
-    func = cppast.functions(cppast.parse(src))[0]
+    func = cppast.functions(cpptree.parse(src))[0]
     use = {p: cppast.usage(func.node, p) for p in "nmdvst"}
     assert use["n"].signed and not use["d"].signed  # abs(n % 10) expects negatives; d > 0 guards a digit loop
     assert use["m"].low == 1 and use["d"].low == 0 and use["s"].low is None  # m < 2: 1 is meant, 0 is not
     assert use["v"].signed  # through the local x = v[0]
     assert use["s"].empty and not use["t"].empty and use["t"].numeric and use["t"].near == [65, 90]
-    divide = cppast.functions(cppast.parse("int q(int a, int b, int c) { return a / b + c % 10; }"))[0]
+    divide = cppast.functions(cpptree.parse("int q(int a, int b, int c) { return a / b + c % 10; }"))[0]
     assert cppast.usage(divide.node, "a").signed and not cppast.usage(divide.node, "c").signed
-    backwards = cppast.functions(cppast.parse(
+    backwards = cppast.functions(cpptree.parse(
         "int last(std::vector<int> v) { for (int i = v.size() - 1; i >= 0; i--) if (v[i]) return v[i]; return 0; }"))[0]
     assert not cppast.usage(backwards.node, "v").signed  # i counts down to 0 over v's length, not its values
 

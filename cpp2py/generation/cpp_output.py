@@ -14,7 +14,7 @@ import codecs
 import re
 from dataclasses import dataclass, field
 
-from cpp2py.execution.oracle.cppast import parse, text, walk
+from cpp2py.cpptree import chain, parse, text, walk
 
 _STREAMS = {"cout", "cerr", "std::cout", "std::cerr"}
 _FLOATS = {"double", "float", "long double"}
@@ -164,16 +164,10 @@ class _Types:
 def _chains(root):
     """Each ``cout << a << b ...`` chain as the list of its operands after the stream, in source order."""
     for n in walk(root):
-        if n.type != "binary_expression" or text(n.child_by_field_name("operator")) != "<<" or (
-                n.parent is not None and n.parent.type == "binary_expression"
-                and n.parent.child_by_field_name("left") == n):
-            continue  # only the outermost << of a chain
-        operands = []
-        while n.type == "binary_expression" and text(n.child_by_field_name("operator")) == "<<":
-            operands.append(n.child_by_field_name("right"))
-            n = n.child_by_field_name("left")
-        if text(n) in _STREAMS:
-            yield operands[::-1]
+        outer = n.parent is None or n.parent.type != "binary_expression" or n.parent.child_by_field_name("left") != n
+        operands = chain(n, "<<", _STREAMS) if outer else None  # only the outermost << of a chain
+        if operands:
+            yield operands
 
 
 def _manipulator(node) -> str | None:
@@ -270,9 +264,9 @@ def read_output(cpp: str) -> Output:
     root = parse(cpp)
     types = _Types(root)
     chain_of, settings, values = {}, [], {"bool": [], "float": []}
-    for chain in _chains(root):
-        for operand in chain:
-            chain_of[operand] = chain
+    for written in _chains(root):
+        for operand in written:
+            chain_of[operand] = written
             if _manipulator(operand):
                 settings.append(operand)
             elif kind := types.kind(operand):

@@ -14,6 +14,7 @@ behaviour are dropped, and two runs must agree. Candidates run only through the 
 """
 from __future__ import annotations
 
+from cpp2py import cpptree
 from cpp2py.execution.oracle import cppast, functions, programs
 from cpp2py.execution.oracle.verdict import Counterexample, NoOracle, OracleResult
 
@@ -29,7 +30,7 @@ def build_oracle(cpp: str, *, stdin: list[str] | None = None, budget: int = DEFA
     function, or generated stdin inputs per program."""
     if budget < 1:
         raise ValueError("budget must be at least 1")
-    root = cppast.parse(cpp)
+    root = cpptree.parse(cpp)
     if cppast.has_main(root):
         return programs.build(cpp, root, list(stdin or []), budget)
     if stdin:

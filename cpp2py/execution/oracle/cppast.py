@@ -1,35 +1,9 @@
 """The C++ as tree-sitter sees it: functions, classes, calls and literals, read from the syntax tree (never regex)."""
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
-
-@functools.cache
-def _parser():
-    # Imported here: tree-sitter is an optional extra (cpp2py[oracle]) and costs start-up time.
-    import tree_sitter_cpp
-    from tree_sitter import Language, Parser
-
-    return Parser(Language(tree_sitter_cpp.language()))
-
-
-def parse(source: str):
-    """The root node of ``source``'s syntax tree (tree-sitter recovers from errors; see ``has_errors``)."""
-    return _parser().parse(source.encode("utf-8")).root_node
-
-
-def text(node) -> str:
-    return node.text.decode("utf-8", errors="replace")
-
-
-def walk(node):
-    """Every node below ``node``, depth first, ``node`` included."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(n.children))
+from cpp2py.cpptree import text, walk
 
 
 @dataclass

@@ -9,6 +9,7 @@ import re
 import string
 from dataclasses import dataclass, field
 
+from cpp2py import cpptree
 from cpp2py.execution.oracle import compare, cppast
 from cpp2py.execution.oracle._sandbox import compile_cached, run_cached, run_python
 from cpp2py.execution.oracle.cpptypes import Unsupported, ctype
@@ -68,15 +69,6 @@ def _base_name(node) -> str:
     return cppast.text(node)
 
 
-def _cin_chain(node) -> list | None:
-    """The operands of ``cin >> a >> b`` in order, or None when ``node`` is no such chain."""
-    operands = []
-    while node.type == "binary_expression" and cppast.text(node.child_by_field_name("operator")) == ">>":
-        operands.append(node.child_by_field_name("right"))
-        node = node.child_by_field_name("left")
-    return operands[::-1] if cppast.text(node) in ("cin", "std::cin") and operands else None
-
-
 class _Shape:
     def __init__(self, root, funcs: dict):
         self.kinds = _declared(root)
@@ -87,7 +79,7 @@ class _Shape:
         """The reads under ``node``, in order, with loops around the ones inside loops."""
         t = node.type
         if t == "binary_expression":
-            chain = _cin_chain(node)
+            chain = cpptree.chain(node, ">>", ("cin", "std::cin"))
             if chain is not None:
                 return [Read(self.kinds.get(_base_name(o), "int"), _base_name(o)) for o in chain]
         if t == "call_expression":

@@ -1,0 +1,42 @@
+"""C++ as tree-sitter sees it, at its most basic: the syntax tree, a node's text, a walk, a stream chain. Shared by
+the oracle (cpp2py.execution.oracle) and the post-processing of translations (cpp2py.generation), never regex."""
+from __future__ import annotations
+
+import functools
+
+
+@functools.cache
+def _parser():
+    # Imported here: tree-sitter is an optional extra (cpp2py[oracle]) and costs start-up time.
+    import tree_sitter_cpp
+    from tree_sitter import Language, Parser
+
+    return Parser(Language(tree_sitter_cpp.language()))
+
+
+def parse(source: str):
+    """The root node of ``source``'s syntax tree (tree-sitter recovers from errors; see ``has_errors``)."""
+    return _parser().parse(source.encode("utf-8")).root_node
+
+
+def text(node) -> str:
+    return node.text.decode("utf-8", errors="replace")
+
+
+def walk(node):
+    """Every node below ``node``, depth first, ``node`` included."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(n.children))
+
+
+def chain(node, operator: str, streams) -> list | None:
+    """The operands of ``cin >> a >> b`` (``operator`` ">>") or ``cout << a << b`` ("<<") in order, where the
+    leftmost operand is one of ``streams``; None when ``node`` is no such chain."""
+    operands = []
+    while node.type == "binary_expression" and text(node.child_by_field_name("operator")) == operator:
+        operands.append(node.child_by_field_name("right"))
+        node = node.child_by_field_name("left")
+    return operands[::-1] if text(node) in streams and operands else None
