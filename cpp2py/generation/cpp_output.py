@@ -26,12 +26,13 @@ _MATH = {"sqrt", "pow", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asi
 _SEQUENCES = {"vector", "array", "deque"}  # a[i] of these is an element
 _DECLARATORS = {"array_declarator", "pointer_declarator", "reference_declarator", "init_declarator"}
 _BOOL_METHODS = {"empty", "has_value", "contains"}  # standard container and optional members
-# Manipulators this module models; any other change to the float state (scientific, cout.precision(), setf,
-# ...) makes the double format unknown.
+# Manipulators and stream members that change how bools and doubles are written: boolalpha, fixed and
+# setprecision(N) are modelled; any other leaves the format of that kind unknown.
 _BOOL_STATE = {"boolalpha", "noboolalpha"}
 _FLOAT_STATE = {"fixed", "scientific", "defaultfloat", "hexfloat", "showpoint", "noshowpoint", "setprecision"}
 _STATE_MEMBERS = {"precision", "setf", "unsetf", "flags", "copyfmt", "imbue"}  # cout.precision(n), ...
-# A printf conversion as Python's % operator also reads it, but for C's length modifiers, which Python lacks.
+# A conversion in a printf format's value (the string, not C++ source) as Python's % operator also reads it, but
+# for C's length modifiers, which Python lacks.
 _CONVERSION = re.compile(r"%(?P<spec>[-+ #0]*\d*(?:\.\d*)?)(?:hh|h|ll|l|L|z|j|t)?(?P<type>[diouxXeEfFgGcs%])")
 
 
