@@ -203,8 +203,14 @@ def test_install_merges_the_shipped_adapter_and_drops_the_base(tiny, tmp_path, m
     base.parent.mkdir(parents=True)
     shutil.copy(gguf_file, base)  # installed: no download
 
+    stale = tmp_path / "merged" / "default_adapter-0123456789abcdef.gguf"  # the previous release's merge
+    mine = tmp_path / "merged" / "r1-0123456789abcdef.gguf"                 # a merge of the user's own adapter
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    mine.write_bytes(b"mine")
     merged = llamacpp.install("tiny")
     assert merged == llamacpp.default_merge("tiny") and merged.is_file() and not base.exists()
+    assert not stale.exists() and mine.exists()
     assert llamacpp.install("tiny") == merged and not base.exists()  # again: no base fetched back
     assert llamacpp.merged_model(shipped, "tiny") == merged  # the backend finds it without the base
     loaded = llamacpp.LlamaCppBackend.load(TranslateConfig(backend="llamacpp", threads=1))

@@ -252,7 +252,16 @@ def merged_model(adapter_dir: Path, base: str) -> Path:
             return out
     gguf_path = model_lib.resolve_gguf(base)
     out = merged_path(adapter_dir, gguf_path.name, gguf_path.stat().st_size)
-    return out if out.is_file() else merge_lora(adapter_dir, gguf_path, out)
+    if out.is_file():
+        return out
+    merge_lora(adapter_dir, gguf_path, out)
+    if adapter_dir == model_lib.default_adapter_dir():
+        # A new cpp2py release ships a retrained adapter: the merge of the one before it (531 MB) would
+        # otherwise stay in the cache for good. Merges of the user's own adapters are left alone.
+        for stale in out.parent.glob(f"{adapter_dir.name}-*.gguf"):
+            if stale != out:
+                stale.unlink(missing_ok=True)
+    return out
 
 
 def default_merge(name: str) -> Path | None:
