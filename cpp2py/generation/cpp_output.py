@@ -18,8 +18,10 @@ from cpp2py.cpptree import chain, parse, text, walk
 
 _STREAMS = {"cout", "cerr", "std::cout", "std::cerr"}
 _FLOATS = {"double", "float", "long double"}
+_CHARS = {"char", "unsigned char", "signed char"}
 _COMPARISONS = {"==", "!=", "<", ">", "<=", ">=", "&&", "||", "and", "or"}
 _ARITHMETIC = {"+", "-", "*", "/"}
+_NUMERIC = {"<", ">", "<=", ">=", "+", "-"}  # where a char acts as its code (== works on Python strs too)
 # <cmath> functions that return a double whatever they are given (abs and friends keep an int an int).
 _MATH = {"sqrt", "pow", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
          "sinh", "cosh", "tanh", "ceil", "floor", "round", "trunc", "fmod", "hypot", "cbrt", "fabs"}
@@ -66,7 +68,8 @@ def _name(node) -> str:
 
 def _kind_of_type(type_node, declarator) -> tuple[str | None, int]:
     """(scalar kind, subscripts to reach it) of a declaration: ``double x`` -> (float, 0), ``vector<double> v``
-    and ``double a[]`` -> (float, 1); kinds are "bool", "float" or None (anything else)."""
+    and ``double a[]`` -> (float, 1), ``string s`` -> (char, 1); kinds are "bool", "float", "char" or None
+    (anything else)."""
     depth = 0
     while type_node is not None and type_node.type in ("template_type", "qualified_identifier"):
         if type_node.type == "qualified_identifier":
@@ -80,7 +83,10 @@ def _kind_of_type(type_node, declarator) -> tuple[str | None, int]:
         depth += declarator.type in ("array_declarator", "pointer_declarator")
         declarator = declarator.child_by_field_name("declarator") or declarator.named_children[-1]
     spelled = " ".join(text(type_node).split()) if type_node is not None else ""
-    return ("bool" if spelled == "bool" else "float" if spelled in _FLOATS else None), depth
+    if spelled.split("::")[-1] == "string":  # a string is a sequence of chars
+        spelled, depth = "char", depth + 1
+    return ("bool" if spelled == "bool" else "float" if spelled in _FLOATS else
+            "char" if spelled in _CHARS else None), depth
 
 
 def _declared_name(declarator) -> tuple[str | None, bool]:
@@ -115,7 +121,7 @@ class _Types:
         self.functions = {k: v.pop()[0] for k, v in functions.items() if len(v) == 1}
 
     def kind(self, node) -> str | None:
-        """"bool", "float" or None: what ``node`` evaluates to, as far as the file shows."""
+        """"bool", "float", "char" or None: what ``node`` evaluates to, as far as the file shows."""
         t = node.type
         if t in ("true", "false"):
             return "bool"
@@ -270,7 +276,7 @@ def read_output(cpp: str) -> Output:
             chain_of[operand] = written
             if _manipulator(operand):
                 settings.append(operand)
-            elif kind := types.kind(operand):
+            elif (kind := types.kind(operand)) in values:
                 values[kind].append(operand)
     printfs = [_printf(n) for n in walk(root) if n.type == "call_expression"
                and text(n.child_by_field_name("function")) in ("printf", "std::printf")]
@@ -289,3 +295,28 @@ def read_output(cpp: str) -> Output:
         floats = [s for s in settings if _manipulator(s) in _FLOAT_STATE]
         out.doubles = _double_format(floats, values["float"], chain_of)
     return out
+
+
+def char_codes(cpp: str) -> dict[str, int]:
+    """The names whose chars the C++ uses as numbers: compares with or adds to a number literal (``c < 65``,
+    ``s[i] - 48``, ``c - 'a'``), where a Python translation needs ``ord()``. Maps each name to the subscripts
+    that reach its chars (0 for a char variable, 1 for a string or char array, 2 for a vector of strings),
+    from the file's declarations."""
+    root = parse(cpp)
+    types = _Types(root)
+    names: dict[str, int] = {}
+    for n in walk(root):
+        if n.type != "binary_expression" or text(n.child_by_field_name("operator")) not in _NUMERIC:
+            continue
+        sides = [n.child_by_field_name(s) for s in ("left", "right")]
+        others = {s.type for s in sides}
+        for side in sides:
+            if types.kind(side) != "char" or not others & {"number_literal", "char_literal"}:
+                continue
+            depth = 0
+            while side.type == "subscript_expression":
+                side, depth = side.child_by_field_name("argument"), depth + 1
+            if side.type == "identifier":
+                names[text(side)] = depth
+    return names
+

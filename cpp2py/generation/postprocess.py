@@ -11,7 +11,7 @@ import ast
 import importlib
 from dataclasses import dataclass, field
 
-from cpp2py.generation.cpp_output import Output, Printf, read_output
+from cpp2py.generation.cpp_output import Output, Printf, char_codes, read_output
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 
 # Where a name the model used without importing it most likely comes from, first match wins: the order puts
@@ -361,10 +361,72 @@ def transcribe_printf(code: str, formats: list[Printf]) -> tuple[str, int]:
     return "".join(lines), len(calls)
 
 
+def _assigned_numbers(tree: ast.Module) -> set[str]:
+    """Names the Python itself ever binds to something other than a char: ``w = ord(s[i])``, ``w = 0``,
+    ``codes = [ord(c) for c in s]``. Their uses already are numbers and must not get ``ord()``."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+            value = node.value
+            if isinstance(value, ast.Subscript) or (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+                continue  # c = s[i], c = "a": a char, as in the C++
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            out |= {t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)}
+    return out
+
+
+def _char_operand(node: ast.expr, chars: dict[str, int], numbers: set[str]) -> bool:
+    depth = 0
+    while isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Slice):
+        node, depth = node.value, depth + 1
+    return isinstance(node, ast.Name) and chars.get(node.id) == depth and node.id not in numbers
+
+
+def _number(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is int
+
+
+def _one_char(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) == 1
+
+
+def char_codes_as_numbers(code: str, chars: dict[str, int]) -> tuple[str, int]:
+    """A C++ char is a number: ``s[i] >= 65`` and ``s[i] - 48`` compare and add its code, and ``c - 'a'`` is the
+    distance between two codes. A Python str is not (``TypeError``), so where the C++ uses these names' chars
+    so (``chars``: each name with the subscripts that reach a char, from
+    :func:`cpp2py.generation.cpp_output.char_codes`) and the translation kept the char, the char gets ``ord()``:
+    in a comparison or ``+``/``-`` with an int literal, and both sides of a char minus a one-char literal.
+    Names the Python binds to numbers itself are left alone. Returns the code (edited in place) and how many
+    operands changed."""
+    tree = ast.parse(code)
+    numbers = _assigned_numbers(tree)
+    is_char = lambda n: _char_operand(n, chars, numbers)  # noqa: E731
+    wrap: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if all(isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in node.ops) and any(map(_number, sides)):
+                wrap += [s for s in sides if is_char(s)]
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            sides = [node.left, node.right]
+            if any(map(_number, sides)):
+                wrap += [s for s in sides if is_char(s)]
+            elif isinstance(node.op, ast.Sub) and any(map(is_char, sides)) and all(is_char(s) or _one_char(s) for s in sides):
+                wrap += sides
+    # a char inside another wrapped char (s[s[i] - 48] > 5) keeps the outer one only: splices must not overlap
+    spans = {_span(n): n for n in wrap}
+    outer = [n for k, n in spans.items() if not any(o != k and o[0] <= k[0] and k[1] <= o[1] for o in spans)]
+    lines = code.splitlines(keepends=True)
+    for node in sorted(outer, key=lambda n: (n.lineno, n.col_offset), reverse=True):
+        _splice(lines, *_span(node), f"ord({ast.get_source_segment(code, node)})")
+    return "".join(lines), len(outer)
+
+
 def fix_translation(python: str, cpp: str) -> Fixed:
     """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods,
-    stream output transcribed with print's separators, line reads where the C++ read tokens, printf formats
-    lost, bools and doubles printed as Python writes them, missing imports, the ``main()`` call."""
+    stream output transcribed with print's separators, line reads where the C++ read tokens, chars used as
+    numbers, printf formats lost, bools and doubles printed as Python writes them, missing imports, the
+    ``main()`` call."""
     code, renamed = unshadow_methods(python)
     fixes = [f"attribute renamed: {r}" for r in renamed]
     if streams_output(cpp):
@@ -374,9 +436,11 @@ def fix_translation(python: str, cpp: str) -> Fixed:
         code, reads = read_tokens(code)
         fixes += [f"{reads} input() call(s) read a token, as cin >> does"] if reads else []
     try:
-        output = read_output(cpp)
-    except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): output left as it is
-        output = Output()
+        output, chars = read_output(cpp), char_codes(cpp)
+    except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
+        output, chars = Output(), {}
+    code, coded = char_codes_as_numbers(code, chars)
+    fixes += [f"ord() added to {coded} char(s) the C++ used as numbers"] if coded else []
     code, transcribed = transcribe_printf(code, output.printf)
     fixes += [f"{transcribed} print call(s) write with the printf format they transcribe"] if transcribed else []
     code, formatted = format_prints(code, output.bools, output.doubles)
