@@ -267,10 +267,24 @@ def test_chars_the_cpp_used_as_numbers_get_ord():  # humaneval-x/66, /134, /113 
     assert fix_translation(fixed.python, DIGIT_SUM).python == fixed.python  # applied once
 
 
+def test_a_char_in_arithmetic_or_a_reassigned_string_gets_ord_too():  # humaneval-x/146, /117, /134
+    format_cases()
+    cpp = ("int f(string s) { s = s + ' '; char last = s[s.length() - 2]; "
+           "return (s[0] % 2 == 1) + (last >= 97) + (s[0] * 2); }")
+    py = "def f(s):\n    s = s + ' '\n    last = s[len(s) - 2]\n    return (s[0] % 2 == 1) + (last >= 97) + s[0] * 2\n"
+    fixed = fix_translation(py, cpp).python
+    scope: dict = {}
+    exec(fixed, scope)
+    assert scope["f"]("ab") == 1 + 1 + 194  # '%' was string formatting, '*' repeated the str
+
+
 def test_chars_already_numbers_in_the_python_or_not_chars_in_the_cpp_are_left_alone():
     format_cases()
     py = "def digitSum(s):\n    c = ord(s[0])\n    return c < 65 or s[1] == 'a' or s[2:] > 'b'\n"
     cpp = "bool digitSum(string s) { char c = s[0]; return c < 65 || s[1] == 'a' || s.substr(2) > \"b\"; }"
     assert fix_translation(py, cpp).python == py  # c is bound to ord(); == and slices work on strs
+    loop = "def f(s):\n    for i in range(26):\n        if i + 97 > 100:\n            return i\n"
+    assert fix_translation(loop, "int f(string s) { for (char i = 'a'; i <= 'z'; i++) if (i + 0 > 100) return i; }"
+                           ).python == loop  # the Python counts with ints where the C++ counted chars
     assert fix_translation("def f(x):\n    return x < 65\n", "bool f(int x) { return x < 65; }").python \
         == "def f(x):\n    return x < 65\n"

@@ -21,7 +21,7 @@ _FLOATS = {"double", "float", "long double"}
 _CHARS = {"char", "unsigned char", "signed char"}
 _COMPARISONS = {"==", "!=", "<", ">", "<=", ">=", "&&", "||", "and", "or"}
 _ARITHMETIC = {"+", "-", "*", "/"}
-_NUMERIC = {"<", ">", "<=", ">=", "+", "-"}  # where a char acts as its code (== works on Python strs too)
+_NUMERIC = {"<", ">", "<=", ">=", "+", "-", "*", "/", "%"}  # where a char acts as its code (== works on strs too)
 # <cmath> functions that return a double whatever they are given (abs and friends keep an int an int).
 _MATH = {"sqrt", "pow", "exp", "log", "log2", "log10", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
          "sinh", "cosh", "tanh", "ceil", "floor", "round", "trunc", "fmod", "hypot", "cbrt", "fabs"}
@@ -298,8 +298,8 @@ def read_output(cpp: str) -> Output:
 
 
 def char_codes(cpp: str) -> dict[str, int]:
-    """The names whose chars the C++ uses as numbers: compares with or adds to a number literal (``c < 65``,
-    ``s[i] - 48``, ``c - 'a'``), where a Python translation needs ``ord()``. Maps each name to the subscripts
+    """The names whose chars the C++ uses as numbers: compares with or computes with a number literal (``c < 65``,
+    ``s[i] - 48``, ``s[i] % 2``, ``c - 'a'``), where a Python translation needs ``ord()``. Maps each name to the subscripts
     that reach its chars (0 for a char variable, 1 for a string or char array, 2 for a vector of strings),
     from the file's declarations."""
     root = parse(cpp)

@@ -19,6 +19,8 @@ from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 _MODULES = ("math", "collections", "itertools", "functools", "heapq", "bisect", "typing", "sys", "re",
             "string", "random", "operator", "copy", "os", "time", "fractions", "decimal", "statistics")
 _MAIN_GUARD = '\n\nif __name__ == "__main__":\n    main()\n'
+_TO_NUMBER = {"ord", "int", "float", "len", "range"}
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
 
 
 @dataclass
@@ -361,16 +363,30 @@ def transcribe_printf(code: str, formats: list[Printf]) -> tuple[str, int]:
     return "".join(lines), len(calls)
 
 
+def _numeric(value: ast.expr) -> bool:
+    """A value the Python computed as a number (or numbers): a number literal, or anything built with ``ord``,
+    ``int``, ``float``, ``len`` or ``range``."""
+    if isinstance(value, ast.Constant):
+        return type(value.value) in (int, float)
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in _TO_NUMBER:
+        return True
+    if isinstance(value, ast.Subscript):  # c = s[len(s) - 1]: an element, a char where the C++ has one
+        return False
+    return any(_numeric(child) for child in ast.iter_child_nodes(value))
+
+
 def _assigned_numbers(tree: ast.Module) -> set[str]:
-    """Names the Python itself ever binds to something other than a char: ``w = ord(s[i])``, ``w = 0``,
-    ``codes = [ord(c) for c in s]``. Their uses already are numbers and must not get ``ord()``."""
+    """Names the Python itself ever binds to a number: ``w = ord(s[i])``, ``w = 0``, ``codes = [ord(c) for c
+    in s]``, ``for i in range(26)``. Their uses already are numbers and must not get ``ord()``."""
     out = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
-            value = node.value
-            if isinstance(value, ast.Subscript) or (isinstance(value, ast.Constant) and isinstance(value.value, str)):
-                continue  # c = s[i], c = "a": a char, as in the C++
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value, targets = node.value, node.targets if isinstance(node, ast.Assign) else [node.target]
+        elif isinstance(node, (ast.For, ast.comprehension)):  # for i in range(26): C++'s char i = 'a'
+            value, targets = node.iter, [node.target]
+        else:
+            continue
+        if _numeric(value):
             out |= {t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)}
     return out
 
@@ -395,7 +411,8 @@ def char_codes_as_numbers(code: str, chars: dict[str, int]) -> tuple[str, int]:
     distance between two codes. A Python str is not (``TypeError``), so where the C++ uses these names' chars
     so (``chars``: each name with the subscripts that reach a char, from
     :func:`cpp2py.generation.cpp_output.char_codes`) and the translation kept the char, the char gets ``ord()``:
-    in a comparison or ``+``/``-`` with an int literal, and both sides of a char minus a one-char literal.
+    in a comparison or arithmetic with an int literal (``s[i] % 2`` is string formatting in Python), and both
+    sides of a char minus a one-char literal.
     Names the Python binds to numbers itself are left alone. Returns the code (edited in place) and how many
     operands changed."""
     tree = ast.parse(code)
@@ -407,7 +424,7 @@ def char_codes_as_numbers(code: str, chars: dict[str, int]) -> tuple[str, int]:
             sides = [node.left, *node.comparators]
             if all(isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) for op in node.ops) and any(map(_number, sides)):
                 wrap += [s for s in sides if is_char(s)]
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, _ARITHMETIC):
             sides = [node.left, node.right]
             if any(map(_number, sides)):
                 wrap += [s for s in sides if is_char(s)]
