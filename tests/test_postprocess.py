@@ -4,7 +4,8 @@ import pytest
 pytest.importorskip("pyflakes")
 
 from cpp2py.generation.postprocess import (  # noqa: E402
-    add_imports, call_main, concatenate_prints, fix_translation, read_tokens, unshadow_methods,
+    add_imports, call_main, concatenate_prints, cpp_container_calls, fix_translation, read_tokens,
+    unshadow_builtins, unshadow_methods,
 )
 from cpp2py.generation.cpp_source import streams_output  # noqa: E402
 
@@ -288,3 +289,31 @@ def test_chars_already_numbers_in_the_python_or_not_chars_in_the_cpp_are_left_al
                            ).python == loop  # the Python counts with ints where the C++ counted chars
     assert fix_translation("def f(x):\n    return x < 65\n", "bool f(int x) { return x < 65; }").python \
         == "def f(x):\n    return x < 65\n"
+
+
+def test_a_variable_hiding_a_builtin_the_function_calls_is_renamed():  # humaneval-x/84
+    code = ("def solve(N):\n    str = ''\n    str = str + str(N)  # the C++'s string str\n    return str\n\n"
+            "def best(a, max):\n    for x in a:\n        max = max(max, x)\n    return max\n")
+    fixed, renamed = unshadow_builtins(code)
+    assert renamed == ["solve.str", "best.max"] and "# the C++'s string str" in fixed
+    scope: dict = {}
+    exec(fixed, scope)
+    assert scope["solve"](12) == "12" and scope["best"]([3, 9, 4], 5) == 9
+
+
+def test_builtins_not_called_or_shared_with_the_module_are_left_alone():
+    code = ("total = 0\n\ndef f(a):\n    global max\n    max = max(a)\n\n"
+            "def g(list):\n    return sorted(list)\n")
+    assert unshadow_builtins(code) == (code, [])
+
+
+def test_cpp_container_calls_become_python_ones():  # humaneval-x/118: word.length()
+    code = ("def f(v, w):\n    for i in range(v.size() - 1):\n        w.push_back(v[i].length())\n"
+            "    w.pop_back()\n    return w.size()\n")
+    fixed, n = cpp_container_calls(code)
+    assert n == 5 and "w.append(len(v[i]))" in fixed
+    scope: dict = {}
+    exec(fixed, scope)
+    assert scope["f"](["ab", "c", "def"], [9]) == 2
+    own = "class Stack:\n    def size(self):\n        return 0\n\nprint(Stack().size())\n"
+    assert cpp_container_calls(own) == (own, 0)  # a class of the module defines it

@@ -8,6 +8,7 @@ fixed, such as a name defined nowhere, is reported so the caller can flag the ou
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib
 from dataclasses import dataclass, field
 
@@ -20,6 +21,8 @@ _MODULES = ("math", "collections", "itertools", "functools", "heapq", "bisect", 
             "string", "random", "operator", "copy", "os", "time", "fractions", "decimal", "statistics")
 _MAIN_GUARD = '\n\nif __name__ == "__main__":\n    main()\n'
 _TO_NUMBER = {"ord", "int", "float", "len", "range"}
+_BUILTINS = {name for name in dir(builtins) if not name.startswith("_")}
+_CPP_METHODS = {"size": "len", "length": "len", "push_back": "append", "pop_back": "pop"}
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
 
 
@@ -135,6 +138,72 @@ def unshadow_methods(code: str) -> tuple[str, list[str]]:
             _Renamer(names).visit(cls)
             renamed += [f"{cls.name}.{n}" for n in sorted(names)]
     return (ast.unparse(tree) + "\n", renamed) if renamed else (code, [])
+
+
+def _scope_names(func: ast.FunctionDef) -> dict[str, list[ast.AST]]:
+    """Each name the function binds (parameters, assignment and loop targets), with every node that spells it
+    as that variable: not the callee of a call, which is where a builtin of the same name is meant."""
+    callees = {id(n.func) for n in ast.walk(func) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    params = [a for a in ast.walk(func.args) if isinstance(a, ast.arg)]
+    bound = {a.arg for a in params} | {n.id for n in ast.walk(func) if isinstance(n, ast.Name)
+                                       and isinstance(n.ctx, ast.Store)}
+    spelled: dict[str, list[ast.AST]] = {name: [] for name in bound}
+    for a in params:
+        spelled[a.arg].append(a)
+    for n in ast.walk(func):
+        if isinstance(n, ast.Name) and n.id in spelled and id(n) not in callees:
+            spelled[n.id].append(n)
+    return spelled
+
+
+def unshadow_builtins(code: str) -> tuple[str, list[str]]:
+    """A C++ variable named like a Python builtin (``int max = 0;``, ``string str;``) hides that builtin in the
+    translation, which then calls it (``max = max(max, x)``: ``UnboundLocalError``; ``str + str(n)``: ``'str'
+    object is not callable``). Where a function binds such a name and also calls it, the variable becomes
+    ``NAME_``. Returns the code (edited in place) and the names renamed, as ``function.name``."""
+    tree = ast.parse(code)
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} | {
+        a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+    edits: dict[int, tuple[ast.AST, str]] = {}  # by node: a nested function's names are its outer one's too
+    renamed = []
+    for func in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+        called = {n.func.id for n in ast.walk(func) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+        shared = {name for n in ast.walk(func) if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names}
+        for name, nodes in _scope_names(func).items():
+            if name in called and name in _BUILTINS and name not in shared and name + "_" not in used:
+                edits.update({id(n): (n, name + "_") for n in nodes})
+                renamed.append(f"{func.name}.{name}")
+    lines = code.splitlines(keepends=True)
+    for node, text in sorted(edits.values(), key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
+        start = (node.lineno, node.col_offset)
+        _splice(lines, start, (node.lineno, node.col_offset + len(text) - 1), text)
+    return "".join(lines), renamed
+
+
+def cpp_container_calls(code: str) -> tuple[str, int]:
+    """C++ container calls a translation left in: ``v.size()``/``s.length()`` become ``len(v)``,
+    ``v.push_back(x)`` ``v.append(x)``, ``v.pop_back()`` ``v.pop()``; no Python built-in type has these methods.
+    A method of that name defined by a class of the module leaves its calls alone. Returns the code (edited in
+    place) and how many calls changed."""
+    total = 0
+    while True:  # the outermost of nested calls first (v.push_back(w.size())), then what it held
+        tree = ast.parse(code)
+        defined = {f.name for c in ast.walk(tree) if isinstance(c, ast.ClassDef) for f in c.body
+                   if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                 and n.func.attr in _CPP_METHODS and n.func.attr not in defined and not n.keywords
+                 and len(n.args) == (n.func.attr == "push_back")]
+        spans = {_span(n): n for n in calls}
+        outer = [n for k, n in spans.items() if not any(o != k and o[0] <= k[0] and k[1] <= o[1] for o in spans)]
+        if not outer:
+            return code, total
+        lines = code.splitlines(keepends=True)
+        for call in sorted(outer, key=lambda n: (n.lineno, n.col_offset), reverse=True):
+            obj, method = ast.get_source_segment(code, call.func.value), call.func.attr
+            args = ", ".join(ast.get_source_segment(code, a) for a in call.args)
+            new = f"len({obj})" if method in ("size", "length") else f"{obj}.{_CPP_METHODS[method]}({args})"
+            _splice(lines, *_span(call), new)
+        code, total = "".join(lines), total + len(outer)
 
 
 def _splice(lines: list[str], start: tuple[int, int], end: tuple[int, int], text: str) -> None:
@@ -446,6 +515,10 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     ``main()`` call."""
     code, renamed = unshadow_methods(python)
     fixes = [f"attribute renamed: {r}" for r in renamed]
+    code, hidden = unshadow_builtins(code)
+    fixes += [f"variable hiding a builtin it calls renamed: {r}" for r in hidden]
+    code, containers = cpp_container_calls(code)
+    fixes += [f"{containers} C++ container call(s) written the Python way"] if containers else []
     if streams_output(cpp):
         code, joined = concatenate_prints(code)
         fixes += [f"sep=\"\" added to {joined} print call(s) transcribing a << chain"] if joined else []
