@@ -193,8 +193,7 @@ def cpp_container_calls(code: str) -> tuple[str, int]:
         calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                  and n.func.attr in _CPP_METHODS and n.func.attr not in defined and not n.keywords
                  and len(n.args) == (n.func.attr == "push_back")]
-        spans = {_span(n): n for n in calls}
-        outer = [n for k, n in spans.items() if not any(o != k and o[0] <= k[0] and k[1] <= o[1] for o in spans)]
+        outer = _outermost(calls)
         if not outer:
             return code, total
         lines = code.splitlines(keepends=True)
@@ -216,6 +215,12 @@ def _splice(lines: list[str], start: tuple[int, int], end: tuple[int, int], text
 
 def _span(node: ast.AST) -> tuple[tuple[int, int], tuple[int, int]]:
     return (node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset)
+
+
+def _outermost(nodes: list[ast.AST]) -> list[ast.AST]:
+    """The nodes not inside another of them (each once): edits spliced at their spans then never overlap."""
+    spans = {_span(n): n for n in nodes}
+    return [n for k, n in spans.items() if not any(o != k and o[0] <= k[0] and k[1] <= o[1] for o in spans)]
 
 
 def _spaced_literal(arg: ast.expr) -> bool:
@@ -500,8 +505,7 @@ def char_codes_as_numbers(code: str, chars: dict[str, int]) -> tuple[str, int]:
             elif isinstance(node.op, ast.Sub) and any(map(is_char, sides)) and all(is_char(s) or _one_char(s) for s in sides):
                 wrap += sides
     # a char inside another wrapped char (s[s[i] - 48] > 5) keeps the outer one only: splices must not overlap
-    spans = {_span(n): n for n in wrap}
-    outer = [n for k, n in spans.items() if not any(o != k and o[0] <= k[0] and k[1] <= o[1] for o in spans)]
+    outer = _outermost(wrap)
     lines = code.splitlines(keepends=True)
     for node in sorted(outer, key=lambda n: (n.lineno, n.col_offset), reverse=True):
         _splice(lines, *_span(node), f"ord({ast.get_source_segment(code, node)})")
