@@ -20,7 +20,7 @@ from cpp2py.errors import Cpp2PyError, Interrupted
 from cpp2py.schema import BACKENDS, CONTAMINATION_THRESHOLD, SELFTRAIN_LEAK_THRESHOLD
 
 # The model section's options, declared once for translate, evaluate and serve (cpp2py.schema.ModelConfig).
-BACKEND = typer.Option("hf", help=f"{', '.join(BACKENDS)}: a local transformers model, any OpenAI-compatible server, "
+BACKEND = typer.Option("auto", help=f"{', '.join(BACKENDS)}: a local transformers model, any OpenAI-compatible server, "
                                   "llama.cpp on the GGUF (CPU; needs the cpu extra), or auto (llamacpp on a CPU when "
                                   "installed, else hf).")
 BASE_URL = typer.Option(None, help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1 (env CPP2PY_BASE_URL / OPENAI_BASE_URL).")

@@ -151,7 +151,7 @@ class ModelConfig:
 
     model: str | None = None              # short name, local dir, .gguf, hub id; or the served model name (openai)
     adapter: str | None = None            # a LoRA adapter directory (hf backend)
-    backend: str = "hf"                   # one of BACKENDS
+    backend: str = "auto"                 # one of BACKENDS; auto: llamacpp on a CPU when installed, else hf
     base_url: str | None = None           # openai backend: e.g. http://127.0.0.1:8000/v1
     api_key_env: str = "CPP2PY_API_KEY"   # environment variable holding the key (OPENAI_API_KEY is the fallback)
     device: str = "auto"                  # auto | cpu | cuda | cuda:N

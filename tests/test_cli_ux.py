@@ -219,7 +219,8 @@ def test_translate_without_the_model_extra_names_the_extra(cpp_file, monkeypatch
 
     monkeypatch.setattr(backends, "_BACKENDS", LRU(maxsize=2))   # no model loaded by an earlier test
     monkeypatch.setitem(sys.modules, "torch", None)      # `import torch` now fails as on a core install
-    code, err = run_cli(monkeypatch, capsys, "translate", cpp_file)
+    # the hf backend: the default (auto) takes the llama.cpp engine instead where that is installed
+    code, err = run_cli(monkeypatch, capsys, "translate", cpp_file, "--backend", "hf")
     assert code == 1
     assert one_error_line(err) == ("error: cpp2py translate needs the model extra (torch is not installed): "
                                    "pip install 'cpp2py[model]'\n")
