@@ -317,3 +317,38 @@ def test_cpp_container_calls_become_python_ones():  # humaneval-x/118: word.leng
     assert scope["f"](["ab", "c", "def"], [9]) == 2
     own = "class Stack:\n    def size(self):\n        return 0\n\nprint(Stack().size())\n"
     assert cpp_container_calls(own) == (own, 0)  # a class of the module defines it
+
+
+COUNTS = """class Solution {
+    unordered_map<int, vector<int>> g_;
+public:
+    int f(vector<string>& words) {
+        unordered_map<string, int> cnt;
+        unordered_map<string, int> seen;
+        for (auto& w : words) { cnt[w]++; g_[w.size()].push_back(cnt[w]); }
+        return cnt.size() + g_.size() + seen.count("a");
+    }
+};
+"""
+
+
+def test_maps_the_cpp_indexes_with_brackets_insert_a_default():  # leetcode count-common-words-...
+    format_cases()
+    py = ("class Solution:\n    def __init__(self):\n        self.g = {}\n\n    def f(self, words):\n"
+          "        cnt = dict()\n        seen = {}\n        for w in words:\n            cnt[w] += 1\n"
+          "            self.g[len(w)].append(cnt[w])\n        return len(cnt) + len(self.g) + ('a' in seen)\n")
+    fixed = fix_translation(py, COUNTS).python
+    assert "self.g = defaultdict(list)" in fixed and "cnt = defaultdict(int)" in fixed
+    assert "seen = {}" in fixed  # never updated through []: left as the model wrote it
+    scope: dict = {}
+    exec(fixed, scope)
+    assert scope["Solution"]().f(["ab", "c", "ab"]) == 4
+
+
+def test_a_dict_the_cpp_does_not_index_or_the_python_does_not_update_is_left_alone():
+    format_cases()
+    py = "def f(a):\n    m = {}\n    for x in a:\n        m[x] = m.get(x, 0) + 1\n    return m\n"
+    assert fix_translation(py, "map<int,int> f(vector<int> a) { map<int,int> m; for (int x : a) m[x]++; "
+                               "return m; }").python == py
+    py2 = "def f(a):\n    m = {}\n    m[1] += 1\n"
+    assert fix_translation(py2, "void f(vector<int> a) { set<int> m; m.insert(1); }").python == py2

@@ -1,5 +1,5 @@
-"""How the C++ writes its output, read from its syntax tree (tree-sitter, never regex on C++): what a Python
-``print`` has to reproduce exactly.
+"""What a Python translation has to reproduce of the C++, read from its syntax tree (tree-sitter, never regex
+on C++): how it writes its output, which chars it uses as numbers, which maps insert on lookup.
 
 :func:`read_output` says how the program's ``<<`` writes bools and doubles, where it writes them one way
 throughout (``1``/``0``, or ``true``/``false`` after ``boolalpha``; ``%g``, or ``%.Nf`` after ``fixed`` and
@@ -319,4 +319,56 @@ def char_codes(cpp: str) -> dict[str, int]:
             if side.type == "identifier":
                 names[text(side)] = depth
     return names
+
+
+# What ``m[k]`` of a missing key inserts, per value type, as the Python factory that gives the same value.
+_VALUE_DEFAULTS = {**dict.fromkeys(("int", "long", "long long", "short", "unsigned", "unsigned int", "unsigned long",
+                                    "unsigned long long", "size_t", "int64_t", "uint64_t", "int32_t", "uint32_t",
+                                    "ll"), "int"),
+                   **dict.fromkeys(_FLOATS, "float"), "bool": "bool", "string": "str",
+                   **dict.fromkeys(("vector", "deque", "list"), "list"),
+                   **dict.fromkeys(("set", "unordered_set", "multiset"), "set")}
+
+
+def _map_value_default(type_node) -> str | None:
+    """The factory for ``map<K, V>``/``unordered_map<K, V>``'s V, None for another type or a V without one."""
+    while type_node is not None and type_node.type == "qualified_identifier":  # std::map<...>
+        type_node = type_node.child_by_field_name("name")
+    if type_node is None or type_node.type != "template_type":
+        return None
+    if _name(type_node.child_by_field_name("name")) not in ("map", "unordered_map"):
+        return None
+    args = [a for a in type_node.child_by_field_name("arguments").named_children if a.type == "type_descriptor"]
+    if len(args) != 2:
+        return None
+    value = args[1].child_by_field_name("type")
+    while value.type == "qualified_identifier":
+        value = value.child_by_field_name("name")
+    spelled = _name(value.child_by_field_name("name")) if value.type == "template_type" else " ".join(
+        text(value).split()).split("::")[-1]
+    return _VALUE_DEFAULTS.get(spelled)
+
+
+def maps_inserting_on_lookup(cpp: str) -> dict[str, str]:
+    """The map variables and members the C++ indexes with ``[]``, which inserts a default value for a missing
+    key (``cnt[w]++`` counts from 0), with the Python factory of that value (``"int"``, ``"list"``, ...). A name
+    declared with two different value types, or a value type with no plain default (a nested map, a pair), is
+    left out."""
+    root = parse(cpp)
+    found: dict[str, set] = {}
+    for n in walk(root):
+        if n.type in ("declaration", "field_declaration"):
+            factory = _map_value_default(n.child_by_field_name("type"))
+            for declarator in n.children_by_field_name("declarator"):
+                name, function = _declared_name(declarator)
+                if name and not function:
+                    found.setdefault(name, set()).add(factory)
+    indexed = set()
+    for n in walk(root):
+        if n.type == "subscript_expression":
+            target = n.child_by_field_name("argument")
+            if target.type == "field_expression":
+                target = target.child_by_field_name("field")
+            indexed.add(text(target))
+    return {name: f.pop() for name, f in found.items() if len(f) == 1 and None not in f and name in indexed}
 

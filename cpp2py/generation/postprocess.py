@@ -12,7 +12,7 @@ import builtins
 import importlib
 from dataclasses import dataclass, field
 
-from cpp2py.generation.cpp_output import Output, Printf, char_codes, read_output
+from cpp2py.generation.cpp_output import Output, Printf, char_codes, maps_inserting_on_lookup, read_output
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 
 # Where a name the model used without importing it most likely comes from, first match wins: the order puts
@@ -512,10 +512,52 @@ def char_codes_as_numbers(code: str, chars: dict[str, int]) -> tuple[str, int]:
     return "".join(lines), len(outer)
 
 
+def _map_name(target: ast.expr) -> str | None:
+    """``cnt`` for ``cnt = {}``, ``g_``/``g`` for ``self.g_ = {}``/``self.g = {}`` (a C++ member ``g_`` often
+    loses its underscore)."""
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+        return target.attr
+    return None
+
+
+def default_dicts(code: str, maps: dict[str, str]) -> tuple[str, int]:
+    """C++'s ``m[k]`` inserts a default value for a missing key (``cnt[w]++`` counts from 0); a Python dict
+    raises ``KeyError``. Where the C++ indexes a map this way (``maps``: its name and the factory of its value
+    type, from :func:`cpp2py.generation.cpp_output.maps_inserting_on_lookup`) and the translation starts the
+    same name as an empty dict (``cnt = {}``, ``self.g = dict()``), it becomes a ``defaultdict`` of that
+    factory, which inserts as the C++ did. Returns the code (edited in place) and how many dicts changed."""
+    tree = ast.parse(code)
+    # only names the Python updates through [] (cnt[w] += 1, g[u].append(v)): where it reads m[k] it may well
+    # have checked k in m first, and a dict that is never updated in place needs nothing
+    updated = {_map_name(n.target.value) for n in ast.walk(tree)
+               if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Subscript)}
+    updated |= {_map_name(n.func.value.value) for n in ast.walk(tree) if isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Subscript)}
+    maps = {k: v for k, v in maps.items() if k in updated or k.rstrip("_") in updated}
+    empty = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            value = node.value
+            is_empty = (isinstance(value, ast.Dict) and not value.keys) or (
+                isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "dict"
+                and not value.args and not value.keywords)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names = {_map_name(t) for t in targets}
+            factories = {maps.get(n) or maps.get(n + "_") for n in names if n}
+            if is_empty and len(factories) == 1 and None not in factories:
+                empty.append((value, factories.pop()))
+    lines = code.splitlines(keepends=True)
+    for value, factory in sorted(empty, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
+        _splice(lines, *_span(value), f"defaultdict({factory})")
+    return "".join(lines), len(empty)
+
+
 def fix_translation(python: str, cpp: str) -> Fixed:
     """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods,
-    stream output transcribed with print's separators, line reads where the C++ read tokens, chars used as
-    numbers, printf formats lost, bools and doubles printed as Python writes them, missing imports, the
+    stream output transcribed with print's separators, line reads where the C++ read tokens, maps whose []
+    inserts, chars used as numbers, printf formats lost, bools and doubles printed as Python writes them, missing imports, the
     ``main()`` call."""
     code, renamed = unshadow_methods(python)
     fixes = [f"attribute renamed: {r}" for r in renamed]
@@ -530,9 +572,11 @@ def fix_translation(python: str, cpp: str) -> Fixed:
         code, reads = read_tokens(code)
         fixes += [f"{reads} input() call(s) read a token, as cin >> does"] if reads else []
     try:
-        output, chars = read_output(cpp), char_codes(cpp)
+        output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
-        output, chars = Output(), {}
+        output, chars, maps = Output(), {}, {}
+    code, defaults = default_dicts(code, maps)
+    fixes += [f"{defaults} dict(s) insert a default on lookup, as the C++ map's []"] if defaults else []
     code, coded = char_codes_as_numbers(code, chars)
     fixes += [f"ord() added to {coded} char(s) the C++ used as numbers"] if coded else []
     code, transcribed = transcribe_printf(code, output.printf)
