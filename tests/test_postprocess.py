@@ -352,3 +352,21 @@ def test_a_dict_the_cpp_does_not_index_or_the_python_does_not_update_is_left_alo
                                "return m; }").python == py
     py2 = "def f(a):\n    m = {}\n    m[1] += 1\n"
     assert fix_translation(py2, "void f(vector<int> a) { set<int> m; m.insert(1); }").python == py2
+
+
+def test_a_print_transcribing_a_stream_chain_writes_the_chains_text():  # cost/2037, cost/868
+    format_cases()
+    cpp = ('int main() { int n = 100, c = 24;\n  cout << "Count of trailing 0s in " << n << "! is " << c << endl;\n'
+           '  cout << "Principal Diagonal:" << c << "\\n";\n  for (int i = 0; i < 2; i++) cout << i << " ";\n}\n')
+    py = ('n, c = 100, 24\nprint("Count of trailing 0s in", n, "! is", c)\nprint("Principal Diagonal:", c)\n'
+          'for i in range(2):\n    print(i, end=" ")\n')
+    fixed = fix_translation(py, cpp).python
+    assert run(fixed) == "Count of trailing 0s in 100! is 24\nPrincipal Diagonal:24\n0 1 "
+    assert 'print(i, end=" ")' in fixed  # already the chain's text
+
+
+def test_prints_with_other_line_breaks_or_text_of_their_own_are_left_alone():
+    format_cases()
+    cpp = 'int main() { int n = 3; cout << "n=" << n; cout << n << " "; }'
+    py = 'n = 3\nprint("n =", n)\nprint("{} ".format(n), end="")\n'
+    assert fix_translation(py, cpp).python == py  # print ends a line the chain does not; format() writes " "

@@ -32,6 +32,9 @@ _BOOL_METHODS = {"empty", "has_value", "contains"}  # standard container and opt
 # setprecision(N) are modelled; any other leaves the format of that kind unknown.
 _BOOL_STATE = {"boolalpha", "noboolalpha"}
 _FLOAT_STATE = {"fixed", "scientific", "defaultfloat", "hexfloat", "showpoint", "noshowpoint", "setprecision"}
+# Manipulators that change how the next values are written (width, base, fill): a chain with one is no plain text.
+_OTHER_MANIPULATORS = {"setw", "setfill", "left", "right", "internal", "hex", "oct", "dec", "showpos", "noshowpos",
+                       "uppercase", "nouppercase", "showbase", "noshowbase", "flush", "ends", "ws"}
 _STATE_MEMBERS = {"precision", "setf", "unsetf", "flags", "copyfmt", "imbue"}  # cout.precision(n), ...
 # A conversion in a printf format's value (the string, not C++ source) as Python's % operator also reads it, but
 # for C's length modifiers, which Python lacks.
@@ -55,11 +58,14 @@ class Printf:
 class Output:
     """How the program writes: ``bools``, how ``<<`` writes a bool (``"number"``: 1/0, ``"word"``: true/false);
     ``doubles``, the %-format ``<<`` writes a double with (``"%g"``, ``"%.2f"``); each None where the program
-    writes none, or not one way throughout. ``printf``: its printf formats, as Python's % operator reads them."""
+    writes none, or not one way throughout. ``printf``: its printf formats, as Python's % operator reads them.
+    ``streams``: each ``cout <<`` chain as the text around the values it writes (``cout << "n=" << n << endl``:
+    ``("n=", "\\n")``); chains with a manipulator are left out."""
 
     bools: str | None = None
     doubles: str | None = None
     printf: list[Printf] = field(default_factory=list)
+    streams: list[tuple[str, ...]] = field(default_factory=list)
 
 
 def _name(node) -> str:
@@ -177,6 +183,30 @@ def _chains(root):
             yield operands
 
 
+def _stream_text(operands) -> tuple[str, ...] | None:
+    """The text a ``<<`` chain writes around its values (see :attr:`Output.streams`)."""
+    pieces = [""]
+    for operand in operands:
+        literal = None
+        if operand.type in ("string_literal", "concatenated_string"):
+            literal = _string_value(operand)
+        elif operand.type == "char_literal":
+            try:
+                literal = codecs.decode(text(operand)[1:-1], "unicode_escape")
+            except UnicodeDecodeError:
+                return None
+        elif _name(operand) == "endl":
+            literal = "\n"
+        if literal is not None:
+            pieces[-1] += literal
+        elif _manipulator(operand) or _name(operand.child_by_field_name("function") if operand.type ==
+                                             "call_expression" else operand) in _OTHER_MANIPULATORS:
+            return None
+        else:
+            pieces.append("")
+    return tuple(pieces)
+
+
 def _manipulator(node) -> str | None:
     """``fixed`` or ``setprecision(2)`` as its name, None for a value."""
     if node.type == "call_expression":
@@ -280,7 +310,8 @@ def read_output(cpp: str) -> Output:
                 values[kind].append(operand)
     printfs = [_printf(n) for n in walk(root) if n.type == "call_expression"
                and text(n.child_by_field_name("function")) in ("printf", "std::printf")]
-    out = Output(printf=[p[0] for p in printfs if p])
+    out = Output(printf=[p[0] for p in printfs if p],
+                 streams=[t for t in (_stream_text(c) for c in _chains(root)) if t is not None])
     # printf("%d", b) writes a bool as a number too; %f and the like write doubles their own way, which the
     # format of print's doubles must then leave alone (as must cout.precision(n), cout.setf(...), unread).
     number_bools = any(t in "di" and types.kind(a) == "bool" for p in printfs if p for t, a in zip(p[0].types, p[1]))

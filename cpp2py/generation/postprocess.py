@@ -422,13 +422,60 @@ def _as_printf(code: str, call: ast.Call, formats: list[Printf]) -> str | None:
     return f"print({quoted} % {args}{keywords})"
 
 
+def _as_stream(code: str, call: ast.Call, streams: list[tuple[str, ...]]) -> str | None:
+    """The code of the print ``call`` rewritten to write the text of the one ``cout <<`` chain it transcribes,
+    or None: same values, same text around them but for spaces, the same line breaks (the model's
+    ``print("in", n, "! is", c)`` for ``cout << "in " << n << "! is " << c << endl``), and not that text
+    already. The pieces are then the chain's own, with ``sep=""``, and ``end`` what the chain ends with."""
+    end = next((k.value for k in call.keywords if k.arg == "end"), ast.Constant("\n"))
+    if any(k.arg != "end" for k in call.keywords) or not isinstance(end, ast.Constant) \
+            or not isinstance(end.value, str) or any(isinstance(a, ast.Starred) for a in call.args) \
+            or any(isinstance(v, ast.FormattedValue) and (v.format_spec or v.conversion != -1)
+                   for a in call.args for v in ast.walk(a)):
+        return None
+    text, values = _printed(call.args)
+    if not values:  # a literal alone: where its line ends is the model's choice, as with printf
+        return None
+    if any(isinstance(n, ast.Constant) and isinstance(n.value, str) for v in values for n in ast.walk(v)):
+        return None  # "{} ".format(x), " " * k: values that write text of their own
+    written = (*text[:-1], text[-1] + end.value)
+    # same text but for spaces, and the same line breaks: where lines end stays the model's choice
+    found = {t for t in streams if len(t) == len(written) and list(map(_bare, t)) == list(map(_bare, written))
+             and [p.count("\n") for p in t] == [w.count("\n") for w in written]}
+    if len(found) != 1:
+        return None
+    pieces = found.pop()
+    if pieces == written:
+        return None
+    last = pieces[-1]
+    tail, end_text = (last[:-1], "\n") if last.endswith("\n") else ("", last)
+    args = []
+    for piece, value in zip(pieces, values):
+        args += [repr(piece)] * bool(piece) + [ast.get_source_segment(code, value) or ast.unparse(value)]
+    args += [repr(tail)] * bool(tail)
+    ending = "" if end_text == "\n" else f", end={end_text!r}"
+    return f"print({', '.join(args)}, sep=\"\"{ending})"
+
+
+def transcribe_streams(code: str, streams: list[tuple[str, ...]]) -> tuple[str, int]:
+    """``cout << "in " << n << "! is " << c`` writes ``in 100! is 24``; a model writing ``print("in", n, "! is",
+    c)`` writes ``in 100 ! is 24``. Each print call that transcribes one of the C++'s ``<<`` chains (see
+    :func:`_as_stream`) is rewritten to write the chain's own text. Returns the code and how many calls changed."""
+    return _rewrite_prints(code, lambda call: _as_stream(code, call, streams))
+
+
 def transcribe_printf(code: str, formats: list[Printf]) -> tuple[str, int]:
     """``printf("mean=%.3f\n", m)`` writes ``mean=4.100``; a model writing ``print("mean =", m)`` loses the
     precision (``4.1``) and adds spaces. Each print call that transcribes one of the C++'s printf ``formats``
     (see :func:`_as_printf`) is rewritten to write with that format. Returns the code and how many calls
     changed."""
+    return _rewrite_prints(code, lambda call: _as_printf(code, call, formats))
+
+
+def _rewrite_prints(code: str, rewrite) -> tuple[str, int]:
+    """Each print call replaced by ``rewrite(call)`` where that is not None; the code and how many changed."""
     tree = ast.parse(code)
-    calls = [(n, _as_printf(code, n, formats)) for n in ast.walk(tree) if isinstance(n, ast.Call)
+    calls = [(n, rewrite(n)) for n in ast.walk(tree) if isinstance(n, ast.Call)
              and isinstance(n.func, ast.Name) and n.func.id == "print"]
     calls = [(n, new) for n, new in calls if new is not None]
     lines = code.splitlines(keepends=True)
@@ -555,19 +602,16 @@ def default_dicts(code: str, maps: dict[str, str]) -> tuple[str, int]:
 
 
 def fix_translation(python: str, cpp: str) -> Fixed:
-    """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods,
-    stream output transcribed with print's separators, line reads where the C++ read tokens, maps whose []
-    inserts, chars used as numbers, printf formats lost, bools and doubles printed as Python writes them, missing imports, the
-    ``main()`` call."""
+    """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods and
+    builtins, C++ container calls, line reads where the C++ read tokens, ``<<`` chains and printf formats
+    transcribed with other text, maps whose [] inserts, chars used as numbers, bools and doubles printed as
+    Python writes them, missing imports, the ``main()`` call."""
     code, renamed = unshadow_methods(python)
     fixes = [f"attribute renamed: {r}" for r in renamed]
     code, hidden = unshadow_builtins(code)
     fixes += [f"variable hiding a builtin it calls renamed: {r}" for r in hidden]
     code, containers = cpp_container_calls(code)
     fixes += [f"{containers} C++ container call(s) written the Python way"] if containers else []
-    if streams_output(cpp):
-        code, joined = concatenate_prints(code)
-        fixes += [f"sep=\"\" added to {joined} print call(s) transcribing a << chain"] if joined else []
     if reads_tokens(cpp):
         code, reads = read_tokens(code)
         fixes += [f"{reads} input() call(s) read a token, as cin >> does"] if reads else []
@@ -575,6 +619,11 @@ def fix_translation(python: str, cpp: str) -> Fixed:
         output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
         output, chars, maps = Output(), {}, {}
+    code, streamed = transcribe_streams(code, output.streams)
+    fixes += [f"{streamed} print call(s) write the text of the << chain they transcribe"] if streamed else []
+    if streams_output(cpp):
+        code, joined = concatenate_prints(code)
+        fixes += [f"sep=\"\" added to {joined} print call(s) transcribing a << chain"] if joined else []
     code, defaults = default_dicts(code, maps)
     fixes += [f"{defaults} dict(s) insert a default on lookup, as the C++ map's []"] if defaults else []
     code, coded = char_codes_as_numbers(code, chars)
