@@ -253,6 +253,53 @@ def test_long_input_is_split_translated_and_reassembled():
     assert all(f"def {n}(" in r.python for n in ("add", "mul", "sq"))
 
 
+CLASS_PROGRAM = ("#include <iostream>\nusing namespace std;\nclass Acct {\npublic:\n    int b = 0;\n"
+                 "    void add(int x) { b += x; }\n};\n"
+                 "int main() {\n    Acct a;\n    a.add(42);\n    cout << a.b << endl;\n    return 0;\n}\n")
+ACCT = "class Acct:\n    def __init__(self):\n        self.b = 0\n\n    def add(self, x):\n        self.b += x"
+
+
+def test_a_program_whose_translation_lost_main_gets_main_translated_alone():
+    """The class is translated and main dropped: main (with the preamble) is one more unit, in one more batch for
+    all such programs, and its def main is appended; a stub of the class it redefines is left out."""
+    def model(conv):
+        cpp = cpp_of(conv)
+        if "class Acct" in cpp:
+            return f"```python\n{ACCT}\n```"
+        if "int main()" not in cpp:
+            return echo_translation(conv)
+        assert cpp.startswith("#include <iostream>\nusing namespace std;") and cpp.rstrip().endswith("}")
+        return "```python\nclass Acct:\n    pass\n\n\ndef main():\n    a = Acct()\n    a.add(42)\n    print(a.b)\n```"
+
+    fake = FakeBackend(model)
+    rs = Translator(fake, TranslateConfig(model="fake")).translate_many([CLASS_PROGRAM, CLASS_PROGRAM, ADD])
+    assert [len(c) for c in fake.calls] == [3, 2]  # one further batch, one unit per program that needs it
+    assert [(r.driver, r.pieces) for r in rs] == [(True, 1), (True, 1), (False, 1)]
+    for r in rs[:2]:
+        assert r.parses and "pass" not in r.python and r.python.count("class Acct") == 1
+        assert "def main():" in r.python and r.python.rstrip().endswith("main()")
+    ns: dict = {}
+    exec(compile(rs[0].python.replace('if __name__ == "__main__":', "if True:"), "t", "exec"), ns)
+
+
+@pytest.mark.parametrize("python", [
+    ACCT + "\n\n\ndef main():\n    Acct().add(1)",      # a main the guard will call
+    ACCT + "\n\n\na = Acct()\na.add(42)\nprint(a.b)",   # module-level driver code
+    ACCT + "\n\n\nacct = Acct()",                     # an instance made at module level
+])
+def test_a_translation_with_a_driver_gets_no_extra_unit(python):
+    fake = FakeBackend(lambda conv: f"```python\n{python}\n```")
+    r = Translator(fake, TranslateConfig(model="fake")).translate_many([CLASS_PROGRAM])[0]
+    assert len(fake.calls) == 1 and not r.driver
+
+
+def test_no_extra_unit_without_a_cpp_main_or_when_main_is_only_declared():
+    fake = FakeBackend(lambda conv: f"```python\n{ACCT}\n```")
+    decl_only = CLASS_PROGRAM.split("int main()")[0] + "int main();\n"
+    rs = Translator(fake, TranslateConfig(model="fake")).translate_many([CLASS_PROGRAM.split("int main()")[0], decl_only])
+    assert len(fake.calls) == 1 and not any(r.driver for r in rs)
+
+
 def test_a_declaration_too_long_for_one_piece_is_refused():
     fake = FakeBackend(echo_translation)
     with pytest.raises(Cpp2PyError, match="over the .*limit"):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from cpp2py import cpptree
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import read_text
 
@@ -229,6 +230,24 @@ def split_to_fit(source: str, count_tokens: Callable[[str], int], limit: int) ->
     if current:
         pieces.append(head + "\n\n".join(current))
     return pieces
+
+
+def main_piece(source: str) -> str | None:
+    """``main``'s definition headed by the preamble (as :func:`split_to_fit` heads a piece): the unit that
+    translates a program's driver on its own when the whole translation lost it. None when tree-sitter finds
+    no top-level ``main`` definition (or is not installed: the optional extra cpp2py[oracle])."""
+    try:
+        root = cpptree.parse(source)
+    except ImportError:
+        return None
+    for node in root.children:
+        declarator = node.child_by_field_name("declarator") if node.type == "function_definition" else None
+        name = declarator.child_by_field_name("declarator") if declarator is not None else None
+        if declarator is not None and declarator.type == "function_declarator" and name is not None \
+                and cpptree.text(name) == "main":
+            preamble = split_declarations(source).preamble
+            return (preamble + "\n\n" if preamble else "") + cpptree.text(node)
+    return None
 
 
 _COMMENTS_AND_STRINGS = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"', re.S)

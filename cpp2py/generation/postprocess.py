@@ -83,6 +83,28 @@ def _calls_main(tree: ast.Module) -> bool:
                for n in ast.walk(stmt))
 
 
+def has_driver(code: str) -> bool:
+    """Whether a translation does anything when run: it defines ``main`` or has a module-level statement
+    beyond imports, definitions and globals (an assignment counts when it calls ``input`` or something the
+    module defines, as ``acct = Account(...)`` does). A C++ program whose translation has none lost its
+    ``main`` (:class:`cpp2py.generation.translator.Translator` then translates ``main`` on its own)."""
+    tree = ast.parse(code)
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    if "main" in defined:
+        return True
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Pass)):
+            continue
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):  # a docstring
+            continue
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and not any(
+                isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in defined | {"input"}
+                for n in ast.walk(stmt)):
+            continue
+        return True
+    return False
+
+
 def call_main(code: str) -> tuple[str, bool]:
     """A program whose C++ had ``main`` must run it: add the ``__main__`` guard when ``main()`` is defined
     without arguments and never called at module level."""

@@ -12,6 +12,9 @@ What a user gets back is checked, never passed off as fine:
   by the budget is flagged ``hit_token_cap``;
 * an input beyond the model's window is split at top-level declarations (:mod:`cpp2py.generation.cpp_source`),
   translated piece by piece and reassembled with imports hoisted;
+* a program whose translation does nothing when run (no ``main``, no module-level statement: the model
+  translated the classes and dropped ``main``) gets its C++ ``main`` translated as one more unit, in one
+  further batch, and appended the same way;
 * what a model forgets mechanically is fixed (:mod:`cpp2py.generation.postprocess`: missing imports, the
   ``main()`` call a C++ program had, attributes shadowing methods), and names still defined nowhere are
   flagged with a ``# cpp2py: undefined names`` header and ``undefined`` set.
@@ -26,8 +29,8 @@ import time
 from dataclasses import dataclass, field
 
 from cpp2py import prompt
-from cpp2py.generation.cpp_source import split_to_fit
-from cpp2py.generation.postprocess import fix_translation
+from cpp2py.generation.cpp_source import main_piece, split_to_fit
+from cpp2py.generation.postprocess import fix_translation, has_driver
 from cpp2py.schema import BenchmarkItem, TranslateConfig
 
 NOT_PARSING = "# cpp2py: translation does not parse"
@@ -45,6 +48,7 @@ class TranslationResult:
     raw: str                 # the model's reply (the last one, after retries and repairs)
     hit_token_cap: bool
     pieces: int = 1          # > 1 when a long input was split at top-level declarations
+    driver: bool = False     # the C++ main was translated on its own: the whole translation had no driver
     check: str = ""          # the last --verify verdict, e.g. "pass: 20/20 cases" or "wrong_answer: ..."
     undefined: list[str] = field(default_factory=list)   # names the Python uses but defines nowhere
     cases_passed: int = 0    # --verify: oracle cases the kept candidate reproduces
@@ -71,6 +75,7 @@ class _Unit:
     raw: str = ""
     parses: bool = False
     hit_cap: bool = False
+    driver: bool = False  # the C++ main on its own, for a translation that lost its driver
 
 
 class Translator:
@@ -127,22 +132,41 @@ class Translator:
         t0 = time.perf_counter()
         units = [_Unit(k, piece) for k, cpp in enumerate(cpp_sources) for piece in self.pieces(cpp)]
         self._generate_units(units)
+        drivers = self._driver_units(cpp_sources, units)
+        if drivers:
+            self._generate_units(drivers)
+            units += [u for u in drivers if u.parses]
         results = []
         for k, cpp in enumerate(cpp_sources):
             mine = [u for u in units if u.source == k]
-            code = mine[0].code if len(mine) == 1 else reassemble([u.code for u in mine])
-            parses = mine[0].parses if len(mine) == 1 else prompt.parses(code)
+            code, parses = _joined(mine)
             fixed = fix_translation(code, cpp) if parses else None
             results.append(TranslationResult(
                 python=fixed.python if fixed else code, parses=parses, verified=None, repairs=0, seconds=0.0,
                 raw="\n\n".join(u.raw for u in mine), hit_token_cap=any(u.hit_cap for u in mine),
-                pieces=len(mine), undefined=fixed.undefined if fixed else [],
+                pieces=sum(not u.driver for u in mine), driver=any(u.driver for u in mine),
+                undefined=fixed.undefined if fixed else [],
             ))
         self.finish(cpp_sources, items, results)
         per_item = (time.perf_counter() - t0) / max(1, len(cpp_sources))
         for r in results:
             r.seconds = per_item
         return results
+
+    @staticmethod
+    def _driver_units(cpp_sources: list[str], units: list[_Unit]) -> list[_Unit]:
+        """A unit of the C++ ``main`` (with the preamble) for each program whose translation parses but has no
+        driver; decided from the C++ syntax tree and the Python's."""
+        out = []
+        for k, cpp in enumerate(cpp_sources):
+            mine = [u for u in units if u.source == k]
+            code, parses = _joined(mine)
+            if not parses or has_driver(code):
+                continue
+            piece = main_piece(cpp)
+            if piece is not None and piece not in [u.cpp for u in mine]:  # not a piece already translated alone
+                out.append(_Unit(k, piece, driver=True))
+        return out
 
     def complete(self, conversations: list[list[dict]], cpps: list[str], temperature: float) -> list[str]:
         """One candidate per conversation (``cpps[k]``: the C++ it translates) at ``temperature``: its code,
@@ -158,6 +182,27 @@ class Translator:
     def finish(self, sources: list[str], items: list[BenchmarkItem] | None,
                results: list[TranslationResult]) -> None:
         """A step after generation, timed with it; :class:`cpp2py.jobs.verify.VerifyingTranslator` verifies here."""
+
+
+def _joined(units: list[_Unit]) -> tuple[str, bool]:
+    """The code of one input's units, and whether it parses: one unit as it is, else reassembled, a driver
+    unit contributing only what the other units do not define (a model may stub the classes ``main`` uses)."""
+    if len(units) == 1:
+        return units[0].code, units[0].parses
+    defined = {n.name for u in units if not u.driver and u.parses for n in ast.parse(u.code).body
+               if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    code = reassemble([_without(u.code, defined) if u.driver else u.code for u in units])
+    return code, prompt.parses(code)
+
+
+def _without(code: str, names: set[str]) -> str:
+    """``code`` less its top-level functions and classes named in ``names``."""
+    lines = code.splitlines()
+    for node in reversed(ast.parse(code).body):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in names:
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            del lines[start:node.end_lineno]
+    return "\n".join(lines)
 
 
 def reassemble(codes: list[str]) -> str:
