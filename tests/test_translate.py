@@ -194,6 +194,13 @@ def test_unparseable_reply_is_retried_then_marked():
     assert r.file_text().startswith(NOT_PARSING)
 
 
+def test_a_reply_that_comments_out_all_its_code_is_retried():  # the round-2 default on examples/stdin_stats
+    answers = iter(["```python\n# n = int(input())\n# print(n)\n```", "```python\nn = int(input())\nprint(n)\n```"])
+    fake = FakeBackend(lambda c: next(answers))
+    r = Translator(fake, TranslateConfig(model="fake", retries=2)).translate_many([ADD])[0]
+    assert r.parses and "print(n)" in r.python and not r.python.lstrip().startswith("#") and len(fake.calls) == 2
+
+
 def test_num_samples_keeps_first_parsing_sample():
     answers = iter(["```python\n)(\n```", "```python\nz = 3\n```"])
     fake = FakeBackend(lambda c: next(answers))

@@ -115,9 +115,10 @@ class Translator:
 
     @staticmethod
     def _read(reply: str) -> tuple[str, str, bool]:
-        """(reply, its code, whether that parses): extracted and parsed once per reply."""
+        """(reply, its code, whether that is code: it parses and holds a statement; a reply that comments out
+        the whole translation parses too, and is retried like one that does not parse)."""
         code = prompt.extract_code(reply)
-        return reply, code, prompt.parses(code)
+        return reply, code, prompt.parses(code) and bool(ast.parse(code).body)
 
     @staticmethod
     def _take(u: _Unit, reply: str, code: str, parses: bool) -> None:
