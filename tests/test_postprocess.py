@@ -230,7 +230,6 @@ def test_prints_that_do_not_transcribe_one_printf_are_left_alone():
         'x = 8.0\nprint("above mean: %s" % "true")\n',  # writes the format already
         'n = "3"\nprint("n=" + n)\n',  # writes what %d would, if n is a number (here it is not)
         'mean = 4.1\nprint(f"above mean: {mean}")\n',  # the same text, already what %s writes
-        'mean = 4.1\nprint("mean =", "{:.3f}".format(mean))\n',  # a number shown as a string already
         'mean = 4.1\nprint("average =", mean)\n',  # other text
         'mean = 4.1\nprint("mean =", mean, end=" ")\n',  # a line end the format does not have
         'print(3)\n',  # no text to tell which printf
@@ -370,3 +369,10 @@ def test_prints_with_other_line_breaks_or_text_of_their_own_are_left_alone():
     cpp = 'int main() { int n = 3; cout << "n=" << n; cout << n << " "; }'
     py = 'n = 3\nprint("n =", n)\nprint("{} ".format(n), end="")\n'
     assert fix_translation(py, cpp).python == py  # print ends a line the chain does not; format() writes " "
+
+
+def test_a_value_the_model_formatted_itself_takes_the_printf_format():  # examples/stdin_stats, round 2
+    format_cases()
+    cpp = 'int main() { double m = 4.1, x = 10; printf("mean=%.3f\\n", m); printf("max=%.1f\\n", x); }'
+    py = 'm, x = 4.1, 10.0\nprint("mean =", "{:.3f}".format(m))\nprint("max =", format(x, ".2f"))\n'
+    assert run(fix_translation(py, cpp).python) == "mean=4.100\nmax=10.0\n"

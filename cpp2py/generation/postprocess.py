@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib
+import re
 from dataclasses import dataclass, field
 
 from cpp2py.generation.cpp_output import Output, Printf, char_codes, maps_inserting_on_lookup, read_output
@@ -405,6 +406,21 @@ def _bare(text: str) -> str:
     return "".join(text.split())
 
 
+def _unformatted(arg: ast.expr) -> ast.expr:
+    """``"{:.3f}".format(m)`` and ``format(m, ".3f")`` as ``m``: a value the model formatted itself, which a
+    printf format it transcribes then formats instead (f-strings are read so by :func:`_printed` already)."""
+    if not isinstance(arg, ast.Call) or arg.keywords:
+        return arg
+    func, args = arg.func, arg.args
+    template = func.value.value if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Constant) else None
+    if (isinstance(func, ast.Attribute) and func.attr == "format" and isinstance(template, str) and len(args) == 1
+            and re.fullmatch(r"\{0?(:[^{}]*)?\}", template)):
+        return args[0]
+    if isinstance(func, ast.Name) and func.id == "format" and len(args) == 2 and isinstance(args[1], ast.Constant):
+        return args[0]
+    return arg
+
+
 def _as_printf(code: str, call: ast.Call, formats: list[Printf]) -> str | None:
     """The code of the print ``call`` (in ``code``) rewritten to write with the one printf format it transcribes, or None.
 
@@ -418,7 +434,7 @@ def _as_printf(code: str, call: ast.Call, formats: list[Printf]) -> str | None:
     if any(k.arg != "end" for k in call.keywords) or not isinstance(end, ast.Constant) \
             or not isinstance(end.value, str) or any(isinstance(a, ast.Starred) for a in call.args):
         return None
-    text, values = _printed(call.args)
+    text, values = _printed([_unformatted(a) for a in call.args])
     if not values or not _bare("".join(text)):
         return None
     found = {f for f in formats if len(f.types) == len(values) and list(map(_bare, f.text)) == list(map(_bare, text))
