@@ -199,12 +199,16 @@ def _stream_text(operands) -> tuple[str, ...] | None:
             literal = "\n"
         if literal is not None:
             pieces[-1] += literal
-        elif _manipulator(operand) or _name(operand.child_by_field_name("function") if operand.type ==
-                                             "call_expression" else operand) in _OTHER_MANIPULATORS:
+        elif _manipulator(operand) or _callee_or_name(operand) in _OTHER_MANIPULATORS:
             return None
         else:
             pieces.append("")
     return tuple(pieces)
+
+
+def _callee_or_name(node) -> str:
+    """``setw`` for ``setw(3)``, ``hex`` for ``hex``: the name an operand of ``<<`` goes by."""
+    return _name(node.child_by_field_name("function") if node.type == "call_expression" else node)
 
 
 def _manipulator(node) -> str | None:
@@ -329,10 +333,10 @@ def read_output(cpp: str) -> Output:
 
 
 def char_codes(cpp: str) -> dict[str, int]:
-    """The names whose chars the C++ uses as numbers: compares with or computes with a number literal (``c < 65``,
-    ``s[i] - 48``, ``s[i] % 2``, ``c - 'a'``), where a Python translation needs ``ord()``. Maps each name to the subscripts
-    that reach its chars (0 for a char variable, 1 for a string or char array, 2 for a vector of strings),
-    from the file's declarations."""
+    """The names whose chars the C++ uses as numbers: compares or computes with a number literal (``c < 65``,
+    ``s[i] - 48``, ``s[i] % 2``, ``c - 'a'``), where a Python translation needs ``ord()``. Maps each name to
+    the subscripts that reach its chars (0 for a char variable, 1 for a string or char array, 2 for a vector of
+    strings), from the file's declarations."""
     root = parse(cpp)
     types = _Types(root)
     names: dict[str, int] = {}

@@ -587,7 +587,8 @@ def char_codes_as_numbers(code: str, chars: dict[str, int]) -> tuple[str, int]:
             sides = [node.left, node.right]
             if any(map(_number, sides)):
                 wrap += [s for s in sides if is_char(s)]
-            elif isinstance(node.op, ast.Sub) and any(map(is_char, sides)) and all(is_char(s) or _one_char(s) for s in sides):
+            elif isinstance(node.op, ast.Sub) and any(map(is_char, sides)) \
+                    and all(is_char(s) or _one_char(s) for s in sides):
                 wrap += sides
     # a char inside another wrapped char (s[s[i] - 48] > 5) keeps the outer one only: splices must not overlap
     outer = _outermost(wrap)
