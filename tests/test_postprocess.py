@@ -376,3 +376,45 @@ def test_a_value_the_model_formatted_itself_takes_the_printf_format():  # exampl
     cpp = 'int main() { double m = 4.1, x = 10; printf("mean=%.3f\\n", m); printf("max=%.1f\\n", x); }'
     py = 'm, x = 4.1, 10.0\nprint("mean =", "{:.3f}".format(m))\nprint("max =", format(x, ".2f"))\n'
     assert run(fix_translation(py, cpp).python) == "mean=4.100\nmax=10.0\n"
+
+
+COUNT_NUMS = """int count_nums(vector<int> n) {
+    int num = 0;
+    for (int i = 0; i < n.size(); i++)
+        if (n[i] > 0) num += 1;
+        else { int sum = 0; int w = abs(n[i]); while (w >= 10) { sum += w % 10; w = w / 10; } sum -= w;
+               if (sum > 0) num += 1; }
+    return num;
+}
+bool mixed(string s) {
+    int upper = 0, lower = 0;
+    for (char c : s) { if (isupper(c)) upper = 1; if (islower(c)) lower = 1; if (upper + lower == 2) return true; }
+    return false;
+}
+"""
+
+
+def test_a_dropped_initialiser_is_restored_where_the_cpp_declared_it():  # humaneval-x/108, /95
+    format_cases()
+    py = ("def count_nums(n):\n    num = 0\n    for i in range(len(n)):\n        if n[i] > 0:\n            num += 1\n"
+          "        else:\n            w = abs(n[i])\n            while w >= 10:\n                sum = sum + w % 10\n"
+          "                w = w // 10\n            sum -= w\n            if sum > 0:\n                num += 1\n"
+          "    return num\n\n"
+          "def mixed(s):\n    for c in s:\n        if c.isupper():\n            upper = 1\n        if c.islower():\n"
+          "            lower = 1\n        if upper + lower == 2:\n            return True\n    return False\n")
+    fixed = fix_translation(py, COUNT_NUMS).python
+    assert "            w = abs(n[i])\n            sum = 0\n            while" in fixed  # reset on every pass
+    assert "def mixed(s):\n    upper = 0\n    lower = 0\n    for c in s:" in fixed or \
+        "def mixed(s):\n    lower = 0\n    upper = 0\n    for c in s:" in fixed   # once, as in the C++
+    scope: dict = {}
+    exec(fixed, scope)
+    assert scope["count_nums"]([-1, 11, -12, 12]) == 3 and scope["mixed"]("aB") and not scope["mixed"]("ab")
+
+
+def test_names_assigned_before_every_read_comprehensions_and_globals_are_left_alone():
+    format_cases()
+    py = ("def f(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return [i * x for i, x in enumerate(xs)]\n")
+    assert fix_translation(py, "int f(vector<int> xs) { int total = 0; int i = 0; for (int x : xs) total += x; "
+                               "return total; }").python == py
+    g = "def g():\n    global k\n    k += 1\n    return k\n"
+    assert fix_translation(g, "int g() { static int k = 0; k += 1; return k; }").python == g

@@ -1,5 +1,6 @@
 """What a Python translation has to reproduce of the C++, read from its syntax tree (tree-sitter, never regex
-on C++): how it writes its output, which chars it uses as numbers, which maps insert on lookup.
+on C++): how it writes its output, which chars it uses as numbers, which maps insert on lookup, which locals
+start from a literal.
 
 :func:`read_output` says how the program's ``<<`` writes bools and doubles, where it writes them one way
 throughout (``1``/``0``, or ``true``/``false`` after ``boolalpha``; ``%g``, or ``%.Nf`` after ``fixed`` and
@@ -406,4 +407,46 @@ def maps_inserting_on_lookup(cpp: str) -> dict[str, str]:
                 target = target.child_by_field_name("field")
             indexed.add(text(target))
     return {name: f.pop() for name, f in found.items() if len(f) == 1 and None not in f and name in indexed}
+
+
+_LOOPS = {"for_statement", "while_statement", "do_statement", "for_range_loop"}
+
+
+def _python_literal(node) -> str | None:
+    """A C++ initialiser as the Python literal of the same value: numbers, ``true``/``false``, ``""``."""
+    if node.type == "number_literal" and re.fullmatch(r"-?[0-9]+(\.[0-9]*)?", text(node)):
+        return text(node)
+    if node.type in ("true", "false"):
+        return node.type.capitalize()
+    if node.type == "string_literal" and _string_value(node) == "":
+        return '""'
+    return None
+
+
+def initialised_locals(cpp: str) -> dict[str, dict[str, tuple[str, int]]]:
+    """For each function, its locals declared with a literal initialiser (``int sum = 0;``), as the Python
+    literal and the number of loops the declaration sits in (a declaration in a loop body starts over on
+    every pass). A name declared twice in one function is left out."""
+    out: dict[str, dict[str, tuple[str, int]]] = {}
+    for fn in walk(parse(cpp)):
+        if fn.type != "function_definition":
+            continue
+        name, _ = _declared_name(fn.child_by_field_name("declarator"))
+        found: dict[str, set] = {}
+        for n in walk(fn.child_by_field_name("body") or fn):
+            if n.type != "declaration":
+                continue
+            depth, up = 0, n.parent
+            while up is not None and up != fn:
+                depth, up = depth + (up.type in _LOOPS), up.parent
+            for declarator in n.children_by_field_name("declarator"):
+                var, _ = _declared_name(declarator)
+                value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
+                literal = _python_literal(value) if value is not None else None
+                if var:
+                    found.setdefault(var, set()).add((literal, depth))
+        locals_ = {v: d.pop() for v, d in found.items() if len(d) == 1}
+        if name:
+            out[name] = {v: d for v, d in locals_.items() if d[0] is not None}
+    return out
 

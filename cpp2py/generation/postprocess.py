@@ -13,7 +13,9 @@ import importlib
 import re
 from dataclasses import dataclass, field
 
-from cpp2py.generation.cpp_output import Output, Printf, char_codes, maps_inserting_on_lookup, read_output
+from cpp2py.generation.cpp_output import (
+    Output, Printf, char_codes, initialised_locals, maps_inserting_on_lookup, read_output,
+)
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 
 # Where a name the model used without importing it most likely comes from, first match wins: the order puts
@@ -23,6 +25,7 @@ _MODULES = ("math", "collections", "itertools", "functools", "heapq", "bisect", 
 _MAIN_GUARD = '\n\nif __name__ == "__main__":\n    main()\n'
 _TO_NUMBER = {"ord", "int", "float", "len", "range"}
 _BUILTINS = {name for name in dir(builtins) if not name.startswith("_")}
+_OWN_SCOPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
 _CPP_METHODS = {"size": "len", "length": "len", "push_back": "append", "pop_back": "pop"}
 _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
 
@@ -640,6 +643,90 @@ def default_dicts(code: str, maps: dict[str, str]) -> tuple[str, int]:
     return "".join(lines), len(empty)
 
 
+class _MaybeUnassigned:
+    """The reads of a function's names that may come before any assignment (Python's ``UnboundLocalError``):
+    statements in order, a branch or loop body assigning only for itself (a loop may run no time, an ``if``
+    without ``else`` may not run), each read recorded with the blocks around it (the statement lists, outermost
+    first) and how many loops enclose it."""
+
+    def __init__(self, func: ast.FunctionDef, names: set[str]):
+        self.names, self.found = names, {}
+        self.block(func.body, {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)}, [], 0)
+
+    def reads(self, node: ast.AST, assigned: set[str], path: list, loops: int) -> None:
+        if isinstance(node, _OWN_SCOPES):  # [i * x for i, x in ...] binds its own i
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in self.names - assigned:
+            self.found.setdefault(node.id, (path, loops))
+        for child in ast.iter_child_nodes(node):
+            self.reads(child, assigned, path, loops)
+
+    def block(self, body: list[ast.stmt], assigned: set[str], outer: list, loops: int) -> set[str]:
+        assigned = set(assigned)
+        for k, stmt in enumerate(body):
+            path = outer + [(body, k)]
+            if isinstance(stmt, (ast.If, ast.While)):
+                self.reads(stmt.test, assigned, path, loops)
+                inner = loops + isinstance(stmt, ast.While)
+                then = self.block(stmt.body, assigned, path, inner)
+                other = self.block(stmt.orelse, assigned, path, inner)
+                if isinstance(stmt, ast.If):
+                    assigned |= then & other
+            elif isinstance(stmt, ast.For):
+                self.reads(stmt.iter, assigned, path, loops)
+                targets = {t.id for t in ast.walk(stmt.target) if isinstance(t, ast.Name)}
+                self.block(stmt.body, assigned | targets, path, loops + 1)
+                self.block(stmt.orelse, assigned, path, loops)
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                assigned.add(stmt.name)
+            else:
+                value = getattr(stmt, "value", None)
+                if isinstance(stmt, ast.AugAssign):
+                    self.reads(stmt.target, assigned - {stmt.target.id} if isinstance(stmt.target, ast.Name)
+                               else assigned, path, loops)
+                    if isinstance(stmt.target, ast.Name) and stmt.target.id in self.names - assigned:
+                        self.found.setdefault(stmt.target.id, (path, loops))
+                self.reads(value if value is not None and isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+                           else stmt, assigned, path, loops)
+                assigned |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        return assigned
+
+
+def initialise_locals(code: str, inits: dict[str, dict[str, tuple[str, int]]]) -> tuple[str, list[str]]:
+    """A translation that drops a C++ local's initialiser (``int sum = 0;`` becoming no line at all) reads the
+    name before assigning it (``sum = sum + w % 10``: ``UnboundLocalError``). For each function of the same name
+    as a C++ function, a local the C++ starts from a literal (``inits``, from
+    :func:`cpp2py.generation.cpp_output.initialised_locals`) that the Python may read before assigning gets
+    that literal, in the block around the first such read that has as many loops around it as the C++
+    declaration (so a counter the C++ resets on every pass is reset on every pass), before the first statement
+    of that block naming it. Names the function declares ``global`` are left alone. Returns the code (lines
+    inserted) and the ``function.name`` pairs initialised."""
+    tree = ast.parse(code)
+    inserts, done = [], []
+    for func in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+        wanted = inits.get(func.name, {})
+        shared = {name for n in ast.walk(func) if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names}
+        bound = {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} - shared
+        for name, (path, loops) in _MaybeUnassigned(func, set(wanted) & bound).found.items():
+            literal, depth = wanted[name]
+            # outward from the read to the block with the C++ declaration's number of loops around it
+            blocks = [(body, k) for body, k in path]
+            level = [sum(isinstance(b[k], (ast.For, ast.While)) for b, k in blocks[:i]) for i in range(len(blocks))]
+            at = next((i for i in range(len(blocks) - 1, -1, -1) if level[i] <= depth), 0)
+            body = blocks[at][0]
+            # before the block's first statement naming it: an assignment there must keep its value
+            stmt = next(st for st in body if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(st)))
+            inserts.append((stmt, f"{name} = {literal}"))
+            done.append(f"{func.name}.{name}")
+    lines = code.splitlines(keepends=True)
+    for stmt, line in sorted(inserts, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
+        head = lines[stmt.lineno - 1]
+        if head[:stmt.col_offset].strip():  # a statement after a colon on its header's line: no room for a line
+            continue
+        lines.insert(stmt.lineno - 1, head[:stmt.col_offset] + line + "\n")
+    return "".join(lines), done
+
+
 def fix_translation(python: str, cpp: str) -> Fixed:
     """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods and
     builtins, C++ container calls, line reads where the C++ read tokens, ``<<`` chains and printf formats
@@ -656,8 +743,11 @@ def fix_translation(python: str, cpp: str) -> Fixed:
         fixes += [f"{reads} input() call(s) read a token, as cin >> does"] if reads else []
     try:
         output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
+        inits = initialised_locals(cpp)
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
-        output, chars, maps = Output(), {}, {}
+        output, chars, maps, inits = Output(), {}, {}, {}
+    code, started = initialise_locals(code, inits)
+    fixes += [f"initialiser the translation dropped restored: {n}" for n in started]
     code, streamed = transcribe_streams(code, output.streams)
     fixes += [f"{streamed} print call(s) write the text of the << chain they transcribe"] if streamed else []
     if streams_output(cpp):
