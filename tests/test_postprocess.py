@@ -418,3 +418,11 @@ def test_names_assigned_before_every_read_comprehensions_and_globals_are_left_al
                                "return total; }").python == py
     g = "def g():\n    global k\n    k += 1\n    return k\n"
     assert fix_translation(g, "int g() { static int k = 0; k += 1; return k; }").python == g
+
+
+def test_a_format_call_with_its_own_text_is_read_like_an_f_string():  # examples/stdin_stats, round 2
+    format_cases()
+    cpp = 'int main() { double x = 10; printf("max=%8.2f|\\n", x); }'
+    assert run(fix_translation('x = 10.0\nprint("max={0:.2f}|".format(x))\n', cpp).python) == "max=   10.00|\n"
+    kept = 'x = 10.0\nprint("total: {}".format(x))\n'   # other text than any printf: left alone
+    assert fix_translation(kept, cpp).python == kept

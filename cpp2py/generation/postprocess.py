@@ -11,6 +11,7 @@ import ast
 import builtins
 import importlib
 import re
+import string
 from dataclasses import dataclass, field
 
 from cpp2py.generation.cpp_output import (
@@ -378,6 +379,32 @@ def _is_text(node: ast.expr) -> bool:
     return isinstance(node, ast.JoinedStr)
 
 
+def _format_fields(node: ast.expr) -> list[tuple[str, ast.expr | None]] | None:
+    """``"max={0:.2f}|".format(m)`` as its pieces, like an f-string's: [("max=", m), ("|", None)]; None for any
+    other node, or a template with named or attribute fields, conversions or nested fields."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format"
+            and isinstance(node.func.value, ast.Constant) and isinstance(node.func.value.value, str)
+            and not node.keywords and not any(isinstance(a, ast.Starred) for a in node.args)):
+        return None
+    pieces, auto = [], 0
+    try:
+        parsed = list(string.Formatter().parse(node.func.value.value))
+    except ValueError:
+        return None
+    for literal, name, spec, conversion in parsed:
+        if name is None:
+            pieces.append((literal, None))
+            continue
+        if conversion or "{" in (spec or "") or not (name == "" or name.isdigit()):
+            return None
+        index = auto if name == "" else int(name)
+        auto += name == ""
+        if index >= len(node.args):
+            return None
+        pieces.append((literal, node.args[index]))
+    return pieces
+
+
 def _printed(args: list[ast.expr]) -> tuple[list[str], list[ast.expr]]:
     """print's arguments as the text around the values they show, with the spaces print puts between them:
     ``"n =", n`` and ``f"n = {n}"`` and ``"n = " + str(n)`` are all (["n = ", ""], [n])."""
@@ -395,6 +422,11 @@ def _printed(args: list[ast.expr]) -> tuple[list[str], list[ast.expr]]:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str" \
                 and len(node.args) == 1 and not node.keywords:
             add(node.args[0])
+        elif (fields := _format_fields(node)) is not None:
+            for literal, value in fields:
+                text[-1] += literal
+                if value is not None:
+                    add(value)
         else:
             values.append(node)
             text.append("")
@@ -472,8 +504,8 @@ def _as_stream(code: str, call: ast.Call, streams: list[tuple[str, ...]]) -> str
     if any(k.arg != "end" for k in call.keywords) or not isinstance(end, ast.Constant) \
             or not isinstance(end.value, str) or any(isinstance(a, ast.Starred) for a in call.args) \
             or any(isinstance(v, ast.FormattedValue) and (v.format_spec or v.conversion != -1)
-                   for a in call.args for v in ast.walk(a)):
-        return None
+                   or _format_fields(v) is not None for a in call.args for v in ast.walk(a)):
+        return None  # a format the model wrote (f"{x:.2f}", "{:.2f}".format(x)) would be lost
     text, values = _printed(call.args)
     if not values:  # a literal alone: where its line ends is the model's choice, as with printf
         return None
