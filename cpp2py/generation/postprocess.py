@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib
-import re
 import string
 from dataclasses import dataclass, field
 
@@ -223,13 +222,13 @@ def cpp_container_calls(code: str) -> tuple[str, int]:
         outer = _outermost(calls)
         if not outer:
             return code, total
-        lines = code.splitlines(keepends=True)
-        for call in sorted(outer, key=lambda n: (n.lineno, n.col_offset), reverse=True):
+        edits = []
+        for call in outer:
             obj, method = ast.get_source_segment(code, call.func.value), call.func.attr
             args = ", ".join(ast.get_source_segment(code, a) for a in call.args)
-            new = f"len({obj})" if method in ("size", "length") else f"{obj}.{_CPP_METHODS[method]}({args})"
-            _splice(lines, *_span(call), new)
-        code, total = "".join(lines), total + len(outer)
+            edits.append((call, f"len({obj})" if method in ("size", "length")
+                          else f"{obj}.{_CPP_METHODS[method]}({args})"))
+        code, total = _edited(code, edits), total + len(outer)
 
 
 def _splice(lines: list[str], start: tuple[int, int], end: tuple[int, int], text: str) -> None:
@@ -242,6 +241,14 @@ def _splice(lines: list[str], start: tuple[int, int], end: tuple[int, int], text
 
 def _span(node: ast.AST) -> tuple[tuple[int, int], tuple[int, int]]:
     return (node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset)
+
+
+def _edited(code: str, edits: list[tuple[ast.AST, str]]) -> str:
+    """``code`` with each node's span replaced by its text; the spans must not overlap."""
+    lines = code.splitlines(keepends=True)
+    for node, text in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
+        _splice(lines, *_span(node), text)
+    return "".join(lines)
 
 
 def _outermost(nodes: list[ast.AST]) -> list[ast.AST]:
@@ -308,10 +315,8 @@ def read_tokens(code: str) -> tuple[str, int]:
         isinstance(n, ast.Attribute) and n.attr == "stdin" for n in nodes)
     if not calls or own_reading or any(isinstance(n, ast.Name) and n.id == "_cin" for n in nodes):
         return code, 0
-    lines = code.splitlines(keepends=True)
-    for call in sorted(calls, key=lambda n: (n.lineno, n.col_offset), reverse=True):
-        _splice(lines, *_span(call), "_cin()")  # input() has no arguments
-    _define(lines, tree, "sys", _TOKEN_READER)
+    lines = _edited(code, [(call, "_cin()") for call in calls]).splitlines(keepends=True)  # input() has no args
+    _define(lines, tree, "sys", _TOKEN_READER)  # the calls' edits left the line numbers as they were
     return "".join(lines), len(calls)
 
 
@@ -442,17 +447,11 @@ def _bare(text: str) -> str:
 
 
 def _unformatted(arg: ast.expr) -> ast.expr:
-    """``"{:.3f}".format(m)`` and ``format(m, ".3f")`` as ``m``: a value the model formatted itself, which a
-    printf format it transcribes then formats instead (f-strings are read so by :func:`_printed` already)."""
-    if not isinstance(arg, ast.Call) or arg.keywords:
-        return arg
-    func, args = arg.func, arg.args
-    template = func.value.value if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Constant) else None
-    if (isinstance(func, ast.Attribute) and func.attr == "format" and isinstance(template, str) and len(args) == 1
-            and re.fullmatch(r"\{0?(:[^{}]*)?\}", template)):
-        return args[0]
-    if isinstance(func, ast.Name) and func.id == "format" and len(args) == 2 and isinstance(args[1], ast.Constant):
-        return args[0]
+    """``format(m, ".3f")`` as ``m``: a value the model formatted itself, which a printf format it transcribes
+    then formats instead (f-strings and ``"{:.3f}".format(m)`` are read so by :func:`_printed` already)."""
+    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id == "format" \
+            and not arg.keywords and len(arg.args) == 2 and isinstance(arg.args[1], ast.Constant):
+        return arg.args[0]
     return arg
 
 
@@ -551,10 +550,7 @@ def _rewrite_prints(code: str, rewrite) -> tuple[str, int]:
     calls = [(n, rewrite(n)) for n in ast.walk(tree) if isinstance(n, ast.Call)
              and isinstance(n.func, ast.Name) and n.func.id == "print"]
     calls = [(n, new) for n, new in calls if new is not None]
-    lines = code.splitlines(keepends=True)
-    for call, new in sorted(calls, key=lambda c: (c[0].lineno, c[0].col_offset), reverse=True):
-        _splice(lines, *_span(call), new)
-    return "".join(lines), len(calls)
+    return _edited(code, calls), len(calls)
 
 
 def _numeric(value: ast.expr) -> bool:
@@ -627,10 +623,7 @@ def char_codes_as_numbers(code: str, chars: dict[str, int]) -> tuple[str, int]:
                 wrap += sides
     # a char inside another wrapped char (s[s[i] - 48] > 5) keeps the outer one only: splices must not overlap
     outer = _outermost(wrap)
-    lines = code.splitlines(keepends=True)
-    for node in sorted(outer, key=lambda n: (n.lineno, n.col_offset), reverse=True):
-        _splice(lines, *_span(node), f"ord({ast.get_source_segment(code, node)})")
-    return "".join(lines), len(outer)
+    return _edited(code, [(n, f"ord({ast.get_source_segment(code, n)})") for n in outer]), len(outer)
 
 
 def _map_name(target: ast.expr) -> str | None:
@@ -668,58 +661,52 @@ def default_dicts(code: str, maps: dict[str, str]) -> tuple[str, int]:
             names = {_map_name(t) for t in targets}
             factories = {maps.get(n) or maps.get(n + "_") for n in names if n}
             if is_empty and len(factories) == 1 and None not in factories:
-                empty.append((value, factories.pop()))
-    lines = code.splitlines(keepends=True)
-    for value, factory in sorted(empty, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
-        _splice(lines, *_span(value), f"defaultdict({factory})")
-    return "".join(lines), len(empty)
+                empty.append((value, f"defaultdict({factories.pop()})"))
+    return _edited(code, empty), len(empty)
 
 
 class _MaybeUnassigned:
     """The reads of a function's names that may come before any assignment (Python's ``UnboundLocalError``):
     statements in order, a branch or loop body assigning only for itself (a loop may run no time, an ``if``
-    without ``else`` may not run), each read recorded with the blocks around it (the statement lists, outermost
-    first) and how many loops enclose it."""
+    without ``else`` may not run), each name's first such read recorded with the statements around it, as
+    (statement list, index) pairs, outermost first."""
 
     def __init__(self, func: ast.FunctionDef, names: set[str]):
         self.names, self.found = names, {}
-        self.block(func.body, {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)}, [], 0)
+        self.block(func.body, {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)}, [])
 
-    def reads(self, node: ast.AST, assigned: set[str], path: list, loops: int) -> None:
+    def reads(self, node: ast.AST, assigned: set[str], path: list) -> None:
         if isinstance(node, _OWN_SCOPES):  # [i * x for i, x in ...] binds its own i
             return
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in self.names - assigned:
-            self.found.setdefault(node.id, (path, loops))
+            self.found.setdefault(node.id, path)
         for child in ast.iter_child_nodes(node):
-            self.reads(child, assigned, path, loops)
+            self.reads(child, assigned, path)
 
-    def block(self, body: list[ast.stmt], assigned: set[str], outer: list, loops: int) -> set[str]:
+    def block(self, body: list[ast.stmt], assigned: set[str], outer: list) -> set[str]:
         assigned = set(assigned)
         for k, stmt in enumerate(body):
             path = outer + [(body, k)]
             if isinstance(stmt, (ast.If, ast.While)):
-                self.reads(stmt.test, assigned, path, loops)
-                inner = loops + isinstance(stmt, ast.While)
-                then = self.block(stmt.body, assigned, path, inner)
-                other = self.block(stmt.orelse, assigned, path, inner)
+                self.reads(stmt.test, assigned, path)
+                then = self.block(stmt.body, assigned, path)
+                other = self.block(stmt.orelse, assigned, path)
                 if isinstance(stmt, ast.If):
                     assigned |= then & other
             elif isinstance(stmt, ast.For):
-                self.reads(stmt.iter, assigned, path, loops)
+                self.reads(stmt.iter, assigned, path)
                 targets = {t.id for t in ast.walk(stmt.target) if isinstance(t, ast.Name)}
-                self.block(stmt.body, assigned | targets, path, loops + 1)
-                self.block(stmt.orelse, assigned, path, loops)
+                self.block(stmt.body, assigned | targets, path)
+                self.block(stmt.orelse, assigned, path)
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 assigned.add(stmt.name)
             else:
-                value = getattr(stmt, "value", None)
-                if isinstance(stmt, ast.AugAssign):
-                    self.reads(stmt.target, assigned - {stmt.target.id} if isinstance(stmt.target, ast.Name)
-                               else assigned, path, loops)
+                if isinstance(stmt, ast.AugAssign):  # x += 1 reads x (a Name target's Store is no read)
+                    self.reads(stmt.target, assigned, path)
                     if isinstance(stmt.target, ast.Name) and stmt.target.id in self.names - assigned:
-                        self.found.setdefault(stmt.target.id, (path, loops))
-                self.reads(value if value is not None and isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign))
-                           else stmt, assigned, path, loops)
+                        self.found.setdefault(stmt.target.id, path)
+                assigns = isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and stmt.value is not None
+                self.reads(stmt.value if assigns else stmt, assigned, path)
                 assigned |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         return assigned
 
@@ -739,13 +726,11 @@ def initialise_locals(code: str, inits: dict[str, dict[str, tuple[str, int]]]) -
         wanted = inits.get(func.name, {})
         shared = {name for n in ast.walk(func) if isinstance(n, (ast.Global, ast.Nonlocal)) for name in n.names}
         bound = {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} - shared
-        for name, (path, loops) in _MaybeUnassigned(func, set(wanted) & bound).found.items():
+        for name, path in _MaybeUnassigned(func, set(wanted) & bound).found.items():
             literal, depth = wanted[name]
             # outward from the read to the block with the C++ declaration's number of loops around it
-            blocks = [(body, k) for body, k in path]
-            level = [sum(isinstance(b[k], (ast.For, ast.While)) for b, k in blocks[:i]) for i in range(len(blocks))]
-            at = next((i for i in range(len(blocks) - 1, -1, -1) if level[i] <= depth), 0)
-            body = blocks[at][0]
+            level = [sum(isinstance(b[k], (ast.For, ast.While)) for b, k in path[:i]) for i in range(len(path))]
+            body = path[next((i for i in range(len(path) - 1, -1, -1) if level[i] <= depth), 0)][0]
             # before the block's first statement naming it: an assignment there must keep its value
             stmt = next(st for st in body if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(st)))
             inserts.append((stmt, f"{name} = {literal}"))
