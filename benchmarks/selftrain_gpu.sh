@@ -37,6 +37,17 @@ setup() {  # wheels, the joined GGUF, the installed model and the unpacked data;
     source benchmarks/gpu_env.sh
 }
 
+gpu_job() {  # LABEL OUT.jsonl IN.jsonl [translate options]: one translate process, in the background, on the
+    # next GPU round-robin ($gpus of them, from $next_gpu; GPU=N pins all), its log beside OUT, its time reported
+    local label=$1 out=$2 in=$3
+    shift 3
+    ( t=$SECONDS
+      CUDA_VISIBLE_DEVICES=${GPU:-$((next_gpu % gpus))} timeout "${EVAL_S:-540}" python3 -m cpp2py translate "$in" \
+          -o "$out" --device cuda "$@" > "$out.log" 2>&1
+      echo "$label: $((SECONDS - t)) s, $(tail -c 300 "$out.log" | tail -1)" ) &
+    next_gpu=$((next_gpu + 1))
+}
+
 BENCH=(humaneval-x.jsonl cost-stdout.jsonl cost/test.jsonl xlcost/test.jsonl leetcode/inputs-val.jsonl
        leetcode/inputs-test.jsonl thealgorithms/inputs-val.jsonl thealgorithms/inputs-test.jsonl examples.jsonl)
 
@@ -135,7 +146,7 @@ eval)
     all="humaneval-x.jsonl cost-stdout.jsonl thealgorithms/thealgorithms-dev.jsonl leetcode/inputs-test.jsonl
          xlcost/test.jsonl"
     modern="thealgorithms/thealgorithms-dev.jsonl leetcode/inputs-test.jsonl"
-    gpus=$(nvidia-smi -L | wc -l) i=${GPU0:-0}
+    gpus=$(nvidia-smi -L | wc -l) next_gpu=${GPU0:-0}
     for spec in ${EVAL:-round1:all baseline:all default:modern}; do
         run=${spec%%:*} sets=${spec#*:}
         [ "$sets" = all ] && sets=$all
@@ -144,12 +155,7 @@ eval)
         [ "$run" = default ] || adapter=(--adapter "$STAGE/runs/$run")
         mkdir -p "$OUT/pred/$run"
         for s in ${sets//,/ }; do
-            name=$(echo "$s" | tr / -)
-            ( t=$SECONDS
-              CUDA_VISIBLE_DEVICES=${GPU:-$((i % gpus))} timeout "${EVAL_S:-540}" python3 -m cpp2py translate "$D/$s" \
-                  -o "$OUT/pred/$run/$name" "${adapter[@]}" --device cuda --batch-size 64 > "$OUT/pred/$run/$name.log" 2>&1
-              echo "$run $s: $((SECONDS - t)) s, $(tail -c 300 "$OUT/pred/$run/$name.log" | tail -1)" ) &
-            i=$((i + 1))
+            gpu_job "$run $s" "$OUT/pred/$run/$(echo "$s" | tr / -)" "$D/$s" "${adapter[@]}" --batch-size 64
         done
     done
     wait
@@ -157,19 +163,14 @@ eval)
 verify)
     setup || exit 1
     # issue 11: the shipped default, greedy and --verify with only the oracle built from the C++
-    gpus=$(nvidia-smi -L | wc -l) i=${GPU0:-0}
+    gpus=$(nvidia-smi -L | wc -l) next_gpu=${GPU0:-0}
     mkdir -p "$OUT/verify"
     for spec in humaneval-x:${HE_SAMPLES:-8}:2 cost-stdout:${COST_SAMPLES:-4}:2; do
         IFS=: read -r bench k rounds <<< "$spec"
         for mode in greedy verify; do
             opts=()
             [ $mode = verify ] && opts=(--verify --verify-samples "$k" --rounds "$rounds")
-            ( t=$SECONDS
-              CUDA_VISIBLE_DEVICES=${GPU:-$((i % gpus))} timeout "${EVAL_S:-540}" python3 -m cpp2py translate \
-                  "$D/$bench.jsonl" -o "$OUT/verify/$bench-$mode.jsonl" --device cuda "${opts[@]}" \
-                  > "$OUT/verify/$bench-$mode.log" 2>&1
-              echo "$bench $mode: $((SECONDS - t)) s, $(tail -c 300 "$OUT/verify/$bench-$mode.log" | tail -1)" ) &
-            i=$((i + 1))
+            gpu_job "$bench $mode" "$OUT/verify/$bench-$mode.jsonl" "$D/$bench.jsonl" "${opts[@]}"
         done
     done
     wait
