@@ -22,6 +22,9 @@ Modes, each adding one change to the one before it from `packing` on (an ablatio
   best-no-ckpt    nometrics without gradient checkpointing
   best-ckpt75     nometrics with checkpoint_layers 0.75 (the memory-capped candidate)
   best-bs16       nometrics with 16 rows per micro-batch (the recipe's 8 × 4 becomes 16 × 2: same global batch)
+  best-bf16       best-no-ckpt with upcast_fp32 false (norms, embeddings and the residual stream stay bf16)
+  best-bf16-nodrop  best-bf16 with LoRA dropout 0 (no dropout kernel on every adapted layer's input)
+  best-ckpt75-bf16-nodrop  best-ckpt75 with both (the memory-capped candidate)
   best-compile    best-no-ckpt + torch_compile
 Reports tokens/s of real (non-padding) tokens, peak memory (allocated and reserved), and
 MFU = (4·N_frozen + 6·N_LoRA)·tokens/s / --peak-tflops (989: the H100/H200 SXM dense bf16 spec; the measured
@@ -66,6 +69,11 @@ MODES = {
     "best-ckpt75": {**_BEST, "checkpoint_layers": 0.75},
     "best-bs16": _merge(_BEST, {"batch": {"per_device_batch_size": 16}}),
     "best-compile": {**_BEST, "gradient_checkpointing": False, "torch_compile": True},
+    "best-bf16": {**_BEST, "gradient_checkpointing": False, "upcast_fp32": False},
+    "best-bf16-nodrop": _merge(_BEST, {"gradient_checkpointing": False, "upcast_fp32": False, "lora": {"dropout": 0.0}}),
+    "best-bf16-nodrop-bs16": _merge(_BEST, {"gradient_checkpointing": False, "upcast_fp32": False, "lora": {"dropout": 0.0},
+                                            "batch": {"per_device_batch_size": 16}}),
+    "best-ckpt75-bf16-nodrop": _merge(_BEST, {"checkpoint_layers": 0.75, "upcast_fp32": False, "lora": {"dropout": 0.0}}),
 }
 LLAMA_8B = dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
                 num_key_value_heads=8, max_position_embeddings=8192, rope_theta=500000.0, tie_word_embeddings=False)

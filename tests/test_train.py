@@ -313,3 +313,18 @@ def test_checkpoint_layers_keeps_the_recompute_to_a_share_of_layers(tiny_model_d
         build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o", checkpoint_layers=0.0), tmp_path / "w")
     with pytest.raises(Cpp2PyError, match="warmup_ratio"):
         build_trainer(_cfg(tiny_model_dir, data, tmp_path / "o", optim={"warmup_ratio": 3.0}), tmp_path / "w")
+
+
+@pytest.mark.parametrize("upcast", [True, False])
+def test_upcast_fp32_decides_what_norms_and_embeddings_are_stored_as(tiny_model_dir, data, upcast):
+    import torch
+
+    from cpp2py.train.qlora import build_model_and_tokenizer
+
+    cfg = _cfg(tiny_model_dir, data, "unused", quantization={"load_in_4bit": True, "compute_dtype": "bf16"},
+               upcast_fp32=upcast)
+    model, _ = build_model_and_tokenizer(cfg)
+    dtypes = {n: p.dtype for n, p in model.named_parameters() if p.is_floating_point()}
+    base = {d for n, d in dtypes.items() if "lora_" not in n}
+    assert base == {torch.float32 if upcast else torch.bfloat16}
+    assert {d for n, d in dtypes.items() if "lora_" in n} == {torch.float32}  # the adapters stay fp32 either way

@@ -132,8 +132,13 @@ def build_model_and_tokenizer(cfg: TrainConfig):
     # FSDP shards only modules whose parameters share one dtype; this helper's fp32 upcast of the norms
     # and embeddings would break that (trl skips it for FSDP-QLoRA too).
     if q.load_in_4bit and distributed.strategy() != "fsdp":
+        compute = model.get_input_embeddings().weight.dtype
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
                                                 gradient_checkpointing_kwargs={"use_reentrant": False})
+        if not cfg.upcast_fp32:  # undo its fp32 upcast (recipe.py says why)
+            for p in model.parameters():
+                if p.is_floating_point() and p.dtype != compute:
+                    p.data = p.data.to(compute)
     lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                       target_modules=cfg.lora.target_modules, bias="none", task_type="CAUSAL_LM")
     return get_peft_model(model, lora), tokenizer

@@ -71,6 +71,10 @@ class TrainConfig:
     attn_implementation: str | None = None
     liger_kernel: bool = False  # Liger's Triton RMSNorm, SwiGLU and RoPE (pip install liger-kernel)
     token_metrics: bool = True  # trl's per-step entropy and token accuracy, three device syncs per batch
+    # peft's prepare_model_for_kbit_training stores the norms and embeddings in fp32, so the residual stream
+    # and every layer's input turn fp32 and each 4-bit layer casts them back: False keeps them in the
+    # compute dtype (the LoRA weights stay fp32 either way)
+    upcast_fp32: bool = True
     torch_compile: bool = False
     eval_steps: int = 50
     save_steps: int = 100
