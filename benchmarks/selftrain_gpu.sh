@@ -7,8 +7,9 @@
 #   bash benchmarks/selftrain_gpu.sh stage qNN      # device, once per GGUF part (carry .gguf/qNN): to /root/stage
 #   ROUND=2 SHARDS=4 bash benchmarks/selftrain_gpu.sh round   # device (carry .gguf/p00 .whl .device-parts .gpu/data.tar.xz)
 #   RUNS=round2 bash benchmarks/selftrain_gpu.sh train        # device: retrain on every round's pairs up to N
+#                                                             (EXTRA: more recipe overrides, e.g. upcast_fp32=false)
 #   EVAL="round2:all default:modern" bash benchmarks/selftrain_gpu.sh eval   # device: greedy predictions
-#   bash benchmarks/selftrain_gpu.sh verify         # device: the shipped default, greedy vs --verify (issue 11)
+#   VERIFY="humaneval-x:8:2" bash benchmarks/selftrain_gpu.sh verify   # device: greedy vs --verify (issue 11)
 #   bash benchmarks/selftrain_gpu.sh setup          # device: wheels, model, data; before steps run side by side
 #
 # The device tool gives the machine back 30 s after a call, so the calls run back to back; `round` stops itself
@@ -46,6 +47,14 @@ gpu_job() {  # LABEL OUT.jsonl IN.jsonl [translate options]: one translate proce
           -o "$out" --device cuda "$@" > "$out.log" 2>&1
       echo "$label: $((SECONDS - t)) s, $(tail -c 300 "$out.log" | tail -1)" ) &
     next_gpu=$((next_gpu + 1))
+}
+
+gpu_jobs() {  # N LABEL OUT.jsonl IN.jsonl [translate options]: gpu_job, or N of them on shards i/N (OUT.si.jsonl;
+    # join with cat) when one process would run past the call's limit
+    local n=$1 label=$2 out=$3 in=$4
+    shift 4
+    if [ "$n" -le 1 ]; then gpu_job "$label" "$out" "$in" "$@"; return; fi
+    for ((i = 0; i < n; i++)); do gpu_job "$label $i/$n" "${out%.jsonl}.s$i.jsonl" "$in" "$@" --shard "$i/$n"; done
 }
 
 BENCH=(humaneval-x.jsonl cost-stdout.jsonl cost/test.jsonl xlcost/test.jsonl leetcode/inputs-val.jsonl
@@ -129,7 +138,7 @@ train)
         # Liger is its newest part, so a failure retries without it
         for fast in liger_kernel=true liger_kernel=false; do
             python3 -m cpp2py train --config configs/qwen2.5-coder-0.5b-qlora.yaml output_dir="$STAGE/runs/$run" \
-                data.train="$D/xlcost/train.jsonl" data.val="$D/xlcost/val.jsonl" 'report_to=[]' $fast $extra \
+                data.train="$D/xlcost/train.jsonl" data.val="$D/xlcost/val.jsonl" 'report_to=[]' $fast $extra ${EXTRA:-} \
                 > "$OUT/runs/$run/train.log" 2>&1 && break
             tail -3 "$OUT/runs/$run/train.log"
         done
@@ -155,22 +164,37 @@ eval)
         [ "$run" = default ] || adapter=(--adapter "$STAGE/runs/$run")
         mkdir -p "$OUT/pred/$run"
         for s in ${sets//,/ }; do
-            gpu_job "$run $s" "$OUT/pred/$run/$(echo "$s" | tr / -)" "$D/$s" "${adapter[@]}" --batch-size 64
+            out=$OUT/pred/$run/$(echo "$s" | tr / -)
+            if [ "$s" = leetcode/inputs-test.jsonl ]; then
+                # its longest inputs run to the default cap and keep one process past the call's limit: four
+                # shards at 1,024 new tokens (docs/results.md)
+                gpu_jobs "${LC_SHARDS:-4}" "$run $s" "$out" "$D/$s" "${adapter[@]}" --batch-size 64 --max-new-tokens 1024
+            else
+                gpu_job "$run $s" "$out" "$D/$s" "${adapter[@]}" --batch-size 64
+            fi
         done
     done
     wait
     ;;
 verify)
     setup || exit 1
-    # issue 11: the shipped default, greedy and --verify with only the oracle built from the C++
+    # issue 11: greedy and --verify with only the oracle built from the C++ (the shipped default unless ADAPTER
+    # names a run). One batch holds a whole benchmark (BATCH): a verify batch's samples and repairs are each one
+    # generate call, bound by its longest reply, so fewer, larger batches finish sooner. BENCH:SAMPLES:ROUNDS[:SHARDS]
+    # specs in VERIFY (shards: processes, see gpu_jobs); MAX_NEW caps the replies of both modes alike; MODES
+    # "verify" leaves out the greedy runs.
     gpus=$(nvidia-smi -L | wc -l) next_gpu=${GPU0:-0}
     mkdir -p "$OUT/verify"
-    for spec in humaneval-x:${HE_SAMPLES:-8}:2 cost-stdout:${COST_SAMPLES:-4}:2; do
-        IFS=: read -r bench k rounds <<< "$spec"
-        for mode in greedy verify; do
-            opts=()
-            [ $mode = verify ] && opts=(--verify --verify-samples "$k" --rounds "$rounds")
-            gpu_job "$bench $mode" "$OUT/verify/$bench-$mode.jsonl" "$D/$bench.jsonl" "${opts[@]}"
+    adapter=() cap=()
+    [ -n "${ADAPTER:-}" ] && adapter=(--adapter "$STAGE/runs/$ADAPTER")
+    [ -n "${MAX_NEW:-}" ] && cap=(--max-new-tokens "$MAX_NEW")
+    for spec in ${VERIFY:-humaneval-x:8:2 cost-stdout:4:2}; do
+        IFS=: read -r bench k rounds shards <<< "$spec"
+        for mode in ${MODES:-greedy verify}; do
+            opts=("${adapter[@]}" "${cap[@]}" --batch-size "${BATCH:-256}")
+            [ $mode = verify ] && opts+=(--verify --verify-samples "$k" --rounds "$rounds")
+            gpu_jobs "${shards:-1}" "$bench $mode" "$OUT/verify/$bench-$mode${ADAPTER:+-$ADAPTER}.jsonl" "$D/$bench.jsonl" \
+                "${opts[@]}"
         done
     done
     wait
