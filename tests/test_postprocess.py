@@ -130,6 +130,19 @@ def test_values_read_one_per_line_are_read_as_tokens_when_the_cpp_used_cin():
     assert any("token" in f for f in fixed.fixes)
 
 
+def test_stdin_readline_per_value_is_read_as_tokens_too():
+    code = ("import sys\nn = int(sys.stdin.readline())\nxs = [float(sys.stdin.readline()) for _ in range(n)]\n"
+            "print(sum(xs))\n")
+    with pytest.raises(ValueError):
+        run_with_stdin(code, "3\n3.5 1.25 10\n")
+    fixed, n = read_tokens(code)
+    assert n == 2 and run_with_stdin(fixed, "3\n3.5 1.25 10\n") == "14.75\n"
+    whole = "import sys\ndata = sys.stdin.read().split()\nline = sys.stdin.readline()\n"
+    assert read_tokens(whole) == (whole, 0)  # the model reads stdin its own way as well
+    alias = "import sys\ninput = sys.stdin.readline\nn = int(input())\n"
+    assert read_tokens(alias) == (alias, 0)
+
+
 def test_own_line_reading_and_getline_programs_are_left_alone():
     split = "a, b = map(int, input().split())\nprint(a + b)\n"
     assert read_tokens(split) == (split, 0)

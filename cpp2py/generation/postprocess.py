@@ -302,22 +302,31 @@ _cin.tokens = []
 
 
 def read_tokens(code: str) -> tuple[str, int]:
-    """``cin >> a >> b`` reads tokens wherever the line breaks fall; a model writing ``int(input())`` per value
-    reads a line each, and fails on ``3 4`` given on one line. Every bare ``input()`` becomes ``_cin()``, the
-    next token, defined at the end of the imports. Only when every stdin read is a bare ``input()`` call: a
-    line split by ``input().split()``, a prompt or ``sys.stdin`` means the model chose its own reading, left
-    alone. Only called when the C++ reads with ``cin >>`` alone. Returns the code and how many calls changed."""
+    """``cin >> a >> b`` reads tokens wherever the line breaks fall; a model writing ``int(input())`` (or
+    ``float(sys.stdin.readline())``) per value reads a line each, and fails on ``3 4`` given on one line. Every
+    bare ``input()`` and ``sys.stdin.readline()`` becomes ``_cin()``, the next token, defined at the end of the
+    imports. Only when every stdin read is one of those: a line split by ``.split()``, a prompt or any other use
+    of ``sys.stdin`` means the model chose its own reading, left alone. Only called when the C++ reads with
+    ``cin >>`` alone. Returns the code and how many calls changed."""
     tree = ast.parse(code)
     nodes = list(ast.walk(tree))
     split_lines = {id(n.value) for n in nodes if isinstance(n, ast.Attribute) and n.attr == "split"}
-    calls = [n for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "input"]
+    calls = [n for n in nodes if isinstance(n, ast.Call) and (
+        isinstance(n.func, ast.Name) and n.func.id == "input" or _stdin_readline(n.func))]
+    readlines = {id(n.func.value) for n in calls if _stdin_readline(n.func)}
     own_reading = any(n.args or n.keywords or id(n) in split_lines for n in calls) or any(
-        isinstance(n, ast.Attribute) and n.attr == "stdin" for n in nodes)
+        isinstance(n, ast.Attribute) and n.attr == "stdin" and id(n) not in readlines for n in nodes)
     if not calls or own_reading or any(isinstance(n, ast.Name) and n.id == "_cin" for n in nodes):
         return code, 0
-    lines = _edited(code, [(call, "_cin()") for call in calls]).splitlines(keepends=True)  # input() has no args
+    lines = _edited(code, [(call, "_cin()") for call in calls]).splitlines(keepends=True)  # no args
     _define(lines, tree, "sys", _TOKEN_READER)  # the calls' edits left the line numbers as they were
     return "".join(lines), len(calls)
+
+
+def _stdin_readline(func: ast.expr) -> bool:
+    """``func`` is ``sys.stdin.readline``."""
+    return isinstance(func, ast.Attribute) and func.attr == "readline" and isinstance(func.value, ast.Attribute) \
+        and func.value.attr == "stdin" and isinstance(func.value.value, ast.Name) and func.value.value.id == "sys"
 
 
 def _define(lines: list[str], tree: ast.Module, module: str, definition: str) -> None:
@@ -757,7 +766,7 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     fixes += [f"{containers} C++ container call(s) written the Python way"] if containers else []
     if reads_tokens(cpp):
         code, reads = read_tokens(code)
-        fixes += [f"{reads} input() call(s) read a token, as cin >> does"] if reads else []
+        fixes += [f"{reads} line read(s) read a token, as cin >> does"] if reads else []
     try:
         output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
         inits = initialised_locals(cpp)
