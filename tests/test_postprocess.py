@@ -426,3 +426,57 @@ def test_a_format_call_with_its_own_text_is_read_like_an_f_string():  # examples
     assert run(fix_translation('x = 10.0\nprint("max={0:.2f}|".format(x))\n', cpp).python) == "max=   10.00|\n"
     kept = 'x = 10.0\nprint("total: {}".format(x))\n'   # other text than any printf: left alone
     assert fix_translation(kept, cpp).python == kept
+
+
+LATEST_TIME = """
+class Solution {
+public:
+    string maximumTime(string time) {
+        for (int i = 0; i < size(time); ++i) {
+            if (time[i] != '?') continue;
+            time[i] = i == 0 ? '2' : '9';
+        }
+        return time;
+    }
+    string clearDigits(string s) {
+        int j = 0;
+        for (int i = 0; i < size(s); ++i) {
+            if (isdigit(s[i])) { --j; continue; }
+            s[j++] = s[i];
+        }
+        s.resize(j);
+        return s;
+    }
+};
+"""
+
+
+def fixed_and_run(py: str, cpp: str) -> tuple[str, dict]:
+    """The fixed translation and the names it defines when run."""
+    fixed = fix_translation(py, cpp).python
+    scope: dict = {}
+    exec(fixed, scope)
+    return fixed, scope
+
+
+def test_a_string_the_cpp_writes_by_index_becomes_a_list_of_chars():  # leetcode latest-time-..., clear-digits
+    format_cases()
+    py = ("class Solution:\n    def maximumTime(self, time):\n        for i in range(len(time)):\n"
+          "            if time[i] != '?':\n                continue\n            time[i] = '2' if i == 0 else '9'\n"
+          "        return time\n\n    def clearDigits(self, s):\n        j = 0\n        for i in range(len(s)):\n"
+          "            if s[i].isdigit():\n                j -= 1\n                continue\n            s[j] = s[i]\n"
+          "            j += 1\n        return s[:j]\n")
+    fixed, scope = fixed_and_run(py, LATEST_TIME)
+    assert "        time = list(time)\n        for i" in fixed and 'return "".join(s[:j])' in fixed
+    assert scope["Solution"]().maximumTime("?4:5?") == "24:59" and scope["Solution"]().clearDigits("ab1c") == "ac"
+
+
+def test_a_string_used_otherwise_or_not_written_by_index_is_left_alone():
+    format_cases()
+    other_use = ("def maximumTime(time):\n    time[0] = '2'\n    return time + '!'\n")  # str + str: no list
+    assert fix_translation(other_use, LATEST_TIME).python == other_use
+    cpp = "string f(const string& s) { string t = s; t[0] = 'a'; return t; }"  # t is no parameter
+    py = "def f(s):\n    t = s\n    t[0] = 'a'\n    return t\n"
+    assert fix_translation(py, cpp).python == py
+    shared = "def g(s):\n    s[0] = 'a'\n"   # a string& is the caller's own: a copy would lose the write
+    assert fix_translation(shared, "void g(string& s) { s[0] = 'a'; }").python == shared

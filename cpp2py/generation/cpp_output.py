@@ -450,3 +450,53 @@ def initialised_locals(cpp: str) -> dict[str, dict[str, tuple[str, int]]]:
             out[name] = {v: d for v, d in locals_.items() if d[0] is not None}
     return out
 
+
+
+def _string_parameters(fn) -> set[str]:
+    """The parameters of function definition ``fn`` declared ``string``/``std::string`` by value: a copy of the
+    caller's, as ``list(s)`` is (a ``string&`` writes the caller's own, which may already be a list)."""
+    declarator = fn.child_by_field_name("declarator")
+    while declarator is not None and declarator.type != "function_declarator":
+        declarator = declarator.child_by_field_name("declarator")
+    params = declarator.child_by_field_name("parameters") if declarator is not None else None
+    out = set()
+    for p in params.named_children if params is not None else []:
+        type_node = p.child_by_field_name("type")
+        const = any(c.type == "type_qualifier" and text(c) == "const" for c in p.children)
+        inner = p.child_by_field_name("declarator")
+        if type_node is None or const or inner is None or inner.type != "identifier":
+            continue
+        name, _ = _declared_name(inner)
+        if name and " ".join(text(type_node).split()).split("::")[-1] == "string":
+            out.add(name)
+    return out
+
+
+def strings_written_by_index(cpp: str) -> dict[str, set[str]]:
+    """For each function, its ``string`` parameters taken by value whose chars it assigns through ``[]``
+    (``s[i] = 'a'``, ``s[j++] = s[i]``, ``++s[i]``, ``swap(s[i], s[j])``): a C++ string is mutable, a Python str
+    is not."""
+    out: dict[str, set[str]] = {}
+    for fn in walk(parse(cpp)):
+        if fn.type != "function_definition" or fn.child_by_field_name("body") is None:
+            continue
+        name, _ = _declared_name(fn.child_by_field_name("declarator"))
+        params = _string_parameters(fn)
+        written = set()
+        for n in walk(fn.child_by_field_name("body")):
+            if n.type == "assignment_expression":
+                targets = [n.child_by_field_name("left")]
+            elif n.type == "update_expression":
+                targets = [n.child_by_field_name("argument")]
+            elif n.type == "call_expression" and _name(n.child_by_field_name("function")) == "swap":
+                targets = n.child_by_field_name("arguments").named_children
+            else:
+                continue
+            for target in targets:
+                if target is not None and target.type == "subscript_expression":
+                    argument = target.child_by_field_name("argument")
+                    if argument.type == "identifier" and text(argument) in params:
+                        written.add(text(argument))
+        if name and written:
+            out.setdefault(name, set()).update(written)
+    return out

@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass, field
 
 from cpp2py.generation.cpp_output import (
-    Output, Printf, char_codes, initialised_locals, maps_inserting_on_lookup, read_output,
+    Output, Printf, char_codes, initialised_locals, maps_inserting_on_lookup, read_output, strings_written_by_index,
 )
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 
@@ -744,11 +744,86 @@ def initialise_locals(code: str, inits: dict[str, dict[str, tuple[str, int]]]) -
     return "".join(lines), done
 
 
+_ELEMENTWISE = {"len", "sorted", "reversed", "enumerate", "list", "set"}  # same result for a str and its chars
+
+
+def _joins(node: ast.AST) -> bool:
+    """``"".join(...)``."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join" \
+        and isinstance(node.func.value, ast.Constant) and node.func.value.value == ""
+
+
+def _as_chars(func: ast.FunctionDef, name: str) -> list[ast.expr] | None:
+    """The returns of ``name`` in ``func`` to join back into a str, where every use of ``name`` reads the same
+    from a list of its chars as from the str: an element (``s[i]``, read or written), ``len(s)`` and the like,
+    ``for c in s``, a slice returned, joined or assigned back to ``s``, ``s`` returned; None where another use
+    (``s + t``, ``s.find(t)``, an argument to another function, a new value) may not."""
+    parents = {child: node for node in ast.walk(func) for child in ast.iter_child_nodes(node)}
+    returns = []
+    for node in ast.walk(func):
+        if not (isinstance(node, ast.Name) and node.id == name):
+            continue
+        up = parents[node]
+        if isinstance(node.ctx, ast.Store):  # only s = s[i:j], checked from the slice
+            if not (isinstance(up, ast.Assign) and up.targets == [node] and isinstance(up.value, ast.Subscript)
+                    and isinstance(up.value.value, ast.Name) and up.value.value.id == name
+                    and isinstance(up.value.slice, ast.Slice)):
+                return None
+            continue
+        if isinstance(up, ast.Subscript) and up.value is node:
+            if not isinstance(up.slice, ast.Slice):
+                continue
+            node, up = up, parents[up]
+            if isinstance(up, ast.Assign) and up.value is node and len(up.targets) == 1 \
+                    and isinstance(up.targets[0], ast.Name) and up.targets[0].id == name:
+                continue
+        if isinstance(up, ast.Return):
+            returns.append(node)
+        elif isinstance(up, ast.Call) and up.args == [node] and not up.keywords and (_joins(up) or (
+                isinstance(up.func, ast.Name) and up.func.id in _ELEMENTWISE)):
+            continue
+        elif isinstance(up, (ast.For, ast.comprehension)) and up.iter is node:
+            continue
+        else:
+            return None
+    return returns
+
+
+def mutable_strings(code: str, written: dict[str, set[str]]) -> tuple[str, list[str]]:
+    """A C++ string is mutable: ``s[i] = 'a'`` writes a char. A Python str is not (``TypeError: 'str' object
+    does not support item assignment``). Where the C++ writes so the chars of a ``string`` parameter it takes by
+    value (``written``, from :func:`cpp2py.generation.cpp_output.strings_written_by_index`) and the function of
+    the same name in the Python writes ``name[i]`` too, the parameter becomes a list of its chars on entry (a
+    copy, as the C++ parameter is) and each return of it (or of a slice of it) joins them back into a str; only
+    where every other use of it reads the same from the list as from the str. Returns the code (edited in
+    place) and the ``function.name`` pairs changed."""
+    def changed(tree: ast.Module):  # (function, parameter, its returns) for each parameter to change
+        for func in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name in written):
+            params = {a.arg for a in func.args.args}
+            stored = {n.value.id for n in ast.walk(func) if isinstance(n, ast.Subscript) and isinstance(
+                n.ctx, ast.Store) and isinstance(n.value, ast.Name) and not isinstance(n.slice, ast.Slice)}
+            for name in sorted(written[func.name] & params & stored):
+                returns = _as_chars(func, name)
+                if returns is not None and func.body[0].lineno > func.lineno:  # def f(s): return s: no room
+                    yield func, name, returns
+
+    found = list(changed(ast.parse(code)))
+    code = _edited(code, [(r, f'"".join({ast.get_source_segment(code, r)})') for _, _, rs in found for r in rs])
+    lines = code.splitlines(keepends=True)
+    funcs = {(f.name, f.lineno): f for f in ast.walk(ast.parse(code)) if isinstance(f, ast.FunctionDef)}
+    for func, name, _ in sorted(found, key=lambda e: e[0].lineno, reverse=True):
+        body = funcs[func.name, func.lineno].body  # a join spans the line it replaces: def lines stay put
+        first = body[1] if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(
+            body[0].value, ast.Constant) and isinstance(body[0].value.value, str) else body[0]
+        lines.insert(first.lineno - 1, " " * first.col_offset + f"{name} = list({name})\n")
+    return "".join(lines), [f"{func.name}.{name}" for func, name, _ in found]
+
+
 def fix_translation(python: str, cpp: str) -> Fixed:
     """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods and
     builtins, C++ container calls, line reads where the C++ read tokens, ``<<`` chains and printf formats
-    transcribed with other text, maps whose [] inserts, chars used as numbers, bools and doubles printed as
-    Python writes them, missing imports, the ``main()`` call."""
+    transcribed with other text, maps whose [] inserts, strings written by index, chars used as numbers, bools
+    and doubles printed as Python writes them, missing imports, the ``main()`` call."""
     code, renamed = unshadow_methods(python)
     fixes = [f"attribute renamed: {r}" for r in renamed]
     code, hidden = unshadow_builtins(code)
@@ -760,11 +835,13 @@ def fix_translation(python: str, cpp: str) -> Fixed:
         fixes += [f"{reads} input() call(s) read a token, as cin >> does"] if reads else []
     try:
         output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
-        inits = initialised_locals(cpp)
+        inits, written = initialised_locals(cpp), strings_written_by_index(cpp)
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
-        output, chars, maps, inits = Output(), {}, {}, {}
+        output, chars, maps, inits, written = Output(), {}, {}, {}, {}
     code, started = initialise_locals(code, inits)
     fixes += [f"initialiser the translation dropped restored: {n}" for n in started]
+    code, listed = mutable_strings(code, written)
+    fixes += [f"string the C++ writes by index made a list of chars: {n}" for n in listed]
     code, streamed = transcribe_streams(code, output.streams)
     fixes += [f"{streamed} print call(s) write the text of the << chain they transcribe"] if streamed else []
     if streams_output(cpp):
