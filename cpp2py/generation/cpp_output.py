@@ -500,3 +500,76 @@ def strings_written_by_index(cpp: str) -> dict[str, set[str]]:
         if name and written:
             out.setdefault(name, set()).update(written)
     return out
+
+
+# The limits of int, as ``<climits>`` and ``<limits>`` spell them, and their values.
+_INT_LIMITS = {"INT_MAX": 2**31 - 1, "INT_MIN": -2**31, "numeric_limits<int>::max": 2**31 - 1,
+               "numeric_limits<int>::min": -2**31, "numeric_limits<int>::lowest": -2**31}
+_OPERATORS = {"+", "-", "*", "/", "%", "<<", ">>", "&", "|", "^"}
+
+
+def _limit(node) -> str | None:
+    """``INT_MAX``, ``numeric_limits<int>::max`` (for ``std::numeric_limits<int>::max()``), ``LLONG_MIN``...:
+    the limit ``node`` names, None for anything else."""
+    if node.type == "call_expression":
+        node = node.child_by_field_name("function")
+        spelled = "".join(text(node).split()).removeprefix("std::")
+        return spelled if node.type == "qualified_identifier" and spelled.startswith("numeric_limits<") else None
+    if node.type == "identifier" and (text(node) in ("INFINITY", "HUGE_VAL") or re.fullmatch(
+            r"[A-Z][A-Z0-9]*_(MAX|MIN)", text(node))):
+        return text(node)
+    return None
+
+
+def _other_infinity(node) -> bool:
+    """A number the C++ may use as an infinity besides the int limits: a literal of 10^9 or more (``1e9``,
+    ``0x3f3f3f3f``), ``1 << 30`` and up, a name of one (``INF``, ``kInf``)."""
+    if node.type == "number_literal":
+        spelled = text(node).lower().replace("'", "").rstrip("ul")
+        try:
+            value = int(spelled, 0) if not any(c in spelled for c in ".ep") or spelled.startswith("0x") \
+                else float(spelled)
+        except ValueError:
+            return True
+        return abs(value) >= 10**9
+    if node.type == "binary_expression" and text(node.child_by_field_name("operator")) == "<<":
+        right = node.child_by_field_name("right")
+        return right.type == "number_literal" and text(right).isdigit() and int(text(right)) >= 30
+    return node.type == "identifier" and "inf" in text(node).lower()
+
+
+def int_limits(cpp: str) -> dict[str, tuple[int | None, int | None]]:
+    """For each function that uses an int limit (``INT_MAX``, ``numeric_limits<int>::min()``, ``-INT_MAX``) as
+    it is, the value of its one largest limit and of its one smallest, as (largest, smallest), None for a side it
+    uses none or more than one of, or a value of it in arithmetic (``INT_MAX / 2``), or another limit there
+    (``LLONG_MAX``, ``numeric_limits<double>::infinity()``). Empty where the file has another number it may use
+    as an infinity (``1e9``, ``INF``): a translation's ``float('inf')`` could be either."""
+    root = parse(cpp)
+    if any(_other_infinity(n) for n in walk(root)):
+        return {}
+    facts: dict[str, set] = {}
+    for fn in walk(root):
+        if fn.type != "function_definition" or fn.child_by_field_name("body") is None:
+            continue
+        name, _ = _declared_name(fn.child_by_field_name("declarator"))
+        values: set = set()  # the limits' values, "other" for another limit or one in arithmetic
+        for n in walk(fn.child_by_field_name("body")):
+            limit = _limit(n)
+            if limit is None:
+                continue
+            value, up = _INT_LIMITS.get(limit, "other"), n.parent
+            if value != "other" and up.type == "unary_expression" and text(up.child_by_field_name("operator")) == "-":
+                value, up = (-value if value > 0 else "other"), up.parent  # -INT_MIN overflows
+            if up.type == "binary_expression" and text(up.child_by_field_name("operator")) in _OPERATORS:
+                value = "other"
+            values.add(value)
+        if name and values:
+            facts.setdefault(name, set()).add(frozenset(values))
+    out = {}
+    for name, kinds in facts.items():
+        values = kinds.pop()
+        if kinds or "other" in values:  # defined twice with different limits (Solution and Solution2)
+            continue
+        big, small = {v for v in values if v > 0}, {v for v in values if v < 0}
+        out[name] = (big.pop() if len(big) == 1 else None, small.pop() if len(small) == 1 else None)
+    return {k: v for k, v in out.items() if v != (None, None)}

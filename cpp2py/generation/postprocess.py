@@ -14,7 +14,8 @@ import string
 from dataclasses import dataclass, field
 
 from cpp2py.generation.cpp_output import (
-    Output, Printf, char_codes, initialised_locals, maps_inserting_on_lookup, read_output, strings_written_by_index,
+    Output, Printf, char_codes, initialised_locals, int_limits, maps_inserting_on_lookup, read_output,
+    strings_written_by_index,
 )
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 
@@ -819,11 +820,90 @@ def mutable_strings(code: str, written: dict[str, set[str]]) -> tuple[str, list[
     return "".join(lines), [f"{func.name}.{name}" for func, name, _ in found]
 
 
+def _infinity(node: ast.expr) -> bool:
+    """A number a translation writes for C++'s largest int: ``sys.maxsize``, ``float('inf')``, ``math.inf``,
+    ``10 ** 9``, ``1e9``, ``int(1e9)``."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return (node.value.id, node.attr) in (("sys", "maxsize"), ("math", "inf"))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 1 and not node.keywords:
+        arg = node.args[0]
+        is_inf = isinstance(arg, ast.Constant) and str(arg.value).strip().lower() in ("inf", "+inf", "infinity")
+        return (node.func.id == "float" and is_inf) or (node.func.id == "int" and _infinity(arg))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        return all(isinstance(n, ast.Constant) for n in (node.left, node.right)) and (
+            node.left.value, node.right.value) == (10, 9)
+    return isinstance(node, ast.Constant) and type(node.value) is float and node.value == 1e9
+
+
+def _cpp_limit(node: ast.expr) -> int:
+    """1 for C++'s own spelling of the largest int left in a translation (``INT_MAX``,
+    ``numeric_limits[int].max()``), -1 for the smallest (``INT_MIN``, ``numeric_limits[int].min()``), else 0."""
+    if isinstance(node, ast.Name) and node.id in ("INT_MAX", "INT_MIN"):
+        return 1 if node.id == "INT_MAX" else -1
+    if isinstance(node, ast.Call) and not node.args and isinstance(node.func, ast.Attribute) \
+            and isinstance(node.func.value, ast.Subscript) and isinstance(node.func.value.value, ast.Name) \
+            and node.func.value.value.id == "numeric_limits" and ast.unparse(node.func.value.slice) == "int":
+        return {"max": 1, "min": -1, "lowest": -1}.get(node.func.attr, 0)
+    return 0
+
+
+def _limit_sign(node: ast.expr) -> int:
+    """1 for a translation's largest int (:func:`_infinity`, :func:`_cpp_limit`), -1 for its smallest
+    (``-sys.maxsize - 1``, ``-sys.maxsize``, ``float('-inf')``, ``-10 ** 9``), 0 for anything else."""
+    if _cpp_limit(node):
+        return _cpp_limit(node)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub) and isinstance(node.right, ast.Constant) \
+            and node.right.value == 1 and _limit_sign(node.left) == -1 and isinstance(node.left, ast.UnaryOp):
+        return -1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -1 if _infinity(node.operand) or _cpp_limit(node.operand) == 1 else 0
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float" \
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
+            and str(node.args[0].value).strip().lower() in ("-inf", "-infinity"):
+        return -1
+    return 1 if _infinity(node) else 0
+
+
+def int_limits_as_cpp(code: str, limits: dict[str, tuple[int | None, int | None]]) -> tuple[str, int]:
+    """C++'s ``INT_MAX`` is 2147483647; a translation writes it ``sys.maxsize``, ``float('inf')`` or ``10 ** 9``,
+    which differ where the value comes out (``return dist`` of no pair found: 2147483647) or meets a number
+    between them. In a function of the same name as a C++ function that uses one largest int limit and no
+    other number such a translation could stand for (``limits``, from
+    :func:`cpp2py.generation.cpp_output.int_limits`), each of these becomes that limit's value; likewise its
+    smallest (``-sys.maxsize - 1``, ``float('-inf')`` for ``INT_MIN``). Only where they stand alone: the
+    ``10 ** 9`` of ``10 ** 9 + 7`` is no limit. Returns the code (edited in place) and how many changed."""
+    tree = ast.parse(code)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+    # INT_MAX the translation assigns itself is its own variable, no C++ name left in
+    own = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    own |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+    own |= {(a.asname or a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+
+    def stand_ins(root: ast.AST):  # (node, sign) of each limit standing alone under root
+        for node in ast.walk(root):
+            sign = _limit_sign(node) if isinstance(node, ast.expr) else 0
+            up = parents.get(node)
+            # inside a larger one (the sys.maxsize of -sys.maxsize - 1), or no limit (10 ** 9 + 7, INF // 2)
+            if sign and not isinstance(up, (ast.BinOp, ast.UnaryOp, ast.AugAssign)) and not any(
+                    isinstance(n, ast.Name) and n.id in own for n in ast.walk(node)):
+                yield node, sign
+
+    funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name in limits]
+    edits = {_span(node): (node, limits[func.name][sign < 0]) for func in funcs for node, sign in stand_ins(func)}
+    # one elsewhere (a helper returning float('inf'), a module's INF) may meet these: a value to keep as it is
+    if any(_span(node) not in edits for node, _ in stand_ins(tree)) or any(v is None for _, v in edits.values()):
+        return code, 0
+    edits = {k: (node, str(value)) for k, (node, value) in edits.items()}
+    return _edited(code, list(edits.values())), len(edits)
+
+
 def fix_translation(python: str, cpp: str) -> Fixed:
     """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods and
     builtins, C++ container calls, line reads where the C++ read tokens, ``<<`` chains and printf formats
-    transcribed with other text, maps whose [] inserts, strings written by index, chars used as numbers, bools
-    and doubles printed as Python writes them, missing imports, the ``main()`` call."""
+    transcribed with other text, maps whose [] inserts, strings written by index, stand-ins for the int limits,
+    chars used as numbers, bools and doubles printed as Python writes them, missing imports, the ``main()``
+    call."""
     code, renamed = unshadow_methods(python)
     fixes = [f"attribute renamed: {r}" for r in renamed]
     code, hidden = unshadow_builtins(code)
@@ -835,13 +915,15 @@ def fix_translation(python: str, cpp: str) -> Fixed:
         fixes += [f"{reads} input() call(s) read a token, as cin >> does"] if reads else []
     try:
         output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
-        inits, written = initialised_locals(cpp), strings_written_by_index(cpp)
+        inits, written, limits = initialised_locals(cpp), strings_written_by_index(cpp), int_limits(cpp)
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
-        output, chars, maps, inits, written = Output(), {}, {}, {}, {}
+        output, chars, maps, inits, written, limits = Output(), {}, {}, {}, {}, {}
     code, started = initialise_locals(code, inits)
     fixes += [f"initialiser the translation dropped restored: {n}" for n in started]
     code, listed = mutable_strings(code, written)
     fixes += [f"string the C++ writes by index made a list of chars: {n}" for n in listed]
+    code, limited = int_limits_as_cpp(code, limits)
+    fixes += [f"{limited} stand-in(s) for the C++ int limits given their values"] if limited else []
     code, streamed = transcribe_streams(code, output.streams)
     fixes += [f"{streamed} print call(s) write the text of the << chain they transcribe"] if streamed else []
     if streams_output(cpp):
