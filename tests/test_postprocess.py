@@ -439,3 +439,112 @@ def test_a_format_call_with_its_own_text_is_read_like_an_f_string():  # examples
     assert run(fix_translation('x = 10.0\nprint("max={0:.2f}|".format(x))\n', cpp).python) == "max=   10.00|\n"
     kept = 'x = 10.0\nprint("total: {}".format(x))\n'   # other text than any printf: left alone
     assert fix_translation(kept, cpp).python == kept
+
+
+LATEST_TIME = """
+class Solution {
+public:
+    string maximumTime(string time) {
+        for (int i = 0; i < size(time); ++i) {
+            if (time[i] != '?') continue;
+            time[i] = i == 0 ? '2' : '9';
+        }
+        return time;
+    }
+    string clearDigits(string s) {
+        int j = 0;
+        for (int i = 0; i < size(s); ++i) {
+            if (isdigit(s[i])) { --j; continue; }
+            s[j++] = s[i];
+        }
+        s.resize(j);
+        return s;
+    }
+};
+"""
+
+
+def fixed_and_run(py: str, cpp: str) -> tuple[str, dict]:
+    """The fixed translation and the names it defines when run."""
+    fixed = fix_translation(py, cpp).python
+    scope: dict = {}
+    exec(fixed, scope)
+    return fixed, scope
+
+
+def test_a_string_the_cpp_writes_by_index_becomes_a_list_of_chars():  # leetcode latest-time-..., clear-digits
+    format_cases()
+    py = ("class Solution:\n    def maximumTime(self, time):\n        for i in range(len(time)):\n"
+          "            if time[i] != '?':\n                continue\n            time[i] = '2' if i == 0 else '9'\n"
+          "        return time\n\n    def clearDigits(self, s):\n        j = 0\n        for i in range(len(s)):\n"
+          "            if s[i].isdigit():\n                j -= 1\n                continue\n            s[j] = s[i]\n"
+          "            j += 1\n        return s[:j]\n")
+    fixed, scope = fixed_and_run(py, LATEST_TIME)
+    assert "        time = list(time)\n        for i" in fixed and 'return "".join(s[:j])' in fixed
+    assert scope["Solution"]().maximumTime("?4:5?") == "24:59" and scope["Solution"]().clearDigits("ab1c") == "ac"
+
+
+def test_a_string_used_otherwise_or_not_written_by_index_is_left_alone():
+    format_cases()
+    other_use = ("def maximumTime(time):\n    time[0] = '2'\n    return time + '!'\n")  # str + str: no list
+    assert fix_translation(other_use, LATEST_TIME).python == other_use
+    cpp = "string f(const string& s) { string t = s; t[0] = 'a'; return t; }"  # t is no parameter
+    py = "def f(s):\n    t = s\n    t[0] = 'a'\n    return t\n"
+    assert fix_translation(py, cpp).python == py
+    shared = "def g(s):\n    s[0] = 'a'\n"   # a string& is the caller's own: a copy would lose the write
+    assert fix_translation(shared, "void g(string& s) { s[0] = 'a'; }").python == shared
+
+
+SHORTEST = """
+class Solution {
+public:
+    int shortestDistance(vector<string>& words, string word1, string word2) {
+        int dist = INT_MAX;
+        for (int i = 0, index1 = -1, index2 = -1; i < words.size(); ++i) {
+            if (words[i] == word1) index1 = i; else if (words[i] == word2) index2 = i;
+            if (index1 != -1 && index2 != -1) dist = min(dist, abs(index1 - index2));
+        }
+        return dist;
+    }
+    int largest(vector<int>& nums) {
+        int result = numeric_limits<int>::min();
+        for (int x : nums) result = max(result, x);
+        return result;
+    }
+};
+"""
+
+
+def test_stand_ins_for_the_int_limits_take_the_cpp_values():  # leetcode shortest-word-distance, -iii
+    format_cases()
+    py = ("import sys\n\nclass Solution:\n    def shortestDistance(self, words, word1, word2):\n"
+          "        dist = sys.maxsize\n        index1, index2 = -1, -1\n        for i in range(len(words)):\n"
+          "            if words[i] == word1:\n                index1 = i\n            elif words[i] == word2:\n"
+          "                index2 = i\n            if index1 != -1 and index2 != -1:\n"
+          "                dist = min(dist, abs(index1 - index2))\n        return dist\n\n"
+          "    def largest(self, nums):\n        result = -sys.maxsize - 1\n        for x in nums:\n"
+          "            result = max(result, x)\n        return result\n")
+    fixed, scope = fixed_and_run(py, SHORTEST)
+    assert "dist = 2147483647" in fixed and "result = -2147483648" in fixed
+    assert scope["Solution"]().shortestDistance(["a"], "a", "b") == 2147483647
+    assert scope["Solution"]().largest([]) == -2147483648
+    left_in = "def put(nums):\n    nums.append(numeric_limits[int].min())\n\ndef low():\n    return -INT_MAX\n"
+    assert fix_translation(left_in, "void put(vector<int>& nums) { nums.push_back(numeric_limits<int>::min()); }\n"
+                                    "int low() { return -INT_MAX; }").python == (  # C++ names left in
+        "def put(nums):\n    nums.append(-2147483648)\n\ndef low():\n    return -2147483647\n")
+
+
+def test_int_limit_stand_ins_the_cpp_may_not_mean_are_left_alone():
+    format_cases()
+    modulus = "def f(x):\n    best = float('inf')\n    return min(best, x % (10 ** 9 + 7))\n"
+    assert fix_translation(modulus, "int f(int x) { int best = INT_MAX; return min(best, int(x % "
+                                    "1000000007)); }").python == modulus   # 1e9 and up: inf could be either
+    helper = ("def g():\n    return float('inf')\n\n"
+              "def f(x):\n    best = float('inf')\n    return min(best, g(), x)\n")
+    assert fix_translation(helper, "int g() { return 5; }\n"   # g's inf is no INT_MAX, and f's meets it
+                                   "int f(int x) { int best = INT_MAX; return min({best, g(), x}); }").python == helper
+    own = "INT_MIN, INT_MAX = -10 ** 12, 10 ** 12\n\ndef f(x):\n    best = INT_MAX\n    return min(best, x)\n"
+    assert fix_translation(own, "int f(int x) { int best = INT_MAX; return min(best, x); }").python == own
+    other = "def f(x):\n    best = sys.maxsize\n    return min(best, x)\n"
+    assert "sys.maxsize" in fix_translation(other, "long long f(long long x) { long long best = LLONG_MAX; "
+                                                   "int y = INT_MAX; return min(best, x); }").python

@@ -450,3 +450,126 @@ def initialised_locals(cpp: str) -> dict[str, dict[str, tuple[str, int]]]:
             out[name] = {v: d for v, d in locals_.items() if d[0] is not None}
     return out
 
+
+
+def _string_parameters(fn) -> set[str]:
+    """The parameters of function definition ``fn`` declared ``string``/``std::string`` by value: a copy of the
+    caller's, as ``list(s)`` is (a ``string&`` writes the caller's own, which may already be a list)."""
+    declarator = fn.child_by_field_name("declarator")
+    while declarator is not None and declarator.type != "function_declarator":
+        declarator = declarator.child_by_field_name("declarator")
+    params = declarator.child_by_field_name("parameters") if declarator is not None else None
+    out = set()
+    for p in params.named_children if params is not None else []:
+        type_node = p.child_by_field_name("type")
+        const = any(c.type == "type_qualifier" and text(c) == "const" for c in p.children)
+        inner = p.child_by_field_name("declarator")
+        if type_node is None or const or inner is None or inner.type != "identifier":
+            continue
+        name, _ = _declared_name(inner)
+        if name and " ".join(text(type_node).split()).split("::")[-1] == "string":
+            out.add(name)
+    return out
+
+
+def strings_written_by_index(cpp: str) -> dict[str, set[str]]:
+    """For each function, its ``string`` parameters taken by value whose chars it assigns through ``[]``
+    (``s[i] = 'a'``, ``s[j++] = s[i]``, ``++s[i]``, ``swap(s[i], s[j])``): a C++ string is mutable, a Python str
+    is not."""
+    out: dict[str, set[str]] = {}
+    for fn in walk(parse(cpp)):
+        if fn.type != "function_definition" or fn.child_by_field_name("body") is None:
+            continue
+        name, _ = _declared_name(fn.child_by_field_name("declarator"))
+        params = _string_parameters(fn)
+        written = set()
+        for n in walk(fn.child_by_field_name("body")):
+            if n.type == "assignment_expression":
+                targets = [n.child_by_field_name("left")]
+            elif n.type == "update_expression":
+                targets = [n.child_by_field_name("argument")]
+            elif n.type == "call_expression" and _name(n.child_by_field_name("function")) == "swap":
+                targets = n.child_by_field_name("arguments").named_children
+            else:
+                continue
+            for target in targets:
+                if target is not None and target.type == "subscript_expression":
+                    argument = target.child_by_field_name("argument")
+                    if argument.type == "identifier" and text(argument) in params:
+                        written.add(text(argument))
+        if name and written:
+            out.setdefault(name, set()).update(written)
+    return out
+
+
+# The limits of int, as ``<climits>`` and ``<limits>`` spell them, and their values.
+_INT_LIMITS = {"INT_MAX": 2**31 - 1, "INT_MIN": -2**31, "numeric_limits<int>::max": 2**31 - 1,
+               "numeric_limits<int>::min": -2**31, "numeric_limits<int>::lowest": -2**31}
+_OPERATORS = {"+", "-", "*", "/", "%", "<<", ">>", "&", "|", "^"}
+
+
+def _limit(node) -> str | None:
+    """``INT_MAX``, ``numeric_limits<int>::max`` (for ``std::numeric_limits<int>::max()``), ``LLONG_MIN``...:
+    the limit ``node`` names, None for anything else."""
+    if node.type == "call_expression":
+        node = node.child_by_field_name("function")
+        spelled = "".join(text(node).split()).removeprefix("std::")
+        return spelled if node.type == "qualified_identifier" and spelled.startswith("numeric_limits<") else None
+    if node.type == "identifier" and (text(node) in ("INFINITY", "HUGE_VAL") or re.fullmatch(
+            r"[A-Z][A-Z0-9]*_(MAX|MIN)", text(node))):
+        return text(node)
+    return None
+
+
+def _other_infinity(node) -> bool:
+    """A number the C++ may use as an infinity besides the int limits: a literal of 10^9 or more (``1e9``,
+    ``0x3f3f3f3f``), ``1 << 30`` and up, a name of one (``INF``, ``kInf``)."""
+    if node.type == "number_literal":
+        spelled = text(node).lower().replace("'", "").rstrip("ul")
+        try:
+            value = int(spelled, 0) if not any(c in spelled for c in ".ep") or spelled.startswith("0x") \
+                else float(spelled)
+        except ValueError:
+            return True
+        return abs(value) >= 10**9
+    if node.type == "binary_expression" and text(node.child_by_field_name("operator")) == "<<":
+        right = node.child_by_field_name("right")
+        return right.type == "number_literal" and text(right).isdigit() and int(text(right)) >= 30
+    return node.type == "identifier" and "inf" in text(node).lower()
+
+
+def int_limits(cpp: str) -> dict[str, tuple[int | None, int | None]]:
+    """For each function that uses an int limit (``INT_MAX``, ``numeric_limits<int>::min()``, ``-INT_MAX``) as
+    it is, the value of its one largest limit and of its one smallest, as (largest, smallest), None for a side it
+    uses none or more than one of, or a value of it in arithmetic (``INT_MAX / 2``), or another limit there
+    (``LLONG_MAX``, ``numeric_limits<double>::infinity()``). Empty where the file has another number it may use
+    as an infinity (``1e9``, ``INF``): a translation's ``float('inf')`` could be either."""
+    root = parse(cpp)
+    if any(_other_infinity(n) for n in walk(root)):
+        return {}
+    facts: dict[str, set] = {}
+    for fn in walk(root):
+        if fn.type != "function_definition" or fn.child_by_field_name("body") is None:
+            continue
+        name, _ = _declared_name(fn.child_by_field_name("declarator"))
+        values: set = set()  # the limits' values, "other" for another limit or one in arithmetic
+        for n in walk(fn.child_by_field_name("body")):
+            limit = _limit(n)
+            if limit is None:
+                continue
+            value, up = _INT_LIMITS.get(limit, "other"), n.parent
+            if value != "other" and up.type == "unary_expression" and text(up.child_by_field_name("operator")) == "-":
+                value, up = (-value if value > 0 else "other"), up.parent  # -INT_MIN overflows
+            if up.type == "binary_expression" and text(up.child_by_field_name("operator")) in _OPERATORS:
+                value = "other"
+            values.add(value)
+        if name and values:
+            facts.setdefault(name, set()).add(frozenset(values))
+    out = {}
+    for name, kinds in facts.items():
+        values = kinds.pop()
+        if kinds or "other" in values:  # defined twice with different limits (Solution and Solution2)
+            continue
+        big, small = {v for v in values if v > 0}, {v for v in values if v < 0}
+        out[name] = (big.pop() if len(big) == 1 else None, small.pop() if len(small) == 1 else None)
+    return {k: v for k, v in out.items() if v != (None, None)}

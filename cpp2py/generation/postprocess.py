@@ -14,7 +14,8 @@ import string
 from dataclasses import dataclass, field
 
 from cpp2py.generation.cpp_output import (
-    Output, Printf, char_codes, initialised_locals, maps_inserting_on_lookup, read_output,
+    Output, Printf, char_codes, initialised_locals, int_limits, maps_inserting_on_lookup, read_output,
+    strings_written_by_index,
 )
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 
@@ -753,11 +754,165 @@ def initialise_locals(code: str, inits: dict[str, dict[str, tuple[str, int]]]) -
     return "".join(lines), done
 
 
+_ELEMENTWISE = {"len", "sorted", "reversed", "enumerate", "list", "set"}  # same result for a str and its chars
+
+
+def _joins(node: ast.AST) -> bool:
+    """``"".join(...)``."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "join" \
+        and isinstance(node.func.value, ast.Constant) and node.func.value.value == ""
+
+
+def _as_chars(func: ast.FunctionDef, name: str) -> list[ast.expr] | None:
+    """The returns of ``name`` in ``func`` to join back into a str, where every use of ``name`` reads the same
+    from a list of its chars as from the str: an element (``s[i]``, read or written), ``len(s)`` and the like,
+    ``for c in s``, a slice returned, joined or assigned back to ``s``, ``s`` returned; None where another use
+    (``s + t``, ``s.find(t)``, an argument to another function, a new value) may not."""
+    parents = {child: node for node in ast.walk(func) for child in ast.iter_child_nodes(node)}
+    returns = []
+    for node in ast.walk(func):
+        if not (isinstance(node, ast.Name) and node.id == name):
+            continue
+        up = parents[node]
+        if isinstance(node.ctx, ast.Store):  # only s = s[i:j], checked from the slice
+            if not (isinstance(up, ast.Assign) and up.targets == [node] and isinstance(up.value, ast.Subscript)
+                    and isinstance(up.value.value, ast.Name) and up.value.value.id == name
+                    and isinstance(up.value.slice, ast.Slice)):
+                return None
+            continue
+        if isinstance(up, ast.Subscript) and up.value is node:
+            if not isinstance(up.slice, ast.Slice):
+                continue
+            node, up = up, parents[up]
+            if isinstance(up, ast.Assign) and up.value is node and len(up.targets) == 1 \
+                    and isinstance(up.targets[0], ast.Name) and up.targets[0].id == name:
+                continue
+        if isinstance(up, ast.Return):
+            returns.append(node)
+        elif isinstance(up, ast.Call) and up.args == [node] and not up.keywords and (_joins(up) or (
+                isinstance(up.func, ast.Name) and up.func.id in _ELEMENTWISE)):
+            continue
+        elif isinstance(up, (ast.For, ast.comprehension)) and up.iter is node:
+            continue
+        else:
+            return None
+    return returns
+
+
+def mutable_strings(code: str, written: dict[str, set[str]]) -> tuple[str, list[str]]:
+    """A C++ string is mutable: ``s[i] = 'a'`` writes a char. A Python str is not (``TypeError: 'str' object
+    does not support item assignment``). Where the C++ writes so the chars of a ``string`` parameter it takes by
+    value (``written``, from :func:`cpp2py.generation.cpp_output.strings_written_by_index`) and the function of
+    the same name in the Python writes ``name[i]`` too, the parameter becomes a list of its chars on entry (a
+    copy, as the C++ parameter is) and each return of it (or of a slice of it) joins them back into a str; only
+    where every other use of it reads the same from the list as from the str. Returns the code (edited in
+    place) and the ``function.name`` pairs changed."""
+    def changed(tree: ast.Module):  # (function, parameter, its returns) for each parameter to change
+        for func in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name in written):
+            params = {a.arg for a in func.args.args}
+            stored = {n.value.id for n in ast.walk(func) if isinstance(n, ast.Subscript) and isinstance(
+                n.ctx, ast.Store) and isinstance(n.value, ast.Name) and not isinstance(n.slice, ast.Slice)}
+            for name in sorted(written[func.name] & params & stored):
+                returns = _as_chars(func, name)
+                if returns is not None and func.body[0].lineno > func.lineno:  # def f(s): return s: no room
+                    yield func, name, returns
+
+    found = list(changed(ast.parse(code)))
+    code = _edited(code, [(r, f'"".join({ast.get_source_segment(code, r)})') for _, _, rs in found for r in rs])
+    lines = code.splitlines(keepends=True)
+    funcs = {(f.name, f.lineno): f for f in ast.walk(ast.parse(code)) if isinstance(f, ast.FunctionDef)}
+    for func, name, _ in sorted(found, key=lambda e: e[0].lineno, reverse=True):
+        body = funcs[func.name, func.lineno].body  # a join spans the line it replaces: def lines stay put
+        first = body[1] if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(
+            body[0].value, ast.Constant) and isinstance(body[0].value.value, str) else body[0]
+        lines.insert(first.lineno - 1, " " * first.col_offset + f"{name} = list({name})\n")
+    return "".join(lines), [f"{func.name}.{name}" for func, name, _ in found]
+
+
+def _infinity(node: ast.expr) -> bool:
+    """A number a translation writes for C++'s largest int: ``sys.maxsize``, ``float('inf')``, ``math.inf``,
+    ``10 ** 9``, ``1e9``, ``int(1e9)``."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return (node.value.id, node.attr) in (("sys", "maxsize"), ("math", "inf"))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) == 1 and not node.keywords:
+        arg = node.args[0]
+        is_inf = isinstance(arg, ast.Constant) and str(arg.value).strip().lower() in ("inf", "+inf", "infinity")
+        return (node.func.id == "float" and is_inf) or (node.func.id == "int" and _infinity(arg))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        return all(isinstance(n, ast.Constant) for n in (node.left, node.right)) and (
+            node.left.value, node.right.value) == (10, 9)
+    return isinstance(node, ast.Constant) and type(node.value) is float and node.value == 1e9
+
+
+def _cpp_limit(node: ast.expr) -> int:
+    """1 for C++'s own spelling of the largest int left in a translation (``INT_MAX``,
+    ``numeric_limits[int].max()``), -1 for the smallest (``INT_MIN``, ``numeric_limits[int].min()``), else 0."""
+    if isinstance(node, ast.Name) and node.id in ("INT_MAX", "INT_MIN"):
+        return 1 if node.id == "INT_MAX" else -1
+    if isinstance(node, ast.Call) and not node.args and isinstance(node.func, ast.Attribute) \
+            and isinstance(node.func.value, ast.Subscript) and isinstance(node.func.value.value, ast.Name) \
+            and node.func.value.value.id == "numeric_limits" and ast.unparse(node.func.value.slice) == "int":
+        return {"max": 1, "min": -1, "lowest": -1}.get(node.func.attr, 0)
+    return 0
+
+
+def _limit_sign(node: ast.expr) -> int:
+    """1 for a translation's largest int (:func:`_infinity`, :func:`_cpp_limit`), -1 for its smallest
+    (``-sys.maxsize - 1``, ``-sys.maxsize``, ``float('-inf')``, ``-10 ** 9``), 0 for anything else."""
+    if _cpp_limit(node):
+        return _cpp_limit(node)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub) and isinstance(node.right, ast.Constant) \
+            and node.right.value == 1 and _limit_sign(node.left) == -1 and isinstance(node.left, ast.UnaryOp):
+        return -1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -1 if _infinity(node.operand) or _cpp_limit(node.operand) == 1 else 0
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "float" \
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) \
+            and str(node.args[0].value).strip().lower() in ("-inf", "-infinity"):
+        return -1
+    return 1 if _infinity(node) else 0
+
+
+def int_limits_as_cpp(code: str, limits: dict[str, tuple[int | None, int | None]]) -> tuple[str, int]:
+    """C++'s ``INT_MAX`` is 2147483647; a translation writes it ``sys.maxsize``, ``float('inf')`` or ``10 ** 9``,
+    which differ where the value comes out (``return dist`` of no pair found: 2147483647) or meets a number
+    between them. In a function of the same name as a C++ function that uses one largest int limit and no
+    other number such a translation could stand for (``limits``, from
+    :func:`cpp2py.generation.cpp_output.int_limits`), each of these becomes that limit's value; likewise its
+    smallest (``-sys.maxsize - 1``, ``float('-inf')`` for ``INT_MIN``). Only where they stand alone: the
+    ``10 ** 9`` of ``10 ** 9 + 7`` is no limit. Returns the code (edited in place) and how many changed."""
+    tree = ast.parse(code)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+    # INT_MAX the translation assigns itself is its own variable, no C++ name left in
+    own = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    own |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+    own |= {(a.asname or a.name) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+
+    def stand_ins(root: ast.AST):  # (node, sign) of each limit standing alone under root
+        for node in ast.walk(root):
+            sign = _limit_sign(node) if isinstance(node, ast.expr) else 0
+            up = parents.get(node)
+            # inside a larger one (the sys.maxsize of -sys.maxsize - 1), or no limit (10 ** 9 + 7, INF // 2)
+            if sign and not isinstance(up, (ast.BinOp, ast.UnaryOp, ast.AugAssign)) and not any(
+                    isinstance(n, ast.Name) and n.id in own for n in ast.walk(node)):
+                yield node, sign
+
+    funcs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name in limits]
+    edits = {_span(node): (node, limits[func.name][sign < 0]) for func in funcs for node, sign in stand_ins(func)}
+    # one elsewhere (a helper returning float('inf'), a module's INF) may meet these: a value to keep as it is
+    if any(_span(node) not in edits for node, _ in stand_ins(tree)) or any(v is None for _, v in edits.values()):
+        return code, 0
+    edits = {k: (node, str(value)) for k, (node, value) in edits.items()}
+    return _edited(code, list(edits.values())), len(edits)
+
+
 def fix_translation(python: str, cpp: str) -> Fixed:
     """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods and
     builtins, C++ container calls, line reads where the C++ read tokens, ``<<`` chains and printf formats
-    transcribed with other text, maps whose [] inserts, chars used as numbers, bools and doubles printed as
-    Python writes them, missing imports, the ``main()`` call."""
+    transcribed with other text, maps whose [] inserts, strings written by index, stand-ins for the int limits,
+    chars used as numbers, bools and doubles printed as Python writes them, missing imports, the ``main()``
+    call."""
     code, renamed = unshadow_methods(python)
     fixes = [f"attribute renamed: {r}" for r in renamed]
     code, hidden = unshadow_builtins(code)
@@ -769,11 +924,15 @@ def fix_translation(python: str, cpp: str) -> Fixed:
         fixes += [f"{reads} line read(s) read a token, as cin >> does"] if reads else []
     try:
         output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
-        inits = initialised_locals(cpp)
+        inits, written, limits = initialised_locals(cpp), strings_written_by_index(cpp), int_limits(cpp)
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
-        output, chars, maps, inits = Output(), {}, {}, {}
+        output, chars, maps, inits, written, limits = Output(), {}, {}, {}, {}, {}
     code, started = initialise_locals(code, inits)
     fixes += [f"initialiser the translation dropped restored: {n}" for n in started]
+    code, listed = mutable_strings(code, written)
+    fixes += [f"string the C++ writes by index made a list of chars: {n}" for n in listed]
+    code, limited = int_limits_as_cpp(code, limits)
+    fixes += [f"{limited} stand-in(s) for the C++ int limits given their values"] if limited else []
     code, streamed = transcribe_streams(code, output.streams)
     fixes += [f"{streamed} print call(s) write the text of the << chain they transcribe"] if streamed else []
     if streams_output(cpp):
