@@ -424,6 +424,20 @@ def test_a_dropped_initialiser_is_restored_where_the_cpp_declared_it():  # human
     assert scope["count_nums"]([-1, 11, -12, 12]) == 3 and scope["mixed"]("aB") and not scope["mixed"]("ab")
 
 
+def test_a_for_statements_own_initialiser_is_restored_before_its_loop():  # leetcode/shortest-word-distance-iii
+    format_cases()
+    cpp = ("int dist(vector<string>& w, string a) {\n    int d = 100;\n"
+           "    for (int i = 0, last = -1; i < w.size(); ++i) {\n"
+           "        if (w[i] == a) { if (last != -1) d = min(d, i - last); last = i; }\n    }\n    return d;\n}\n")
+    py = ("def dist(w, a):\n    d = 100\n    for i in range(len(w)):\n        if w[i] == a:\n"
+          "            if last != -1:\n                d = min(d, i - last)\n            last = i\n    return d\n")
+    fixed = fix_translation(py, cpp).python
+    assert "    d = 100\n    last = -1\n    for i in range(len(w)):" in fixed  # once, not on every pass
+    scope: dict = {}
+    exec(fixed, scope)
+    assert scope["dist"](["x", "y", "x", "x"], "x") == 1
+
+
 def test_names_assigned_before_every_read_comprehensions_and_globals_are_left_alone():
     format_cases()
     py = ("def f(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return [i * x for i, x in enumerate(xs)]\n")

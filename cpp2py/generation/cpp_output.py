@@ -436,9 +436,11 @@ def initialised_locals(cpp: str) -> dict[str, dict[str, tuple[str, int]]]:
         for n in walk(fn.child_by_field_name("body") or fn):
             if n.type != "declaration":
                 continue
-            depth, up = 0, n.parent
+            depth, node, up = 0, n, n.parent
             while up is not None and up != fn:
-                depth, up = depth + (up.type in _LOOPS), up.parent
+                # a for statement's own initialiser (for (int i = 0, j = -1; ...)) runs once, before its loop
+                depth += up.type in _LOOPS and up.child_by_field_name("initializer") != node
+                node, up = up, up.parent
             for declarator in n.children_by_field_name("declarator"):
                 var, _ = _declared_name(declarator)
                 value = declarator.child_by_field_name("value") if declarator.type == "init_declarator" else None
