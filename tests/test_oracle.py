@@ -397,3 +397,15 @@ def test_snippets_get_their_programs_conventional_constants_and_aliases():
     assert not isinstance(oracle, NoOracle), oracle
     assert oracle.check("def count_distinct(s):\n    return len(set(s))\n").passed
     assert isinstance(build_oracle("int f(int x) { return helperNobodyDefined(x); }\n"), NoOracle)
+
+
+def test_token_reads_get_inputs_with_several_tokens_on_a_line():
+    # cin >> reads tokens wherever lines break: a translation reading one value per line must fail
+    cpp = ("#include <iostream>\nusing namespace std;\nint main() {\n    int n; cin >> n; long s = 0;\n"
+           "    for (int i = 0; i < n; i++) { int x; cin >> x; s += x; }\n    cout << s << endl;\n}\n")
+    oracle = build_oracle(cpp, budget=6)
+    assert any(len(c.stdin.split()) > len(c.stdin.splitlines()) for c in oracle.cases if c.stdin.strip())
+    per_line = "n = int(input())\nprint(sum(int(input()) for _ in range(n)))\n"
+    by_token = "import sys\nt = sys.stdin.read().split()\nprint(sum(map(int, t[1:1 + int(t[0])])))\n"
+    assert not oracle.check(per_line).passed
+    assert oracle.check(by_token).passed

@@ -190,6 +190,10 @@ def generate(items: list, rng: random.Random, counts: set, env: dict, lines: lis
         lines.append(" ".join(line))
 
 
+def _reads_lines(items: list) -> bool:
+    return any(_reads_lines(it.body) if isinstance(it, Loop) else it.kind == "line" for it in items)
+
+
 def inputs(source: str, root, budget: int) -> list[str]:
     """Generated stdin texts (deterministic for a source), or [""] when the program reads nothing."""
     items = shape(root)
@@ -197,6 +201,10 @@ def inputs(source: str, root, budget: int) -> list[str]:
         return [""]
     rng = random.Random(int(hashlib.sha256(source.encode()).hexdigest()[:16], 16))
     counts = _counts(items, set())
+    # cin >> and scanf read tokens wherever the lines break, so every other input of a program that reads
+    # no whole line puts all its tokens on one line: a translation reading a value per line
+    # (float(input())) fails there, as it would on a user's "5\n3.5 1.25 10".
+    tokens_only = not _reads_lines(items)
     out: list[str] = []
     for _ in range(budget * 3):
         if len(out) >= budget:
@@ -204,6 +212,8 @@ def inputs(source: str, root, budget: int) -> list[str]:
         lines: list[str] = []
         generate(items, rng, counts, {}, lines)
         text = "\n".join(lines) + "\n"
+        if tokens_only and len(out) % 2:
+            text = " ".join(text.split()) + "\n"
         if text not in out:
             out.append(text)
     return out
