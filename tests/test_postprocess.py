@@ -377,6 +377,17 @@ def test_a_print_transcribing_a_stream_chain_writes_the_chains_text():  # cost/2
     assert 'print(i, end=" ")' in fixed  # already the chain's text
 
 
+def test_a_print_ending_with_other_text_where_the_chain_ends_its_line_ends_it():  # examples/inventory
+    format_cases()
+    cpp = ('int main() { map<string, int> s = {{"fig", 2}};\n'
+           '  for (auto& kv : s) { cout << kv.first << ": " << kv.second << "\\n"; }\n  cout << "total " << 2 << endl; }\n')
+    py = ('s = {"fig": 2}\nfor k, v in s.items():\n    print(k, ": ", v, end=", ", sep="")\n'
+          'print("total ", 2, sep="")\n')
+    assert run(fix_translation(py, cpp).python) == "fig: 2\ntotal 2\n"
+    split = 'for k, v in {"fig": 2}.items():\n    print(k, ": ", v, end="", sep="")\n    print()\n'
+    assert fix_translation(split, cpp).python == split  # a line ended by the next print: the model's choice
+
+
 def test_prints_with_other_line_breaks_or_text_of_their_own_are_left_alone():
     format_cases()
     cpp = 'int main() { int n = 3; cout << "n=" << n; cout << n << " "; }'

@@ -420,8 +420,8 @@ def _format_fields(node: ast.expr) -> list[tuple[str, ast.expr | None]] | None:
     return pieces
 
 
-def _printed(args: list[ast.expr]) -> tuple[list[str], list[ast.expr]]:
-    """print's arguments as the text around the values they show, with the spaces print puts between them:
+def _printed(args: list[ast.expr], sep: str = " ") -> tuple[list[str], list[ast.expr]]:
+    """print's arguments as the text around the values they show, with the ``sep`` print puts between them:
     ``"n =", n`` and ``f"n = {n}"`` and ``"n = " + str(n)`` are all (["n = ", ""], [n])."""
     text, values = [""], []
 
@@ -447,7 +447,7 @@ def _printed(args: list[ast.expr]) -> tuple[list[str], list[ast.expr]]:
             text.append("")
 
     for k, arg in enumerate(args):
-        text[-1] += " " * bool(k)
+        text[-1] += sep * bool(k)
         add(arg)
     return text, values
 
@@ -508,22 +508,35 @@ def _as_stream(code: str, call: ast.Call, streams: list[tuple[str, ...]]) -> str
     """The code of the print ``call`` rewritten to write the text of the one ``cout <<`` chain it transcribes,
     or None: same values, same text around them but for spaces, the same line breaks (the model's
     ``print("in", n, "! is", c)`` for ``cout << "in " << n << "! is " << c << endl``), and not that text
-    already. The pieces are then the chain's own, with ``sep=""``, and ``end`` what the chain ends with."""
-    end = next((k.value for k in call.keywords if k.arg == "end"), ast.Constant("\n"))
-    if any(k.arg != "end" for k in call.keywords) or not isinstance(end, ast.Constant) \
-            or not isinstance(end.value, str) or any(isinstance(a, ast.Starred) for a in call.args) \
+    already. The pieces are then the chain's own, with ``sep=""``, and ``end`` what the chain ends with.
+    One line break may differ: a chain that ends its line with nothing else (``<< "\n"``, ``<< endl``) where
+    the print ends with other text (``end=", "``) must end the line, or the C++'s next line joins this one."""
+    keywords = {k.arg: k.value for k in call.keywords}
+    end, sep = keywords.get("end", ast.Constant("\n")), keywords.get("sep", ast.Constant(" "))
+    if set(keywords) - {"end", "sep"} or not all(isinstance(k, ast.Constant) and isinstance(k.value, str)
+                                                  for k in (end, sep)) \
+            or any(isinstance(a, ast.Starred) for a in call.args) \
             or any(isinstance(v, ast.FormattedValue) and (v.format_spec or v.conversion != -1)
                    or _format_fields(v) is not None for a in call.args for v in ast.walk(a)):
         return None  # a format the model wrote (f"{x:.2f}", "{:.2f}".format(x)) would be lost
-    text, values = _printed(call.args)
+    text, values = _printed(call.args, sep.value)
     if not values:  # a literal alone: where its line ends is the model's choice, as with printf
         return None
     if any(isinstance(n, ast.Constant) and isinstance(n.value, str) for v in values for n in ast.walk(v)):
         return None  # "{} ".format(x), " " * k: values that write text of their own
     written = (*text[:-1], text[-1] + end.value)
-    # same text but for spaces, and the same line breaks: where lines end stays the model's choice
-    found = {t for t in streams if len(t) == len(written) and list(map(_bare, t)) == list(map(_bare, written))
-             and [p.count("\n") for p in t] == [w.count("\n") for w in written]}
+
+    def same(t: tuple[str, ...], ending_line: bool) -> bool:
+        # same text but for spaces, and the same line breaks: where lines end stays the model's choice,
+        # but for a line the chain ends with nothing else (ending_line: the last piece is compared so)
+        k = len(t) - ending_line
+        return len(t) == len(written) and list(map(_bare, t[:k])) == list(map(_bare, written[:k])) \
+            and [p.count("\n") for p in t[:k]] == [w.count("\n") for w in written[:k]] \
+            and (not ending_line or _bare(text[-1]) == "" and t[-1].endswith("\n") and not t[-1].strip())
+
+    found = {t for t in streams if same(t, False)}
+    if not found and "\n" not in end.value and end.value.strip():  # a chain matching as it is wins
+        found = {t for t in streams if same(t, True)}
     if len(found) != 1:
         return None
     pieces = found.pop()
