@@ -294,3 +294,16 @@ def mentions_case(node) -> bool:
 
 def has_main(root) -> bool:
     return any(f.name == "main" and f.cls is None for f in functions(root))
+
+
+def undefined_types(root, names) -> list[str]:
+    """Those of ``names`` the code uses as types without defining them (LeetCode's solutions leave ``TreeNode``
+    to the judge, defined only in a comment)."""
+    used, defined = set(), set()
+    for n in walk(root):
+        if n.type == "type_identifier":
+            used.add(text(n))
+        elif n.type in ("struct_specifier", "class_specifier") and n.child_by_field_name("body") is not None:
+            name = n.child_by_field_name("name")
+            defined.add(text(name) if name is not None else "")
+    return [name for name in names if name in used - defined]
