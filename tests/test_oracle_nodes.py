@@ -57,7 +57,9 @@ class Solution:
 """
 TREES = r"""
 class Solution {
+    int dfs(TreeNode* node) { return node ? node->val + dfs(node->left) + dfs(node->right) : 0; }
 public:
+    int sum(TreeNode* root) { return dfs(root); }
     int maxDepth(TreeNode* root) { return root ? 1 + max(maxDepth(root->left), maxDepth(root->right)) : 0; }
     TreeNode* invertTree(TreeNode* root) {
         if (root) { swap(root->left, root->right); invertTree(root->left); invertTree(root->right); }
@@ -70,6 +72,9 @@ from typing import Optional
 
 
 class Solution:
+    def sum(self, root):
+        return root.val + self.sum(root.left) + self.sum(root.right) if root else 0
+
     def maxDepth(self, root: Optional[TreeNode]) -> int:
         return 1 + max(self.maxDepth(root.left), self.maxDepth(root.right)) if root else 0
 
@@ -118,6 +123,13 @@ def test_lists_and_trees_are_leetcode_arrays_in_and_out(lists, trees):
     assert all(isinstance(r, int) for r in rets) and max(rets) >= 3
 
 
+def test_null_is_an_input_only_where_the_code_asks_whether_the_pointer_is_null(trees):
+    # invertTree tests `if (root)`; sum hands its root to a helper, as LeetCode's entry points often do for
+    # problems that guarantee a node (an empty tree there is outside the problem and translations differ).
+    assert {"__tree__": []} in _cases(trees, "invertTree")[0]
+    assert {"__tree__": []} not in _cases(trees, "sum")[0]
+
+
 def test_right_translations_pass_and_wrong_ones_fail(lists, trees):
     assert lists.check(LISTS_PY).passed
     unreversed = LISTS_PY.replace("head.next, prev, head = prev, head, head.next", "prev, head = head, None")
@@ -126,6 +138,23 @@ def test_right_translations_pass_and_wrong_ones_fail(lists, trees):
     top_only = TREES_PY.replace("self.invertTree(root.right), self.invertTree(root.left)", "root.right, root.left")
     result = trees.check(top_only)
     assert not result.passed and "invertTree" in result.first_failure.input
+
+
+def test_nodes_relinked_on_the_way_to_the_result_are_not_judged(lists):
+    # Taking b's node first on ties returns the same merged list, but leaves the inputs linked differently.
+    ties_from_b = LISTS_PY.replace("if a.val <= b.val:", "if a.val < b.val:")
+    assert lists.check(ties_from_b).passed
+
+
+def test_a_void_function_is_judged_by_its_parameter_whatever_python_returns():
+    cpp = ("class Solution {\npublic:\n    void mirror(TreeNode* root) {\n        if (!root) return;\n"
+           "        swap(root->left, root->right); mirror(root->left); mirror(root->right);\n    }\n};\n")
+    oracle = build_oracle(cpp, budget=8)
+    right = ("class Solution:\n    def mirror(self, root):\n        if root:\n"
+             "            root.left, root.right = root.right, root.left\n"
+             "            self.mirror(root.left)\n            self.mirror(root.right)\n        return root\n")
+    assert oracle.check(right).passed
+    assert not oracle.check(right.replace("            self.mirror(root.left)\n", "")).passed
 
 
 def test_a_candidate_defining_its_own_node_class_gets_its_inputs_built_with_it(trees):

@@ -70,7 +70,8 @@ def show(v) -> str:
 def wanted(target: dict, e: dict):
     """What the Python function should return for the C++ record ``e``: the C++ result, plus the scalars it
     wrote through references (Python cannot write through an int), as one tuple. ``target``: the case spec
-    (``outs``, ``mutable``, ``written``, ``tolerance``, ``params``, ``arrays``) of ``functions.Target.spec``."""
+    (``outs``, ``mutable``, ``written``, ``tolerance``, ``params``, ``arrays``, ``nodes``) of
+    ``functions.Target.spec``."""
     mutable = target["mutable"]
     outs = [e["after"][mutable.index(j)] for j in target["outs"]]
     if not outs:
@@ -87,13 +88,19 @@ def mismatch(target: dict, e: dict, rec: dict | None) -> str | None:
         return rec["error"]
     tol, mutable, written = target["tolerance"], target["mutable"], target["written"]
     ret_ok = same(normalize(wanted(target, e)), normalize(rec["ret"]), tol)
+    # LeetCode's judge reads a void function's lists and trees from its parameters, whatever a Python
+    # translation returns, and otherwise only the result: the nodes relinked on the way to it are material.
+    nodes = [j for j in written if j in target["nodes"]]
+    if nodes and e["ret"] is None:
+        ret_ok = True
     for j in written:
+        if e["ret"] is not None and j in nodes:
+            continue
         k = mutable.index(j)
         after = normalize(rec["after"][k])
         if not same(normalize(e["after"][k]), after, tol):
             # A C array a function returning a value sorts or overwrites is usually its scratch space
-            # (`sort(arr, arr + n)` to compute a result), and the nodes it relinks on the way to the list or
-            # tree it returns are its material: a Python translation may leave the list or nodes alone.
+            # (`sort(arr, arr + n)` to compute a result): a Python translation may leave the list alone.
             if e["ret"] is not None and j in target["arrays"] and same(normalize(e["before"][k]), after, tol):
                 continue
             # A Python function may return the array a C++ void function sorted in place.

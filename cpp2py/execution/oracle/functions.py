@@ -43,7 +43,8 @@ class Target:
         without its cases."""
         return {"name": self.func.name, "cls": self.func.cls, "outs": self.outs, "mutable": self.mutable,
                 "written": self.written, "tolerance": self.tolerance, "params": [p.name for p in self.params],
-                "arrays": [j for j, p in enumerate(self.params) if p.array or p.type.kind in NODES.values()]}
+                "arrays": [j for j, p in enumerate(self.params) if p.array],
+                "nodes": [j for j, p in enumerate(self.params) if p.type.kind in NODES.values()]}
 
     def tagged_case(self, i: int) -> list:
         return [values.tagged(p.value_type, v) for p, v in zip(self.params, self.cases[i])]
@@ -116,7 +117,10 @@ def _domain(func_node, p: Param, chars: list[str], words: list[str], signed: boo
     codes = [int(c) for c in use.near if 32 <= c < 127]
     if len(codes) >= 2 and _texts(p.value_type):  # 65..90 and 97..122: two ranges, not one from A to z
         chars = chars + [chr(c) for lo, hi in zip(codes[::2], codes[1::2]) for c in range(lo, hi + 1)]
-    return values.Domain(chars, words, signed=signed or use.signed, empty=use.empty, low=low, near=use.near,
+    # A list or tree is empty (nullptr) where the code asks whether the pointer is null: a function that does not
+    # (the entry of a recursive helper) is handed at least one node, as LeetCode's constraints mostly say.
+    empty = use.empty or use.zero and p.value_type.kind in NODES.values()
+    return values.Domain(chars, words, signed=signed or use.signed, empty=empty, low=low, near=use.near,
                          numeric=use.numeric, tokens=p.value_type.kind == "list")
 
 

@@ -70,8 +70,8 @@ def edge(t: CType, kind: str, domain: Domain):
     """The smallest values of ``t`` (0, "", []) for ``kind`` "empty", one-unit ones (1, "a", [x]) for "one";
     a function that never checks for emptiness gets one element where "empty" would give none."""
     k = t.kind
-    if k in NODES.values():  # nullptr is every recursion's base case; the C++ shows whether it takes one
-        return [] if kind == "empty" else [edge(CType("int", "int"), kind, domain)]
+    if k in NODES.values():
+        return [] if kind == "empty" and domain.empty else [edge(CType("int", "int"), "one", domain)]
     one = kind == "one" or (not domain.empty and k in ("string", "list", "set", "map"))
     if k in ("int", "float"):
         return type(1 if k == "int" else 1.0)(max(kind == "one", domain.low))
