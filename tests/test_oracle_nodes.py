@@ -130,14 +130,16 @@ def test_null_is_an_input_only_where_the_code_asks_whether_the_pointer_is_null(t
     assert {"__tree__": []} not in _cases(trees, "sum")[0]
 
 
-def test_right_translations_pass_and_wrong_ones_fail(lists, trees):
-    assert lists.check(LISTS_PY).passed
-    unreversed = LISTS_PY.replace("head.next, prev, head = prev, head, head.next", "prev, head = head, None")
-    assert not lists.check(unreversed).passed
-    assert trees.check(TREES_PY).passed
-    top_only = TREES_PY.replace("self.invertTree(root.right), self.invertTree(root.left)", "root.right, root.left")
-    result = trees.check(top_only)
-    assert not result.passed and "invertTree" in result.first_failure.input
+@pytest.mark.parametrize("oracle, right, broken, name", [
+    ("lists", LISTS_PY, ("head.next, prev, head = prev, head, head.next", "prev, head = head, None"), "reverseList"),
+    ("trees", TREES_PY, ("self.invertTree(root.right), self.invertTree(root.left)", "root.right, root.left"),
+     "invertTree"),  # mirrors the top level only
+])
+def test_right_translations_pass_and_wrong_ones_fail(request, oracle, right, broken, name):
+    oracle = request.getfixturevalue(oracle)
+    assert oracle.check(right).passed
+    result = oracle.check(right.replace(*broken))
+    assert not result.passed and name in result.first_failure.input
 
 
 def test_nodes_relinked_on_the_way_to_the_result_are_not_judged(lists):
