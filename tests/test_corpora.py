@@ -289,8 +289,9 @@ def test_leetcode_dev_benchmark_from_the_oracle(tmp_path: Path) -> None:
     src = tmp_path / "lc"
     (src / "C++").mkdir(parents=True)
     flip = "class Solution {\npublic:\n    int flipBits(int n) {\n        return n ^ 0xff;\n    }\n};\n"
-    tree = "struct TreeNode { int val; TreeNode *left, *right; };\nint maxDepth(TreeNode* root) {\n" \
-           "    return root ? 1 + std::max(maxDepth(root->left), maxDepth(root->right)) : 0;\n}\n"
+    # LeetCode's n-ary Node, unlike its TreeNode and ListNode, is a parameter type the oracle does not take.
+    tree = "struct Node { int val; std::vector<Node*> children; };\nint maxDepth(Node* root) {\n" \
+           "    int d = 0;\n    for (Node* c : root->children) d = std::max(d, maxDepth(c));\n    return d + 1;\n}\n"
     constant = "bool depthGap(const std::string& s) {\n    return s.size() < 1000;\n}\n"
     for problem, cpp in (("flip-bits", flip), ("max-depth", tree), ("max-window-sum", flip.replace("0xff", "0xf")),
                          ("depth-gap", constant)):

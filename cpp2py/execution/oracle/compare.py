@@ -32,8 +32,15 @@ def normalize(v):
     return v
 
 
+def _null_node(v) -> bool:
+    """Whether ``v`` is an empty list or tree as the drivers print them: C++'s nullptr, Python's None."""
+    return v is None or isinstance(v, dict) and v in ({"__tree__": []}, {"__linked__": []})
+
+
 def same(a, b, tol: float = TOLERANCE) -> bool:
     """Structural equality of normalized values; numbers within ``tol`` (relative or absolute)."""
+    if _null_node(a) and _null_node(b):
+        return True
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         if isinstance(a, float) or isinstance(b, float):
             return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
@@ -63,7 +70,8 @@ def show(v) -> str:
 def wanted(target: dict, e: dict):
     """What the Python function should return for the C++ record ``e``: the C++ result, plus the scalars it
     wrote through references (Python cannot write through an int), as one tuple. ``target``: the case spec
-    (``outs``, ``mutable``, ``written``, ``tolerance``, ``params``, ``arrays``) of ``functions.Target.spec``."""
+    (``outs``, ``mutable``, ``written``, ``tolerance``, ``params``, ``arrays``, ``nodes``) of
+    ``functions.Target.spec``."""
     mutable = target["mutable"]
     outs = [e["after"][mutable.index(j)] for j in target["outs"]]
     if not outs:
@@ -80,7 +88,14 @@ def mismatch(target: dict, e: dict, rec: dict | None) -> str | None:
         return rec["error"]
     tol, mutable, written = target["tolerance"], target["mutable"], target["written"]
     ret_ok = same(normalize(wanted(target, e)), normalize(rec["ret"]), tol)
+    # LeetCode's judge reads a void function's lists and trees from its parameters, whatever a Python
+    # translation returns, and otherwise only the result: the nodes relinked on the way to it are material.
+    nodes = [j for j in written if j in target["nodes"]]
+    if nodes and e["ret"] is None:
+        ret_ok = True
     for j in written:
+        if e["ret"] is not None and j in nodes:
+            continue
         k = mutable.index(j)
         after = normalize(rec["after"][k])
         if not same(normalize(e["after"][k]), after, tol):

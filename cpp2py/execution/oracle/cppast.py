@@ -128,6 +128,7 @@ _COMPARISONS = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!
 _ABS = ("abs", "fabs", "labs", "llabs", "std::abs")
 _PARSES = {"atoi", "atol", "atoll", "atof", "stoi", "stol", "stoll", "stoul", "stoull", "stof", "stod", "stold",
            "strtol", "strtoll", "strtod", "strtof"}
+_NULLS = {"nullptr", "NULL"}
 _CASE = {"tolower", "toupper", "islower", "isupper"}
 
 
@@ -139,7 +140,7 @@ class Usage:
 
     bounds: list[tuple[str, float]] = field(default_factory=list)  # (operator, literal), the value on the left
     signed: bool = False  # tested for negativity (``< 0``, ``>= 0``, ``abs``) or divided: negatives are meant
-    zero: bool = False  # used as a truth value (``if (n)``, ``!n``): 0 is meant
+    zero: bool = False  # used as a truth value (``if (n)``, ``!n``) or compared with nullptr: 0 (null) is meant
     empty: bool = False  # asked whether it is empty
     numeric: bool = False  # a string parsed as a number (``atoi``, ``stod``, ...)
     digits: bool = False  # characters read as digits (``s[i] - '0'``)
@@ -240,6 +241,9 @@ def usage(func_node, name: str) -> Usage:
             if _subject(right) in names and _number(left) is not None:
                 op, left, right = _COMPARISONS[op], right, left
             c = _number(right)
+            # root == nullptr asks what !root does: whether the pointer is null, so null is meant.
+            if _NULLS & {text(left), text(right)} and names & {_subject(left), _subject(right)}:
+                out.zero = True
             if c is not None and _subject(left) in names:
                 out.bounds.append((op, c))
                 out.signed |= _negativity(op, c) or c < 0
@@ -294,3 +298,16 @@ def mentions_case(node) -> bool:
 
 def has_main(root) -> bool:
     return any(f.name == "main" and f.cls is None for f in functions(root))
+
+
+def undefined_types(root, names) -> list[str]:
+    """Those of ``names`` the code uses as types without defining them (LeetCode's solutions leave ``TreeNode``
+    to the judge, defined only in a comment)."""
+    used, defined = set(), set()
+    for n in walk(root):
+        if n.type == "type_identifier":
+            used.add(text(n))
+        elif n.type in ("struct_specifier", "class_specifier") and n.child_by_field_name("body") is not None:
+            name = n.child_by_field_name("name")
+            defined.add(text(name) if name is not None else "")
+    return [name for name in names if name in used - defined]

@@ -13,8 +13,9 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class CType:
-    """``kind`` is one of int, float, bool, char, string, list, map, set, pair, tuple; ``spelling`` is the
-    C++ type as written (so driver declarations compile against the program's own aliases)."""
+    """``kind`` is one of int, float, bool, char, string, list, map, set, pair, tuple, or a LeetCode node
+    pointer (``NODES``); ``spelling`` is the C++ type as written (so driver declarations compile against the
+    program's own aliases)."""
 
     kind: str
     spelling: str
@@ -27,7 +28,7 @@ class CType:
 class Param:
     name: str
     type: CType
-    ref: bool = False  # a non-const lvalue reference: the callee may write through it
+    ref: bool = False  # a non-const lvalue reference, or a pointer to non-const nodes: the callee may write through it
     array: bool = False  # ``T a[]`` or ``T* a``: passed as a pointer to a vector's data, writable
     cstring: bool = False  # ``char s[]``/``char* s``: a NUL-terminated string
     size_of: int | None = None  # index of the array parameter whose length this integer is
@@ -44,6 +45,8 @@ _FLOATS = {"float", "double"}
 _LISTS = {"vector", "list", "deque", "array"}
 _MAPS = {"map", "unordered_map"}
 _SETS = {"set", "unordered_set"}
+# LeetCode's linked structures, taken by pointer: the kinds of ``TreeNode*`` and ``ListNode*``.
+NODES = {"TreeNode": "tree", "ListNode": "linked"}
 _SIZE_NAME = re.compile(r"(?i)^(n|n\d|m|sz|len|length|size|\w*_?(size|len|length|count))$")
 
 
@@ -69,6 +72,9 @@ def ctype(node, descriptor=None) -> CType:
     if node is None:
         raise Unsupported("a parameter without a type")
     if descriptor is not None and descriptor.child_by_field_name("declarator") is not None:
+        pointer = descriptor.child_by_field_name("declarator")
+        if text(node) in NODES and pointer.type == "abstract_pointer_declarator" and not pointer.named_children:
+            return _node(text(node))  # vector<ListNode*>
         raise Unsupported(f"type {_spelling(descriptor)}")
     if node.type == "qualified_identifier":
         inner = node.child_by_field_name("name")
@@ -80,6 +86,10 @@ def ctype(node, descriptor=None) -> CType:
     if node.type in ("primitive_type", "sized_type_specifier", "type_identifier"):
         return _named(_spelling(node), _spelling(node))
     raise Unsupported(f"type {_spelling(node)}")
+
+
+def _node(name: str) -> CType:
+    return CType(NODES[name], f"{name}*")
 
 
 def _named(name: str, spelling: str) -> CType:
@@ -103,8 +113,11 @@ def _const(decl_node) -> bool:
 
 def param(node) -> Param:
     """One parameter_declaration as a Param (its size partner is set later by ``link_sizes``)."""
+    type_node = node.child_by_field_name("type")
+    if type_node is not None and type_node.type == "type_identifier" and text(type_node) in NODES:
+        return _node_param(node, type_node)
     try:
-        t = ctype(node.child_by_field_name("type"))
+        t = ctype(type_node)
     except Unsupported:
         raise Unsupported(f"parameter `{_spelling(node)}`") from None
     decl = node.child_by_field_name("declarator")
@@ -132,6 +145,19 @@ def param(node) -> Param:
     if array and t.kind not in ("int", "float", "bool", "string"):
         raise Unsupported(f"an array of {t.spelling}")
     return Param(name, t, ref=ref and not const, array=array)
+
+
+def _node_param(node, type_node) -> Param:
+    """``TreeNode* root`` (also ``TreeNode*& root``): the structure it reaches is writable unless ``const``."""
+    decl = node.child_by_field_name("declarator")
+    if decl is None or decl.type != "pointer_declarator":
+        raise Unsupported(f"parameter `{_spelling(node)}` (a node not taken by pointer)")
+    inner = decl.child_by_field_name("declarator")
+    if inner is not None and inner.type == "reference_declarator":
+        inner = next(iter(inner.named_children), None)
+    if inner is None or inner.type != "identifier":
+        raise Unsupported(f"parameter `{_spelling(node)}`")
+    return Param(text(inner), _node(text(type_node)), ref=not _const(node))
 
 
 def link_sizes(params: list[Param]) -> list[Param]:

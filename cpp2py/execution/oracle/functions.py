@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cpp2py.execution.oracle import compare, cppast, values
 from cpp2py.execution.oracle._sandbox import compile_cached, run_cached, run_python
-from cpp2py.execution.oracle.cpptypes import Param, Unsupported, link_sizes, param
+from cpp2py.execution.oracle.cpptypes import NODES, Param, Unsupported, link_sizes, param
 from cpp2py.execution.oracle.verdict import Counterexample, NoOracle, OracleResult
 
 _HERE = Path(__file__).parent
@@ -43,7 +43,8 @@ class Target:
         without its cases."""
         return {"name": self.func.name, "cls": self.func.cls, "outs": self.outs, "mutable": self.mutable,
                 "written": self.written, "tolerance": self.tolerance, "params": [p.name for p in self.params],
-                "arrays": [j for j, p in enumerate(self.params) if p.array]}
+                "arrays": [j for j, p in enumerate(self.params) if p.array],
+                "nodes": [j for j, p in enumerate(self.params) if p.type.kind in NODES.values()]}
 
     def tagged_case(self, i: int) -> list:
         return [values.tagged(p.value_type, v) for p, v in zip(self.params, self.cases[i])]
@@ -91,9 +92,10 @@ def make_cases(t: Target, source: str, root, budget: int) -> None:
             if p.size_of is not None:
                 args[j] = len(args[p.size_of])
             elif n >= len(values.EDGES) and p.value_type.kind == "int" and _INDEX.match(p.name) and rng.random() < 0.6:
-                sized = [a for a, q in zip(args, t.params) if q.value_type.kind in ("list", "string")]
+                sized = [values.size(q.value_type, a) for a, q in zip(args, t.params)
+                         if q.value_type.kind in ("list", "string", *NODES.values())]
                 if sized:  # k, i, pos: a count or position within the container, as callers pass it
-                    args[j] = rng.randint(0, len(sized[0]))
+                    args[j] = rng.randint(0, sized[0])
         k = repr(args)
         if k not in seen:
             seen.add(k)
@@ -115,7 +117,10 @@ def _domain(func_node, p: Param, chars: list[str], words: list[str], signed: boo
     codes = [int(c) for c in use.near if 32 <= c < 127]
     if len(codes) >= 2 and _texts(p.value_type):  # 65..90 and 97..122: two ranges, not one from A to z
         chars = chars + [chr(c) for lo, hi in zip(codes[::2], codes[1::2]) for c in range(lo, hi + 1)]
-    return values.Domain(chars, words, signed=signed or use.signed, empty=use.empty, low=low, near=use.near,
+    # A list or tree is empty (nullptr) where the code asks whether the pointer is null: a function that does not
+    # (the entry of a recursive helper) is handed at least one node, as LeetCode's constraints mostly say.
+    empty = use.empty or use.zero and p.value_type.kind in NODES.values()
+    return values.Domain(chars, words, signed=signed or use.signed, empty=empty, low=low, near=use.near,
                          numeric=use.numeric, tokens=p.value_type.kind == "list")
 
 
@@ -232,7 +237,8 @@ def build(source: str, root, budget: int) -> "FunctionOracle | NoOracle":
         return targets
     for t in targets:
         make_cases(t, source, root, budget)
-    built, declared = compile_cached(cpp_driver(source, targets)), ""
+    declared = "".join(LEETCODE_NODES[name] for name in cppast.undefined_types(root, LEETCODE_NODES))
+    built = compile_cached(cpp_driver(source, targets, declared))
     for _ in range(3):  # an undeclared alias hides the names in the declarations it spoils
         missing = _conventional(built, declared) if isinstance(built, str) else ""
         if not missing:
@@ -257,6 +263,28 @@ def build(source: str, root, budget: int) -> "FunctionOracle | NoOracle":
         return NoOracle("the C++ crashes, times out or has undefined behaviour on every generated input")
     return FunctionOracle(targets, dict(Counter(dropped.values())))
 
+
+# LeetCode's definitions, which its judge supplies and its solutions only quote in a comment. Deleting a node
+# leaves it readable, as a Python translation's node stays alive while reachable: a parameter's structure
+# is printed after the call, through nodes the function may have deleted.
+LEETCODE_NODES = {
+    "TreeNode": """struct TreeNode {
+    int val; TreeNode *left; TreeNode *right;
+    TreeNode() : val(0), left(nullptr), right(nullptr) {}
+    TreeNode(int x) : val(x), left(nullptr), right(nullptr) {}
+    TreeNode(int x, TreeNode *left, TreeNode *right) : val(x), left(left), right(right) {}
+    static void operator delete(void *) {}
+};
+""",
+    "ListNode": """struct ListNode {
+    int val; ListNode *next;
+    ListNode() : val(0), next(nullptr) {}
+    ListNode(int x) : val(x), next(nullptr) {}
+    ListNode(int x, ListNode *next) : val(x), next(next) {}
+    static void operator delete(void *) {}
+};
+""",
+}
 
 # A function cut out of its program (XLCoST's method-level snippets, a user's excerpt) uses the program's
 # aliases and constants; declared as such programs conventionally declare them, it compiles as the user expects.

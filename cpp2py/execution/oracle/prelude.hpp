@@ -14,6 +14,18 @@ template <class A, class B> struct is_pair<std::pair<A, B>> : std::true_type {};
 template <class T> struct is_tuple : std::false_type {};
 template <class... A> struct is_tuple<std::tuple<A...>> : std::true_type {};
 template <class> inline constexpr bool unsupported = false;
+// LeetCode's TreeNode and ListNode, known by their members: the program's own definitions come after this.
+template <class T, class = void> struct is_tree : std::false_type {};
+template <class T> struct is_tree<T, std::void_t<decltype(std::declval<T &>().val), decltype(std::declval<T &>().left),
+                                                 decltype(std::declval<T &>().right)>> : std::true_type {};
+template <class T, class = void> struct is_linked : std::false_type {};
+template <class T>
+struct is_linked<T, std::void_t<decltype(std::declval<T &>().val), decltype(std::declval<T &>().next)>>
+    : std::true_type {};
+template <class T> inline constexpr bool is_node_ptr =
+    std::is_pointer_v<T> && (is_tree<std::remove_pointer_t<T>>::value || is_linked<std::remove_pointer_t<T>>::value);
+// Nodes printed per structure at most, so that a cycle cannot hang the printer (pydriver.py's NODE_CAP).
+inline constexpr int node_cap = 1000;
 
 inline void put_str(std::ostream &o, const std::string &s) {
     o << '"';
@@ -23,6 +35,28 @@ inline void put_str(std::ostream &o, const std::string &s) {
         else o << c;
     }
     o << '"';
+}
+
+template <class T> void put(std::ostream &o, const T &v);
+
+// A list as its values in order, a tree as LeetCode's level order with null for a missing child and trailing
+// nulls trimmed; nullptr as the empty one. A node past node_cap prints as "..." and ends the structure.
+template <class N> void put_nodes(std::ostream &o, N *head) {
+    using M = std::remove_const_t<N>;
+    constexpr bool tree = is_tree<M>::value;
+    o << (tree ? "{\"__tree__\": [" : "{\"__linked__\": [");
+    std::vector<N *> queue{head};
+    std::size_t shown = 0, nulls = 0;  // nulls not printed yet: trailing ones never are
+    for (std::size_t i = 0; i < queue.size() && head; i++) {
+        if (!queue[i]) { nulls++; continue; }
+        for (; nulls; nulls--) o << (shown++ ? ", " : "") << "null";
+        o << (shown++ ? ", " : "");
+        if (i >= static_cast<std::size_t>(node_cap)) { o << "\"...\""; break; }
+        put(o, queue[i]->val);
+        if constexpr (tree) { queue.push_back(queue[i]->left); queue.push_back(queue[i]->right); }
+        else if (queue[i]->next) queue.push_back(queue[i]->next);
+    }
+    o << "]}";
 }
 
 template <class T> void put(std::ostream &o, const T &v) {
@@ -37,6 +71,7 @@ template <class T> void put(std::ostream &o, const T &v) {
         else { char b[64]; std::snprintf(b, sizeof b, "%.17g", static_cast<double>(v)); o << b; }
     }
     else if constexpr (std::is_same_v<U, std::string>) put_str(o, v);
+    else if constexpr (is_node_ptr<U>) put_nodes(o, v);
     else if constexpr (std::is_same_v<U, const char *> || std::is_same_v<U, char *>) put_str(o, v ? v : "");
     else if constexpr (is_pair<U>::value) { o << '['; put(o, v.first); o << ", "; put(o, v.second); o << ']'; }
     else if constexpr (is_tuple<U>::value) {
@@ -65,6 +100,27 @@ template <class T> void put(std::ostream &o, const T &v) {
     else static_assert(unsupported<U>, "cpp2py oracle: cannot print this result type");
 }
 
+// A list's values, or a tree's in level order with "null" for a missing child, as LeetCode builds its inputs.
+template <class N> N *get_nodes(std::istream &in) {
+    std::size_t n = 0; in >> n;
+    std::vector<N *> made;
+    for (std::size_t i = 0; i < n; i++) {
+        std::string tok; in >> tok;
+        made.push_back(tok == "null" ? nullptr : new N(static_cast<decltype(N::val)>(std::stoll(tok))));
+    }
+    if constexpr (is_tree<N>::value) {
+        std::size_t child = 1;  // each node present takes the next two entries as its children
+        for (std::size_t i = 0; i < made.size(); i++) {
+            if (!made[i]) continue;
+            made[i]->left = child < made.size() ? made[child] : nullptr; child++;
+            made[i]->right = child < made.size() ? made[child] : nullptr; child++;
+        }
+    } else {
+        for (std::size_t i = 0; i < made.size(); i++) made[i]->next = i + 1 < made.size() ? made[i + 1] : nullptr;
+    }
+    return made.empty() ? nullptr : made[0];
+}
+
 // Reads a value in the token stream values.serialize writes, so one compiled driver serves any cases.
 template <class T> void get(std::istream &in, T &v) {
     using U = T;
@@ -73,6 +129,7 @@ template <class T> void get(std::istream &in, T &v) {
         int x = 0; in >> x; v = static_cast<U>(x);
     }
     else if constexpr (std::is_arithmetic_v<U>) in >> v;
+    else if constexpr (is_node_ptr<U>) v = get_nodes<std::remove_const_t<std::remove_pointer_t<U>>>(in);
     else if constexpr (std::is_same_v<U, std::string>) {
         std::size_t n = 0; in >> n; in.get(); v.assign(n, '\0'); in.read(v.data(), static_cast<std::streamsize>(n));
     }

@@ -17,18 +17,73 @@ import signal
 import sys
 
 CANDIDATE_MODULE = "cpp2py_candidate"
+NODE_CAP = 1000  # nodes printed per structure at most, as prelude.hpp's node_cap: a cycle cannot hang canon
 
 
-def decode(v):
+class TreeNode:
+    """LeetCode's, which its judge supplies to a solution that does not define its own."""
+
+    def __init__(self, val=0, left=None, right=None):
+        self.val = val
+        self.left = left
+        self.right = right
+
+
+class ListNode:
+    """LeetCode's, which its judge supplies to a solution that does not define its own."""
+
+    def __init__(self, val=0, next=None):
+        self.val = val
+        self.next = next
+
+
+def node_classes(names):
+    """The node classes inputs are built with: the candidate's own (``names``: its globals) where it defines
+    them, since its code may rely on their methods, else LeetCode's."""
+    return {"tree": names.get("TreeNode") if isinstance(names.get("TreeNode"), type) else TreeNode,
+            "linked": names.get("ListNode") if isinstance(names.get("ListNode"), type) else ListNode}
+
+
+def new_node(cls, val, **links):
+    """A node of ``cls`` whatever its constructor takes, with its attributes set by LeetCode's names."""
+    try:
+        node = cls(val)
+    except Exception:
+        node = cls.__new__(cls)
+    node.val = val
+    for name, to in links.items():
+        setattr(node, name, to)
+    return node
+
+
+def build_nodes(kind, vals, classes):
+    """A list's head from its values, a tree's root from its level order (``None``: no child), as LeetCode does."""
+    if kind == "linked":
+        head = None
+        for v in reversed(vals):
+            head = new_node(classes["linked"], v, next=head)
+        return head
+    made = [None if v is None else new_node(classes["tree"], v, left=None, right=None) for v in vals]
+    children = iter(made[1:])
+    for node in made:
+        if node is not None:
+            node.left, node.right = next(children, None), next(children, None)
+    return made[0] if made else None
+
+
+def decode(v, classes=None):
     if isinstance(v, list):
-        return [decode(x) for x in v]
+        return [decode(x, classes) for x in v]
     if isinstance(v, dict):
+        for kind in ("tree", "linked"):
+            if f"__{kind}__" in v:
+                return build_nodes(kind, v[f"__{kind}__"], classes or node_classes({}))
         if "__map__" in v:
-            return {key(k): decode(x) for k, x in v["__map__"]}
+            return {key(k): decode(x, classes) for k, x in v["__map__"]}
         if "__set__" in v:
             return {key(x) for x in v["__set__"]}
         if "__tuple__" in v:
-            return tuple(decode(x) for x in v["__tuple__"])
+            return tuple(decode(x, classes) for x in v["__tuple__"])
     return v
 
 
@@ -48,9 +103,32 @@ def canon(v, depth=0):
         return {"__map__": [[canon(k, depth + 1), canon(x, depth + 1)] for k, x in v.items()]}
     if isinstance(v, (set, frozenset)):
         return {"__set__": [canon(x, depth + 1) for x in v]}
+    if hasattr(v, "val") and (hasattr(v, "next") or hasattr(v, "left") and hasattr(v, "right")):
+        return canon_nodes(v, depth)
     if isinstance(v, (list, tuple)) or (hasattr(v, "__iter__") and hasattr(v, "__len__")):
         return [canon(x, depth + 1) for x in v]
     return {"__repr__": type(v).__name__}
+
+
+def canon_nodes(head, depth):
+    """A node's structure as prelude.hpp's put_nodes prints it: a list's values, a tree's level order."""
+    tree = not hasattr(head, "next")
+    out, queue, nulls = [], [head], 0
+    for i, node in enumerate(queue):
+        if node is None:
+            nulls += 1
+            continue
+        out += [None] * nulls
+        nulls = 0
+        if i >= NODE_CAP:
+            out.append("...")
+            break
+        out.append(canon(node.val, depth + 1))
+        if tree:
+            queue += [node.left, node.right]
+        elif node.next is not None:
+            queue.append(node.next)
+    return {"__tree__" if tree else "__linked__": out}
 
 
 def norm(name):
@@ -109,8 +187,8 @@ def on_alarm(signum, frame):
     raise CaseTimeout()
 
 
-def call(getter, target, args, seconds):
-    """One case: {ret, after} or {error}, and what the call printed as ``out``."""
+def call(getter, target, args, seconds, classes):
+    """One case: {ret, after} or {error}, and what the call printed as ``out`` (``classes``: see node_classes)."""
     record = {}
     real, buf = sys.stdout, io.StringIO()
     sys.stdout = buf
@@ -118,7 +196,7 @@ def call(getter, target, args, seconds):
         if getter is None:
             raise LookupError(f"no function or method named like {target['name']!r}")
         fn = getter()
-        values = decode(args)
+        values = decode(args, classes)
         keep = positions(fn, len(values), target["outs"])
         if keep is None:
             raise TypeError(f"{target['name']} does not take {len(values)} arguments as the C++ does")
@@ -139,7 +217,9 @@ def call(getter, target, args, seconds):
 
 
 def run(spec, code, emit):
-    ns = {"__name__": CANDIDATE_MODULE, "__builtins__": __builtins__}
+    # LeetCode's judge defines TreeNode and ListNode before the solution, which may name them at load time
+    # (``Optional[TreeNode]``); a solution's own definitions replace them.
+    ns = {"__name__": CANDIDATE_MODULE, "__builtins__": __builtins__, "TreeNode": TreeNode, "ListNode": ListNode}
     sys.stdout = io.StringIO()
     try:
         exec(compile(code, "candidate.py", "exec"), ns)
@@ -149,7 +229,7 @@ def run(spec, code, emit):
     for t, target in enumerate(spec["targets"]):
         getter = find(ns, target["name"], target["cls"], spec["targets"])
         for i, args in target["cases"]:
-            record = {"t": t, "i": i, **call(getter, target, args, spec["case_seconds"])}
+            record = {"t": t, "i": i, **call(getter, target, args, spec["case_seconds"], node_classes(ns))}
             emit(record)
             if "timed out" in record.get("error", ""):
                 return
@@ -164,7 +244,7 @@ def assert_cases(spec, candidate, module="__main__"):
     for target in spec["targets"]:
         getter = find(candidate, target["name"], target["cls"], spec["targets"], module)
         for i, args, expected in target["cases"]:
-            record = call(getter, target, args, spec["case_seconds"])
+            record = call(getter, target, args, spec["case_seconds"], node_classes(candidate))
             why = mismatch(target, expected, record)  # noqa: F821 (compare.py's, loaded beside this text)
             if why is not None:
                 where = f"case {i} of {target['name']}{tuple(args)!r}: {why}"

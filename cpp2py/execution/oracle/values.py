@@ -3,14 +3,16 @@
 Values stay small enough that correct code does not overflow (the sanitizers drop the inputs where the C++
 still does), and every generator mixes in the edge cases: 0, 1, negatives, empty, one element, duplicates,
 within the domain the function's body shows (see ``Domain``).
-Maps are lists of (key, value) pairs and sets lists of distinct values until they are spelled out.
+Maps are lists of (key, value) pairs and sets lists of distinct values until they are spelled out; a
+``ListNode*`` is the list of its values and a ``TreeNode*`` LeetCode's level-order list with None for the
+missing children, trailing ones trimmed (``[]`` for nullptr either way), as LeetCode's tests write them.
 """
 from __future__ import annotations
 
 import random
 import string as _string
 
-from cpp2py.execution.oracle.cpptypes import CType
+from cpp2py.execution.oracle.cpptypes import NODES, CType
 
 _EDGE_INTS = (0, 1, 2, 3, 5, 10, 7, 100)
 _LENGTHS = (1, 2, 3, 4, 5, 6, 8, 10)
@@ -68,6 +70,8 @@ def edge(t: CType, kind: str, domain: Domain):
     """The smallest values of ``t`` (0, "", []) for ``kind`` "empty", one-unit ones (1, "a", [x]) for "one";
     a function that never checks for emptiness gets one element where "empty" would give none."""
     k = t.kind
+    if k in NODES.values():
+        return [] if kind == "empty" and domain.empty else [edge(CType("int", "int"), "one", domain)]
     one = kind == "one" or (not domain.empty and k in ("string", "list", "set", "map"))
     if k in ("int", "float"):
         return type(1 if k == "int" else 1.0)(max(kind == "one", domain.low))
@@ -118,8 +122,10 @@ def generate(t: CType, rng: random.Random, domain: Domain, depth: int = 0):
         return domain.char(rng)
     if k == "string":
         return domain.string(rng)
-    if k == "list":
-        return _list(t.args[0], rng, domain, depth)
+    if k in ("list", "linked"):
+        return _list(t.args[0] if k == "list" else CType("int", "int"), rng, domain, depth)
+    if k == "tree":
+        return _tree(rng, domain, depth)
     if k == "set":
         return sorted({_key(v): v for v in _list(t.args[0], rng, domain, depth)}.values(), key=_key)
     if k == "map":
@@ -146,6 +152,58 @@ def _list(elem: CType, rng: random.Random, domain: Domain, depth: int) -> list:
     return pool[:n]
 
 
+_SHAPES = ("random", "random", "bst", "complete", "left", "right")
+
+
+def _tree(rng: random.Random, domain: Domain, depth: int) -> list:
+    """A tree of 1 to 10 nodes in level order: of random shape, a binary search tree, complete (full at 1, 3,
+    7 nodes), or a chain skewed to one side; values as a list's (duplicates, sorted runs)."""
+    vals = _list(CType("int", "int"), rng, domain, depth) or [0]
+    shape = rng.choice(_SHAPES)
+    if shape == "complete":
+        return vals
+    root = None
+    for v in dict.fromkeys(vals) if shape == "bst" else vals:
+        node = [v, None, None]
+        if root is None:
+            root = node
+            continue
+        at = root
+        while True:  # walk down to a free child slot
+            side = _side(shape, v, at, rng)
+            if at[side] is None:
+                at[side] = node
+                break
+            at = at[side]
+    return _level_order(root)
+
+
+def _side(shape: str, v: int, at: list, rng: random.Random) -> int:
+    """Which child slot of ``at`` (1: left, 2: right) a new node ``v`` goes down in a tree of ``shape``."""
+    if shape == "random":
+        return rng.choice((1, 2))
+    if shape == "bst":
+        return 1 if v < at[0] else 2
+    return 1 if shape == "left" else 2
+
+
+def _level_order(root) -> list:
+    """LeetCode's serialisation of a tree of ``[val, left, right]`` lists."""
+    out, queue = [], [root]
+    for node in queue:
+        out.append(None if node is None else node[0])
+        if node is not None:
+            queue += node[1:]
+    while out and out[-1] is None:
+        out.pop()
+    return out
+
+
+def size(t: CType, v) -> int:
+    """How many elements or nodes a container, string or node value holds."""
+    return sum(x is not None for x in v) if t.kind == "tree" else len(v)
+
+
 def serialize(t: CType, v) -> str:
     """``v`` in the token stream the C++ driver's ``get`` reads: numbers as text, strings as their byte length
     and the bytes, containers as their size and the elements."""
@@ -162,6 +220,8 @@ def serialize(t: CType, v) -> str:
         return f"{len(v.encode('utf-8'))} {v}"
     if k in ("list", "set"):
         return " ".join([str(len(v)), *(serialize(t.args[0], x) for x in v)])
+    if k in NODES.values():  # the C++ driver reads a missing child as "null"
+        return " ".join([str(len(v)), *("null" if x is None else str(x) for x in v)])
     if k == "map":
         return " ".join([str(len(v)), *(serialize(t.args[0], a) + " " + serialize(t.args[1], b) for a, b in v)])
     return " ".join(serialize(a, x) for a, x in zip(t.args, v))
@@ -178,5 +238,7 @@ def tagged(t: CType, v):
         return {"__map__": [[tagged(t.args[0], a), tagged(t.args[1], b)] for a, b in v]}
     if k in ("pair", "tuple"):
         return {"__tuple__": [tagged(a, x) for a, x in zip(t.args, v)]}
+    if k in NODES.values():
+        return {f"__{k}__": v}
     # Whole floats reach Python as ints, as callers (and tests) pass them: `any_int(2, 3, 1)`, not 2.0.
     return int(v) if k == "float" and float(v).is_integer() else v
