@@ -193,3 +193,16 @@ def test_the_exported_item_judges_nodes_as_the_oracle_does(trees):
     assert check_candidate(OWN_TREE_NODE, item).passed and check_candidate(unannotated, item).passed
     assert not check_candidate(OWN_TREE_NODE.replace("self.invertTree(root.right), self.invertTree(root.left)",
                                                      "root.right, root.left"), item).passed
+
+
+def test_problems_leaving_the_nodes_to_the_judge_are_not_exported_as_benchmark_items():
+    from cpp2py.data.leetcode import oracle_items
+    from cpp2py.execution.oracle.export import leaves_nodes_to_the_judge
+
+    own = "struct ListNode { int val; ListNode *next; };\n" + LISTS.split("*/", 1)[1]
+    assert leaves_nodes_to_the_judge(LISTS) and not leaves_nodes_to_the_judge(own)
+    plain = "class Solution {\npublic:\n    int twice(int x) { return 2 * x; }\n};\n"
+    items, stats = oracle_items([{"id": "leetcode/lists", "problem": "lists", "cpp": LISTS},
+                                 {"id": "leetcode/twice", "problem": "twice", "cpp": plain}], jobs=1)
+    assert [it["id"] for it in items] == ["leetcode/twice"]
+    assert "not exported" in stats["no_item_problems"]["lists"]

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cpp2py.execution.oracle.functions import PY_CASE_SECONDS, FunctionOracle
+from cpp2py import cpptree
+from cpp2py.execution.oracle import cppast
+from cpp2py.execution.oracle.functions import LEETCODE_NODES, PY_CASE_SECONDS, FunctionOracle
 from cpp2py.execution.oracle.programs import ProgramOracle
 from cpp2py.schema import BenchmarkItem
 
@@ -45,6 +47,14 @@ def function_test(oracle: FunctionOracle) -> str:
     return _TEST.format(compare=_HERE.joinpath("compare.py").read_text(),
                         driver=_HERE.joinpath("pydriver.py").read_text(),
                         spec=json.dumps(function_spec(oracle), separators=(",", ":")))
+
+
+def leaves_nodes_to_the_judge(cpp: str) -> bool:
+    """The C++ uses LeetCode's ``TreeNode``/``ListNode`` without defining them. The oracle supplies them to the
+    candidate before it loads; an item's test runs after the candidate ran as the script, so a translation
+    naming them at load time (``Optional[TreeNode]`` annotations) would fail the item yet pass the oracle:
+    such problems judge ``--verify`` and self-training, not a benchmark."""
+    return bool(cppast.undefined_types(cpptree.parse(cpp), LEETCODE_NODES))
 
 
 def benchmark_items(item_id: str, cpp: str, oracle: FunctionOracle | ProgramOracle) -> list[BenchmarkItem]:
