@@ -14,6 +14,9 @@ def _parser():
     return Parser(Language(tree_sitter_cpp.language()))
 
 
+# The post-processing of one translation reads the same C++ with several readers (cpp_output, cpp_source), and an
+# oracle build reads it again: each asks for the tree, one parse serves them all. Trees are never edited.
+@functools.lru_cache(maxsize=16)
 def parse(source: str):
     """The root node of ``source``'s syntax tree (tree-sitter recovers from errors; see ``has_errors``)."""
     return _parser().parse(source.encode("utf-8")).root_node
