@@ -226,10 +226,11 @@ def run(spec, code, emit):
     except BaseException as e:  # SystemExit included: the candidate must not end the run
         emit({"load_error": f"{type(e).__name__}: {e}"})
         return
+    classes = node_classes(ns)
     for t, target in enumerate(spec["targets"]):
         getter = find(ns, target["name"], target["cls"], spec["targets"])
         for i, args in target["cases"]:
-            record = {"t": t, "i": i, **call(getter, target, args, spec["case_seconds"], node_classes(ns))}
+            record = {"t": t, "i": i, **call(getter, target, args, spec["case_seconds"], classes)}
             emit(record)
             if "timed out" in record.get("error", ""):
                 return
@@ -241,10 +242,11 @@ def assert_cases(spec, candidate, module="__main__"):
     Needs :mod:`.compare`'s text run in this namespace first (its ``mismatch``)."""
     sys.setrecursionlimit(20000)
     signal.signal(signal.SIGALRM, on_alarm)
+    classes = node_classes(candidate)
     for target in spec["targets"]:
         getter = find(candidate, target["name"], target["cls"], spec["targets"], module)
         for i, args, expected in target["cases"]:
-            record = call(getter, target, args, spec["case_seconds"], node_classes(candidate))
+            record = call(getter, target, args, spec["case_seconds"], classes)
             why = mismatch(target, expected, record)  # noqa: F821 (compare.py's, loaded beside this text)
             if why is not None:
                 where = f"case {i} of {target['name']}{tuple(args)!r}: {why}"
