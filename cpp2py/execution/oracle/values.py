@@ -14,6 +14,7 @@ import string as _string
 
 from cpp2py.execution.oracle.cpptypes import NODES, CType
 
+_NODE_VALUE = CType("int", "int")  # what a LeetCode TreeNode or ListNode holds
 _EDGE_INTS = (0, 1, 2, 3, 5, 10, 7, 100)
 _LENGTHS = (1, 2, 3, 4, 5, 6, 8, 10)
 
@@ -71,7 +72,7 @@ def edge(t: CType, kind: str, domain: Domain):
     a function that never checks for emptiness gets one element where "empty" would give none."""
     k = t.kind
     if k in NODES.values():
-        return [] if kind == "empty" and domain.empty else [edge(CType("int", "int"), "one", domain)]
+        return [] if kind == "empty" and domain.empty else [edge(_NODE_VALUE, "one", domain)]
     one = kind == "one" or (not domain.empty and k in ("string", "list", "set", "map"))
     if k in ("int", "float"):
         return type(1 if k == "int" else 1.0)(max(kind == "one", domain.low))
@@ -123,7 +124,7 @@ def generate(t: CType, rng: random.Random, domain: Domain, depth: int = 0):
     if k == "string":
         return domain.string(rng)
     if k in ("list", "linked"):
-        return _list(t.args[0] if k == "list" else CType("int", "int"), rng, domain, depth)
+        return _list(t.args[0] if k == "list" else _NODE_VALUE, rng, domain, depth)
     if k == "tree":
         return _tree(rng, domain, depth)
     if k == "set":
@@ -158,7 +159,7 @@ _SHAPES = ("random", "random", "bst", "complete", "left", "right")
 def _tree(rng: random.Random, domain: Domain, depth: int) -> list:
     """A tree of 1 to 10 nodes in level order: of random shape, a binary search tree, complete (full at 1, 3,
     7 nodes), or a chain skewed to one side; values as a list's (duplicates, sorted runs)."""
-    vals = _list(CType("int", "int"), rng, domain, depth) or [0]
+    vals = _list(_NODE_VALUE, rng, domain, depth) or [0]
     shape = rng.choice(_SHAPES)
     if shape == "complete":
         return vals
