@@ -466,6 +466,18 @@ def test_a_format_call_with_its_own_text_is_read_like_an_f_string():  # examples
     assert fix_translation(kept, cpp).python == kept
 
 
+def test_a_percent_format_with_the_printfs_line_break_ends_its_line_once():  # examples/stdin_stats, 12-01
+    format_cases()
+    cpp = 'int main() { double x = 10; int n = 2; printf("max=%8.2f|\\n", x); printf("%d%% of %d\\n", n, n); }'
+    py = 'x, n = 10.0, 2\nprint("max=%8.2f|\\n" % x)\nprint("%d%% of %d\\n" % (n, n))\n'
+    assert run(py) == "max=   10.00|\n\n2% of 2\n\n"
+    assert run(fix_translation(py, cpp).python) == "max=   10.00|\n2% of 2\n"
+    for kept in ['x, n = 10.0, 2\nprint("max=%8.2f|" % x)\n',  # already the format
+                 'x, n = 10.0, 2\nprint("max=%*.2f|" % (8, x))\n',  # a * width: not read
+                 'x, n = 10.0, 2\nprint("%(x)s%%" % {"x": x})\n']:  # a named field: not read
+        assert fix_translation(kept, cpp).python == kept, kept
+
+
 LATEST_TIME = """
 class Solution {
 public:

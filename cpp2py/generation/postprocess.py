@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib
+import re
 import string
 from dataclasses import dataclass, field
 
@@ -420,9 +421,39 @@ def _format_fields(node: ast.expr) -> list[tuple[str, ast.expr | None]] | None:
     return pieces
 
 
+_PERCENT_FIELD = re.compile(r"%(?:%|[#0 +-]*\d*(?:\.\d*)?[hlL]?([diouxXeEfFgGcs]))|%")
+
+
+def _percent_fields(node: ast.expr) -> list[tuple[str, ast.expr | None]] | None:
+    """``"max=%8.2f|" % m`` as its pieces, like :func:`_format_fields`: [("max=", m), ("|", None)]; None for any
+    other node, or a template with named fields, ``*`` widths, ``%r`` or a field count the values do not fill."""
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(node.left, ast.Constant)
+            and isinstance(node.left.value, str)):
+        return None
+    template = node.left.value
+    given = node.right.elts if isinstance(node.right, ast.Tuple) else [node.right]
+    if any(isinstance(v, ast.Starred) for v in given):
+        return None
+    pieces, literal, at = [], "", 0
+    for m in _PERCENT_FIELD.finditer(template):
+        literal += template[at:m.start()]
+        at = m.end()
+        if m.group() == "%%":
+            literal += "%"
+        elif m.group(1) is None or len(pieces) == len(given):
+            return None
+        else:
+            pieces.append((literal, given[len(pieces)]))
+            literal = ""
+    if len(pieces) != len(given) or (len(given) == 1 and not isinstance(node.right, ast.Tuple)
+                                     and isinstance(node.right, (ast.List, ast.Dict))):
+        return None
+    return pieces + [(literal + template[at:], None)]
+
+
 def _printed(args: list[ast.expr], sep: str = " ") -> tuple[list[str], list[ast.expr]]:
     """print's arguments as the text around the values they show, with the ``sep`` print puts between them:
-    ``"n =", n`` and ``f"n = {n}"`` and ``"n = " + str(n)`` are all (["n = ", ""], [n])."""
+    ``"n =", n`` and ``f"n = {n}"`` and ``"n = " + str(n)`` and ``"n = %d" % n`` are all (["n = ", ""], [n])."""
     text, values = [""], []
 
     def add(node: ast.expr) -> None:
@@ -437,7 +468,7 @@ def _printed(args: list[ast.expr], sep: str = " ") -> tuple[list[str], list[ast.
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str" \
                 and len(node.args) == 1 and not node.keywords:
             add(node.args[0])
-        elif (fields := _format_fields(node)) is not None:
+        elif (fields := _format_fields(node) or _percent_fields(node)) is not None:
             for literal, value in fields:
                 text[-1] += literal
                 if value is not None:
@@ -572,7 +603,9 @@ def _rewrite_prints(code: str, rewrite) -> tuple[str, int]:
     tree = ast.parse(code)
     calls = [(n, rewrite(n)) for n in ast.walk(tree) if isinstance(n, ast.Call)
              and isinstance(n.func, ast.Name) and n.func.id == "print"]
-    calls = [(n, new) for n, new in calls if new is not None]
+    # a print already written as the rewrite would write it (print("n=%d" % n)) is no change
+    calls = [(n, new) for n, new in calls if new is not None
+             and ast.dump(ast.parse(new, mode="eval").body) != ast.dump(n)]
     return _edited(code, calls), len(calls)
 
 
