@@ -357,6 +357,20 @@ def test_maps_the_cpp_indexes_with_brackets_insert_a_default():  # leetcode coun
     assert scope["Solution"]().f(["ab", "c", "ab"]) == 4
 
 
+def test_a_map_the_python_only_reads_with_brackets_reads_the_cpps_default():  # leetcode smallest-common-region
+    format_cases()
+    cpp = ("bool f(vector<int> a, vector<int> b) { unordered_map<int, int> ca, cb; for (int x : a) ++ca[x];\n"
+           "  for (int x : b) ++cb[x]; for (auto [k, _] : ca) if (ca[k] > cb[k]) return false; return true; }")
+    py = ("def f(a, b):\n    ca = dict()\n    cb = dict()\n    for x in a:\n        ca[x] = ca.get(x, 0) + 1\n"
+          "    for x in b:\n        cb[x] = cb.get(x, 0) + 1\n    for k in list(ca):\n        if ca[k] > cb[k]:\n"
+          "            return False\n    return True\n")
+    fixed = fix_translation(py, cpp).python
+    assert "cb = defaultdict(int)" in fixed, fixed
+    scope: dict = {}
+    exec(fixed, scope)
+    assert scope["f"]([1, 2], [1]) is False  # the model's dict raised KeyError: 2
+
+
 def test_a_dict_the_cpp_does_not_index_or_the_python_does_not_update_is_left_alone():
     format_cases()
     py = "def f(a):\n    m = {}\n    for x in a:\n        m[x] = m.get(x, 0) + 1\n    return m\n"

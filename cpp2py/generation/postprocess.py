@@ -699,13 +699,12 @@ def default_dicts(code: str, maps: dict[str, str]) -> tuple[str, int]:
     same name as an empty dict (``cnt = {}``, ``self.g = dict()``), it becomes a ``defaultdict`` of that
     factory, which inserts as the C++ did. Returns the code (edited in place) and how many dicts changed."""
     tree = ast.parse(code)
-    # only names the Python updates through [] (cnt[w] += 1, g[u].append(v)): where it reads m[k] it may well
-    # have checked k in m first, and a dict that is never updated in place needs nothing
-    updated = {_map_name(n.target.value) for n in ast.walk(tree)
-               if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Subscript)}
-    updated |= {_map_name(n.func.value.value) for n in ast.walk(tree) if isinstance(n, ast.Call)
-                and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Subscript)}
-    maps = {k: v for k, v in maps.items() if k in updated or k.rstrip("_") in updated}
+    # only names the Python reads through [] (cnt[w] += 1, g[u].append(v), cnt2[k] > cnt1[k]): a dict it
+    # only reads with .get or `in` needs nothing
+    augmented = {id(n.target) for n in ast.walk(tree) if isinstance(n, ast.AugAssign)}
+    read = {_map_name(n.value) for n in ast.walk(tree) if isinstance(n, ast.Subscript)
+            and (isinstance(n.ctx, ast.Load) or id(n) in augmented)}
+    maps = {k: v for k, v in maps.items() if k in read or k.rstrip("_") in read}
     empty = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
