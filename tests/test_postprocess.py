@@ -8,6 +8,7 @@ from cpp2py.generation.postprocess import (  # noqa: E402
     unshadow_builtins, unshadow_methods,
 )
 from cpp2py.generation.cpp_source import streams_output  # noqa: E402
+from cpp2py.generation.cpp_output import constants  # noqa: E402
 
 
 FUNCTION = "int f(int x) { return x; }"
@@ -599,3 +600,29 @@ def test_int_limit_stand_ins_the_cpp_may_not_mean_are_left_alone():
     other = "def f(x):\n    best = sys.maxsize\n    return min(best, x)\n"
     assert "sys.maxsize" in fix_translation(other, "long long f(long long x) { long long best = LLONG_MAX; "
                                                    "int y = INT_MAX; return min(best, x); }").python
+
+
+PRINTER = """#define LIMIT (1 << 4)
+class Solution {
+    static constexpr int MOD = 1e9 + 7;
+    enum State {VISITING, VISITED = 3, DONE};
+public:
+    int f(int n) { const double EPS = 1e-9; const int HALF = -7 / 2; return (n * LIMIT + DONE + HALF) % MOD; }
+};
+class Solution2 { static const int MOD = 998244353; };
+"""
+
+
+def test_cpp_constants_the_translation_uses_undefined_get_the_cpps_values():  # leetcode strange-printer-ii
+    format_cases()
+    assert constants(PRINTER) == {"LIMIT": "16", "VISITING": "0", "VISITED": "3", "DONE": "4", "EPS": "1e-09",
+                                  "HALF": "-3"}  # MOD has two values: left out
+    py = "class Solution:\n    def f(self, n):\n        return (n * LIMIT + DONE + HALF) % 1000000007\n"
+    fixed = fix_translation(py, PRINTER)
+    assert "C++ constant defined: LIMIT" in fixed.fixes and not fixed.undefined
+    scope: dict = {}
+    exec(fixed.python, scope)
+    assert scope["Solution"]().f(2) == 33
+    kept = "LIMIT = 5\n\ndef f(n):\n    return n * LIMIT + MOD\n"  # its own LIMIT stays; MOD stays undefined
+    assert fix_translation(kept, PRINTER).undefined == ["MOD"]
+    assert "LIMIT = 5" in fix_translation(kept, PRINTER).python

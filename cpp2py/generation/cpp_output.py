@@ -12,6 +12,7 @@ return types, literals, operators); a value whose type this cannot tell is taken
 from __future__ import annotations
 
 import codecs
+import operator
 import re
 from dataclasses import dataclass, field
 
@@ -575,3 +576,108 @@ def int_limits(cpp: str) -> dict[str, tuple[int | None, int | None]]:
         big, small = {v for v in values if v > 0}, {v for v in values if v < 0}
         out[name] = (big.pop() if len(big) == 1 else None, small.pop() if len(small) == 1 else None)
     return {k: v for k, v in out.items() if v != (None, None)}
+
+
+_INTEGRAL = {name for name, factory in _VALUE_DEFAULTS.items() if factory == "int"} | _CHARS
+
+
+def _number(spelled: str) -> int | float | None:
+    """A C++ number literal's value (``1e9``, ``0x3f``, ``1'000``, ``10LL``), None for one Python cannot read."""
+    spelled = spelled.lower().replace("'", "")
+    try:
+        if spelled.startswith("0x"):
+            return int(spelled.rstrip("ul"), 16)
+        if any(c in spelled for c in ".e"):
+            return float(spelled.rstrip("fl"))
+        digits = spelled.rstrip("ul")
+        return int(digits, 8) if len(digits) > 1 and digits.startswith("0") else int(digits)
+    except ValueError:
+        return None
+
+
+def _constant_value(node, known: dict[str, int | float]) -> int | float | None:
+    """The value of a constant C++ expression made of literals, ``known`` names and arithmetic, as C++
+    computes it (``/`` and ``%`` of ints truncate toward zero); None for anything else."""
+    if node.type == "number_literal":
+        return _number(text(node))
+    if node.type == "identifier":
+        return known.get(text(node))
+    if node.type == "parenthesized_expression" and node.named_child_count == 1:
+        return _constant_value(node.named_children[0], known)
+    if node.type == "unary_expression":
+        op, value = text(node.child_by_field_name("operator")), _constant_value(node.child_by_field_name("argument"), known)
+        if value is None or op not in "-+~" or (op == "~" and isinstance(value, float)):
+            return None
+        return -value if op == "-" else ~value if op == "~" else value
+    if node.type != "binary_expression":
+        return None
+    op = text(node.child_by_field_name("operator"))
+    a, b = (_constant_value(node.child_by_field_name(side), known) for side in ("left", "right"))
+    if a is None or b is None or op not in _OPERATORS:
+        return None
+    if not (isinstance(a, int) and isinstance(b, int)):
+        return _ARITHMETIC_OPS[op](a, b) if op in "+-*" or op == "/" and b else None
+    if op in ("/", "%"):
+        if b == 0:
+            return None
+        quotient = abs(a) // abs(b) * (1 if (a < 0) == (b < 0) else -1)  # C++ truncates toward zero
+        return quotient if op == "/" else a - b * quotient
+    return None if op == "<<" and not 0 <= b < 64 else _ARITHMETIC_OPS[op](a, b)
+
+
+_ARITHMETIC_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+                   "<<": operator.lshift, ">>": operator.rshift, "&": operator.and_, "|": operator.or_,
+                   "^": operator.xor}
+
+
+def constants(cpp: str) -> dict[str, str]:
+    """The named constants of the C++ (``#define MAX 100``, ``const int MOD = 1e9 + 7``, ``static constexpr``
+    members, the enumerators of plain ``enum``s), each as the Python literal of its value, converted to the
+    declared type (``int`` for ``1e9 + 7``). A name given two different values (``Solution`` and ``Solution2``), or
+    a value that is no constant arithmetic of literals and such names, is left out."""
+    root = parse(cpp)
+    known: dict[str, int | float] = {}
+    clashes: set[str] = set()
+
+    def define(name: str, value: int | float | None) -> None:
+        if value is None or isinstance(value, float) and value != value or abs(value) >= 2**63:
+            return
+        if known.get(name, value) != value:
+            clashes.add(name)
+        known[name] = value
+
+    for n in walk(root):
+        if n.type == "preproc_def" and n.child_by_field_name("value") is not None:
+            arg = parse(f"auto x = {text(n.child_by_field_name('value'))};")
+            values = [d.child_by_field_name("value") for d in walk(arg) if d.type == "init_declarator"]
+            if len(values) == 1 and not arg.has_error:
+                define(text(n.child_by_field_name("name")), _constant_value(values[0], known))
+        elif n.type == "enum_specifier" and n.child_by_field_name("body") is not None \
+                and not any(c.type in ("class", "struct") for c in n.children):
+            value: int | float | None = -1
+            for e in n.child_by_field_name("body").named_children:
+                if e.type != "enumerator":
+                    continue
+                given = e.child_by_field_name("value")
+                value = _constant_value(given, known) if given is not None else (
+                    value + 1 if isinstance(value, int) else None)
+                define(text(e.child_by_field_name("name")), value)
+        elif n.type in ("declaration", "field_declaration") and any(
+                c.type == "type_qualifier" and text(c) in ("const", "constexpr") for c in n.children):
+            spelled = " ".join(text(n.child_by_field_name("type")).split()).removeprefix("std::")
+            if spelled not in _INTEGRAL | _FLOATS:
+                continue
+            pairs = [(d.child_by_field_name("declarator"), d.child_by_field_name("value"))
+                     for d in n.children_by_field_name("declarator") if d.type == "init_declarator"]
+            if n.type == "field_declaration" and n.child_by_field_name("default_value") is not None:
+                pairs.append((n.child_by_field_name("declarator"), n.child_by_field_name("default_value")))
+            for name, given in pairs:
+                if name is None or given is None or name.type not in ("identifier", "field_identifier"):
+                    continue
+                value = _constant_value(given, known)
+                if value is not None and spelled in _INTEGRAL:
+                    value = int(value)
+                elif value is not None:
+                    value = float(value)
+                define(text(name), value)
+    return {name: repr(value) for name, value in known.items() if name not in clashes}

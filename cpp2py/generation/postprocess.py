@@ -15,7 +15,7 @@ import string
 from dataclasses import dataclass, field
 
 from cpp2py.generation.cpp_output import (
-    Output, Printf, char_codes, initialised_locals, int_limits, maps_inserting_on_lookup, read_output,
+    Output, Printf, char_codes, constants, initialised_locals, int_limits, maps_inserting_on_lookup, read_output,
     strings_written_by_index,
 )
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
@@ -70,17 +70,32 @@ def add_imports(code: str) -> tuple[str, list[str], list[str]]:
         (lines if line else missing).append(line or name)
     if not lines:
         return code, [], missing
-    tree = ast.parse(code)
-    # After a module docstring and any ``from __future__`` import, which must stay first.
+    return _at_top(code, lines), lines, missing
+
+
+def _at_top(code: str, lines: list[str]) -> str:
+    """``code`` with ``lines`` first, after a module docstring and any ``from __future__`` import, which must stay
+    first."""
     at = 0
-    for node in tree.body:
+    for node in ast.parse(code).body:
         is_doc = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
         if (is_doc and at == 0) or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
             at = node.end_lineno
         else:
             break
     src = code.splitlines()
-    return "\n".join(src[:at] + lines + src[at:]) + "\n", lines, missing
+    return "\n".join(src[:at] + lines + src[at:]) + "\n"
+
+
+def define_constants(code: str, constants: dict[str, str]) -> tuple[str, list[str]]:
+    """A translation using the C++'s named constants (``MOD``, ``MAX``, an enum's ``VISITING``) without
+    defining them raises ``NameError``: each such name of ``constants`` (name to Python literal, from
+    :func:`cpp2py.generation.cpp_output.constants`) is defined first in the module, with the C++'s value.
+    Returns the code and the names defined."""
+    names = [name for name in undefined_names(code) if name in constants]
+    if not names:
+        return code, []
+    return _at_top(code, [f"{name} = {constants[name]}" for name in names]), names
 
 
 def _calls_main(tree: ast.Module) -> bool:
@@ -956,8 +971,8 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods and
     builtins, C++ container calls, line reads where the C++ read tokens, ``<<`` chains and printf formats
     transcribed with other text, maps whose [] inserts, strings written by index, stand-ins for the int limits,
-    chars used as numbers, bools and doubles printed as Python writes them, missing imports, the ``main()``
-    call."""
+    chars used as numbers, bools and doubles printed as Python writes them, C++ constants used undefined,
+    missing imports, the ``main()`` call."""
     code, renamed = unshadow_methods(python)
     fixes = [f"attribute renamed: {r}" for r in renamed]
     code, hidden = unshadow_builtins(code)
@@ -970,8 +985,9 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     try:
         output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
         inits, written, limits = initialised_locals(cpp), strings_written_by_index(cpp), int_limits(cpp)
+        consts = constants(cpp)
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
-        output, chars, maps, inits, written, limits = Output(), {}, {}, {}, {}, {}
+        output, chars, maps, inits, written, limits, consts = Output(), {}, {}, {}, {}, {}, {}
     code, started = initialise_locals(code, inits)
     fixes += [f"initialiser the translation dropped restored: {n}" for n in started]
     code, listed = mutable_strings(code, written)
@@ -991,6 +1007,8 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     fixes += [f"{transcribed} print call(s) write with the printf format they transcribe"] if transcribed else []
     code, formatted = format_prints(code, output.bools, output.doubles)
     fixes += ["added: a print writing bools and doubles as the C++ << did"] if formatted else []
+    code, defined = define_constants(code, consts)
+    fixes += [f"C++ constant defined: {n}" for n in defined]
     code, imports, undefined = add_imports(code)
     fixes += [f"added: {line}" for line in imports]
     if has_main(cpp):
