@@ -26,6 +26,23 @@ def text(node) -> str:
     return node.text.decode("utf-8", errors="replace")
 
 
+def number(node) -> int | float | None:
+    """The value of a number literal node (``1e9``, ``0x3f``, ``0b101``, ``017``, ``1'000``, ``10LL``), None for
+    another node or a literal Python cannot read (``0x1p3``)."""
+    if node.type != "number_literal":
+        return None
+    spelled = text(node).lower().replace("'", "")
+    try:
+        if spelled.startswith(("0x", "0b")):
+            return int(spelled.rstrip("ul"), 0)
+        if any(c in spelled for c in ".e"):
+            return float(spelled.rstrip("fl"))
+        digits = spelled.rstrip("ul")
+        return int(digits, 8) if len(digits) > 1 and digits.startswith("0") else int(digits)
+    except ValueError:
+        return None
+
+
 def walk(node):
     """Every node below ``node``, depth first, ``node`` included."""
     stack = [node]

@@ -16,7 +16,7 @@ import operator
 import re
 from dataclasses import dataclass, field
 
-from cpp2py.cpptree import chain, parse, text, walk
+from cpp2py.cpptree import chain, number, parse, text, walk
 
 _STREAMS = {"cout", "cerr", "std::cout", "std::cerr"}
 _FLOATS = {"double", "float", "long double"}
@@ -528,13 +528,8 @@ def _other_infinity(node) -> bool:
     """A number the C++ may use as an infinity besides the int limits: a literal of 10^9 or more (``1e9``,
     ``0x3f3f3f3f``), ``1 << 30`` and up, a name of one (``INF``, ``kInf``)."""
     if node.type == "number_literal":
-        spelled = text(node).lower().replace("'", "").rstrip("ul")
-        try:
-            value = int(spelled, 0) if not any(c in spelled for c in ".ep") or spelled.startswith("0x") \
-                else float(spelled)
-        except ValueError:
-            return True
-        return abs(value) >= 10**9
+        value = number(node)
+        return value is None or abs(value) >= 10**9
     if node.type == "binary_expression" and text(node.child_by_field_name("operator")) == "<<":
         right = node.child_by_field_name("right")
         return right.type == "number_literal" and text(right).isdigit() and int(text(right)) >= 30
@@ -581,25 +576,11 @@ def int_limits(cpp: str) -> dict[str, tuple[int | None, int | None]]:
 _INTEGRAL = {name for name, factory in _VALUE_DEFAULTS.items() if factory == "int"} | _CHARS
 
 
-def _number(spelled: str) -> int | float | None:
-    """A C++ number literal's value (``1e9``, ``0x3f``, ``1'000``, ``10LL``), None for one Python cannot read."""
-    spelled = spelled.lower().replace("'", "")
-    try:
-        if spelled.startswith("0x"):
-            return int(spelled.rstrip("ul"), 16)
-        if any(c in spelled for c in ".e"):
-            return float(spelled.rstrip("fl"))
-        digits = spelled.rstrip("ul")
-        return int(digits, 8) if len(digits) > 1 and digits.startswith("0") else int(digits)
-    except ValueError:
-        return None
-
-
 def _constant_value(node, known: dict[str, int | float]) -> int | float | None:
     """The value of a constant C++ expression made of literals, ``known`` names and arithmetic, as C++
     computes it (``/`` and ``%`` of ints truncate toward zero); None for anything else."""
     if node.type == "number_literal":
-        return _number(text(node))
+        return number(node)
     if node.type == "identifier":
         return known.get(text(node))
     if node.type == "parenthesized_expression" and node.named_child_count == 1:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cpp2py.cpptree import text, walk
+from cpp2py.cpptree import number, text, walk
 
 
 @dataclass
@@ -162,13 +162,8 @@ def _number(node) -> float | None:
     if node.type == "unary_expression" and text(node).startswith("-"):
         v = _number(node.named_children[0])
         return None if v is None else -v
-    if node.type != "number_literal":
-        return None
-    try:
-        t = text(node).rstrip("uUlLfF")
-        return float(int(t, 0)) if not any(ch in t for ch in ".eE") or t.startswith("0x") else float(t)
-    except ValueError:
-        return None
+    value = number(node)
+    return None if value is None else float(value)
 
 
 def _subject(node) -> str | None:
