@@ -626,3 +626,20 @@ def test_cpp_constants_the_translation_uses_undefined_get_the_cpps_values():  # 
     kept = "LIMIT = 5\n\ndef f(n):\n    return n * LIMIT + MOD\n"  # its own LIMIT stays; MOD stays undefined
     assert fix_translation(kept, PRINTER).undefined == ["MOD"]
     assert "LIMIT = 5" in fix_translation(kept, PRINTER).python
+
+
+def test_a_function_the_model_renamed_answers_to_the_cpps_name_too():  # humaneval-x/151
+    format_cases()
+    cpp = ("long long double_the_difference(vector<float> lst) { long long sum = 0; for (float x : lst) sum += x * x;"
+           " return sum; }\nint isPrime(int n) { return n > 1; }\nint helper(int a, int b) { return a; }")
+    py = ("def the_difference(lst):\n    return sum(int(x * x) for x in lst)\n\n"
+          "def is_prime(n):\n    return n > 1\n\ndef helper(a, b):\n    return a\n")
+    fixed = fix_translation(py, cpp)
+    assert fixed.fixes == ["the C++'s name bound to the function the model renamed: double_the_difference"]
+    scope: dict = {}
+    exec(fixed.python, scope)
+    assert scope["double_the_difference"]([1.0, 2.0]) == scope["the_difference"]([1.0, 2.0]) == 5
+    # is_prime is isPrime spelled the Python way: left alone; no renamed function of the right arity: nothing
+    assert "isPrime" not in fixed.python
+    two = "def the_difference(lst, k):\n    return 0\n"
+    assert fix_translation(two, cpp).python == two

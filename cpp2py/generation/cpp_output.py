@@ -662,3 +662,32 @@ def constants(cpp: str) -> dict[str, str]:
                     value = float(value)
                 define(text(name), value)
     return {name: repr(value) for name, value in known.items() if name not in clashes}
+
+
+def free_functions(cpp: str) -> dict[str, int]:
+    """The C++'s functions outside classes, but ``main``, with how many parameters each takes (a name
+    defined with two arities, an overload, is left out)."""
+    found: dict[str, set[int]] = {}
+    for n in walk(parse(cpp)):
+        if n.type != "function_definition" or any(
+                up.type in ("class_specifier", "struct_specifier", "function_definition", "lambda_expression")
+                for up in _ancestors(n)):
+            continue
+        declarator = n.child_by_field_name("declarator")
+        name, function = _declared_name(declarator)
+        functions = [d for d in walk(declarator) if d.type == "function_declarator"]
+        if not name or not function or name == "main" or "::" in text(functions[0].child_by_field_name(
+                "declarator")):
+            continue
+        params = functions[0].child_by_field_name("parameters").named_children
+        arity = sum(p.type in ("parameter_declaration", "optional_parameter_declaration") for p in params)
+        arity -= any(text(p) == "void" for p in params)
+        found.setdefault(name, set()).add(arity)
+    return {name: arities.pop() for name, arities in found.items() if len(arities) == 1}
+
+
+def _ancestors(node):
+    node = node.parent
+    while node is not None:
+        yield node
+        node = node.parent

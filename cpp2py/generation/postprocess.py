@@ -10,12 +10,13 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib
+import keyword
 import re
 import string
 from dataclasses import dataclass, field
 
 from cpp2py.generation.cpp_output import (
-    Output, Printf, char_codes, constants, initialised_locals, int_limits, maps_inserting_on_lookup, read_output,
+    Output, Printf, char_codes, constants, free_functions, initialised_locals, int_limits, maps_inserting_on_lookup, read_output,
     strings_written_by_index,
 )
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
@@ -23,7 +24,7 @@ from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 # Where a name the model used without importing it most likely comes from, first match wins: the order puts
 # the modules a C++ port needs most (``<cmath>``, ``<algorithm>``/``<numeric>``, containers) first.
 _MODULES = ("math", "collections", "itertools", "functools", "heapq", "bisect", "typing", "sys", "re",
-            "string", "random", "operator", "copy", "os", "time", "fractions", "decimal", "statistics")
+            "string", "random", "operator", "copy", "os", "time", "fractions", "decimal", "statistics", "hashlib")
 _MAIN_GUARD = '\n\nif __name__ == "__main__":\n    main()\n'
 _TO_NUMBER = {"ord", "int", "float", "len", "range"}
 _BUILTINS = {name for name in dir(builtins) if not name.startswith("_")}
@@ -96,6 +97,50 @@ def define_constants(code: str, constants: dict[str, str]) -> tuple[str, list[st
     if not names:
         return code, []
     return _at_top(code, [f"{name} = {constants[name]}" for name in names]), names
+
+
+def _squashed(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def _takes(func: ast.FunctionDef, arity: int) -> bool:
+    args = func.args
+    positional = len(args.posonlyargs) + len(args.args)
+    return positional - len(args.defaults) <= arity <= positional or args.vararg is not None and arity >= positional
+
+
+def name_cpp_functions(code: str, functions: dict[str, int]) -> tuple[str, list[str]]:
+    """A caller of the ported code calls the C++'s names; a model renames a function now and then
+    (``double_the_difference`` written ``the_difference``). Where the module leaves one of the C++'s free
+    ``functions`` (name to parameter count) undefined, and one of its own module-level functions that the C++
+    does not name takes that many arguments and is the one nearest in name (by difflib's ratio, at least 0.6),
+    the C++'s name is bound to it after its definition (the model's name stays). Names that differ only in case and underscores (``isPrime``,
+    ``is_prime``) are a spelling convention, left alone. Returns the code and the names bound."""
+    import difflib
+
+    tree = ast.parse(code)
+    defined = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    defined |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    defined |= {(a.asname or a.name).split(".")[0] for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in n.names}
+    own = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name not in functions and n.name != "main"]
+    # a C++ function named as a builtin (print, max) is no name to bind: it would hide the builtin
+    missing = [name for name in functions if name not in defined | _BUILTINS and not keyword.iskeyword(name)
+               and not any(_squashed(f.name) == _squashed(name) for f in own)]
+    edits, bound, used = [], [], set()
+    for name in missing:
+        near = sorted(((difflib.SequenceMatcher(None, f.name, name).ratio(), f.name, f) for f in own
+                       if _takes(f, functions[name]) and f.name not in used), reverse=True)
+        if not near or near[0][0] < 0.6 or len(near) > 1 and near[1][0] == near[0][0]:
+            continue  # no near name (helper for the_difference), or two as near
+        func = near[0][2]
+        used.add(func.name)
+        edits.append((func.end_lineno, f"\n{name} = {func.name}"))
+        bound.append(name)
+    lines = code.splitlines()
+    for at, line in sorted(edits, reverse=True):
+        lines[at:at] = line.splitlines()
+    return ("\n".join(lines) + "\n" if edits else code), bound
 
 
 def _calls_main(tree: ast.Module) -> bool:
@@ -985,9 +1030,9 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     try:
         output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
         inits, written, limits = initialised_locals(cpp), strings_written_by_index(cpp), int_limits(cpp)
-        consts = constants(cpp)
+        consts, functions = constants(cpp), free_functions(cpp)
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
-        output, chars, maps, inits, written, limits, consts = Output(), {}, {}, {}, {}, {}, {}
+        output, chars, maps, inits, written, limits, consts, functions = Output(), {}, {}, {}, {}, {}, {}, {}
     code, started = initialise_locals(code, inits)
     fixes += [f"initialiser the translation dropped restored: {n}" for n in started]
     code, listed = mutable_strings(code, written)
@@ -1007,6 +1052,8 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     fixes += [f"{transcribed} print call(s) write with the printf format they transcribe"] if transcribed else []
     code, formatted = format_prints(code, output.bools, output.doubles)
     fixes += ["added: a print writing bools and doubles as the C++ << did"] if formatted else []
+    code, named = name_cpp_functions(code, functions)
+    fixes += [f"the C++'s name bound to the function the model renamed: {n}" for n in named]
     code, defined = define_constants(code, consts)
     fixes += [f"C++ constant defined: {n}" for n in defined]
     code, imports, undefined = add_imports(code)
