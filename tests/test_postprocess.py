@@ -643,3 +643,20 @@ def test_a_function_the_model_renamed_answers_to_the_cpps_name_too():  # humanev
     assert "isPrime" not in fixed.python
     two = "def the_difference(lst, k):\n    return 0\n"
     assert fix_translation(two, cpp).python == two
+
+
+def test_a_char_shifted_by_its_code_stays_a_char():  # humaneval-x/161
+    format_cases()
+    cpp = ("string solve(string s) { string out = \"\"; for (int i = 0; i < s.length(); i++) { char w = s[i];\n"
+           "  if (w >= 65 and w <= 90) w = w + 32; else if (w >= 97 and w <= 122) w -= 32; out = out + w; }\n"
+           "  return out; }")
+    py = ("def solve(s):\n    out = ''\n    for i in range(len(s)):\n        w = s[i]\n"
+          "        if w >= 65 and w <= 90:\n            w = w + 32\n        elif w >= 97 and w <= 122:\n"
+          "            w -= 32\n        out = out + w\n    return out\n")
+    fixed = fix_translation(py, cpp)
+    assert "w = chr(ord(w) + 32)" in fixed.python and "w = chr(ord(w) - 32)" in fixed.python
+    scope: dict = {}
+    exec(fixed.python, scope)
+    assert scope["solve"]("aB#") == "Ab#"
+    own = py.replace("w = s[i]", "w = ord(s[i])").replace("out + w", "out + chr(w)")  # the model's own numbers
+    assert "chr(ord(w)" not in fix_translation(own, cpp).python

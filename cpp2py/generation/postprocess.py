@@ -678,6 +678,8 @@ def _numeric(value: ast.expr) -> bool:
         return True
     if isinstance(value, ast.Subscript):  # c = s[len(s) - 1]: an element, a char where the C++ has one
         return False
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "chr":
+        return False  # a char again, whatever numbers built it
     return any(_numeric(child) for child in ast.iter_child_nodes(value))
 
 
@@ -710,6 +712,52 @@ def _number(node: ast.expr) -> bool:
 
 def _one_char(node: ast.expr) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) == 1
+
+
+def _shift(node: ast.stmt, name: str) -> tuple[str, int] | None:
+    """(operator, k) of ``name = name + k``, ``name = name - k`` or ``name += k`` (k an int literal), else None."""
+    if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Add, ast.Sub)) and _number(node.value):
+        return ("+" if isinstance(node.op, ast.Add) else "-"), node.value.value
+    if isinstance(node, ast.Assign) and isinstance(node.value, ast.BinOp) and isinstance(node.value.op, (ast.Add, ast.Sub)) \
+            and isinstance(node.value.left, ast.Name) and node.value.left.id == name and _number(node.value.right):
+        return ("+" if isinstance(node.value.op, ast.Add) else "-"), node.value.right.value
+    return None
+
+
+def shifted_chars(code: str, chars: dict[str, int]) -> tuple[str, list[str]]:
+    """C++'s ``char w = s[i]; if (w >= 97) w = w - 32; out = out + w;`` shifts a char's code and keeps a char.
+    A model keeping ``w = s[i]`` and ``w = w - 32`` subtracts an int from a str. Where a name the C++ declares
+    a char (``chars`` at no subscript, from :func:`cpp2py.generation.cpp_output.char_codes`) is bound in the
+    Python only to chars (an element ``s[i]``, a one-char literal, a loop over a string) and by such shifts,
+    each shift becomes ``w = chr(ord(w) - 32)``; its comparisons with numbers then get ``ord()`` from
+    :func:`char_codes_as_numbers`. Returns the code (edited in place) and the names changed."""
+    tree = ast.parse(code)
+    binds: dict[str, list] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.comprehension, ast.NamedExpr)):
+            targets = [node.target]
+        else:
+            continue
+        for target in targets:
+            for n in ast.walk(target):
+                if isinstance(n, ast.Name):
+                    binds.setdefault(n.id, []).append(node if target is n else None)  # None: unpacked
+    edits, changed = [], []
+    for name, nodes in binds.items():
+        if chars.get(name) != 0:
+            continue
+        shifts = [(n, _shift(n, name)) for n in nodes if n is not None and _shift(n, name)]
+        sources = [n for n in nodes if n is not None and (
+            isinstance(n, ast.Assign) and (isinstance(n.value, ast.Subscript) and not isinstance(n.value.slice, ast.Slice)
+                                           or _one_char(n.value))
+            or isinstance(n, (ast.For, ast.comprehension)) and isinstance(n.iter, (ast.Name, ast.Attribute, ast.Subscript)))]
+        if not shifts or not sources or len(shifts) + len(sources) != len(nodes):
+            continue
+        edits += [(n, f"{name} = chr(ord({name}) {op} {k})") for n, (op, k) in shifts]
+        changed.append(name)
+    return _edited(code, edits), changed
 
 
 def char_codes_as_numbers(code: str, chars: dict[str, int]) -> tuple[str, int]:
@@ -1046,6 +1094,8 @@ def fix_translation(python: str, cpp: str) -> Fixed:
         fixes += [f"sep=\"\" added to {joined} print call(s) transcribing a << chain"] if joined else []
     code, defaults = default_dicts(code, maps)
     fixes += [f"{defaults} dict(s) insert a default on lookup, as the C++ map's []"] if defaults else []
+    code, shifted = shifted_chars(code, chars)
+    fixes += [f"char shifted by its code stays a char: {n}" for n in shifted]
     code, coded = char_codes_as_numbers(code, chars)
     fixes += [f"ord() added to {coded} char(s) the C++ used as numbers"] if coded else []
     code, transcribed = transcribe_printf(code, output.printf)
