@@ -602,7 +602,7 @@ def test_int_limit_stand_ins_the_cpp_may_not_mean_are_left_alone():
                                                    "int y = INT_MAX; return min(best, x); }").python
 
 
-PRINTER = """#define LIMIT (1 << 4)
+PRINTER = """#define LIMIT (1 << 4)  ///< a comment on the line
 class Solution {
     static constexpr int MOD = 1e9 + 7;
     enum State {VISITING, VISITED = 3, DONE};
