@@ -247,6 +247,7 @@ def translate(
     max_new_tokens: Optional[int] = typer.Option(None, help="Token cap per reply (default: 2x the input tokens + 64)."),
     temperature: float = typer.Option(0.0, help="0 = greedy; above 0 samples."),
     num_samples: int = typer.Option(1, help="Samples per input (with --temperature > 0): the first that parses is kept."),
+    seed: int = typer.Option(0, help="Seed of sampled decoding (retries of a reply that does not parse, --num-samples, --verify candidates): a rerun gives the same translations."),
     verify: bool = typer.Option(False, "--verify/--no-verify", help="Check each translation against an oracle built from the C++ (g++ on generated inputs), keep the best of --verify-samples candidates and repair it with a counterexample."),
     verify_samples: int = typer.Option(2, help="--verify: candidates per input, the greedy one included."),
     rounds: int = typer.Option(1, help="--verify: repair rounds, one counterexample each."),
@@ -267,7 +268,7 @@ def translate(
     cfg = TranslateConfig(
         model=model, adapter=adapter, backend=backend, base_url=base_url, batch_size=batch_size, threads=threads,
         concurrency=concurrency, max_new_tokens=max_new_tokens, temperature=temperature, num_samples=num_samples,
-        verify=verify, verify_samples=verify_samples, rounds=rounds, verify_budget=verify_budget,
+        seed=seed, verify=verify, verify_samples=verify_samples, rounds=rounds, verify_budget=verify_budget,
         stdin=[str(p) for p in stdin], resume=resume, device=device, dtype=dtype, load_in_4bit=load_in_4bit,
         engine=engine, num_gpus=num_gpus,
     )

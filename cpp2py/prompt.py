@@ -120,6 +120,21 @@ def _trim_prose(text: str) -> str:
     return "\n".join(lines)
 
 
+def uncommented(code: str) -> str | None:
+    """Code that is all comments, as the program it comments out: a model may comment out its whole
+    translation (seen after a C++ file that opens with a comment). The ``#`` of every line after a leading run of
+    prose comments (at most ten) is removed, the first run that leaves statements that parse; None when none
+    does, or when a line is not a comment."""
+    lines = code.split("\n")
+    if any(line.strip() and not line.startswith("#") for line in lines):
+        return None
+    for keep in range(min(len(lines), 10)):
+        candidate = "\n".join(lines[:keep] + [re.sub(r"^# ?", "", line) for line in lines[keep:]])
+        if parses(candidate) and ast.parse(candidate).body:
+            return candidate
+    return None
+
+
 def parses(code: str) -> bool:
     try:
         ast.parse(code)

@@ -188,6 +188,7 @@ class Decoding:
     batch_size: int          # hf: sequences per model.generate call
     concurrency: int         # openai: requests in flight
     engine: str              # hf: one of ENGINES (HFBackend.engine_for)
+    seed: int = 0            # sampled decoding starts here (see cpp2py.generation.common.sampling_seeds)
 
 
 # How the hf backend runs the model: ``eager`` = transformers ``generate`` on length-sorted batches;
@@ -212,6 +213,7 @@ class TranslateConfig(ModelConfig):
     num_samples: int = 1                  # > 1 (with temperature > 0): keep the first sample that parses
     retries: int = 2                      # regenerations of a reply that does not parse
     retry_temperature: float = 0.2
+    seed: int = 0                         # sampling (retries, num_samples, --verify candidates) is reproducible from it
     verify: bool = False                  # choose and repair against the oracle built from the C++ (jobs/verify.py)
     verify_samples: int = 2               # --verify: candidates per input, the greedy one included
     rounds: int = 1                       # --verify: repair rounds, one counterexample each

@@ -6,6 +6,7 @@ install it with `pip install 'cpp2py[cpu]'`).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -266,6 +267,22 @@ def test_greedy_replies_match_the_hf_backend_and_respect_the_budget(tiny, tmp_pa
     assert all(s.hit_token_cap and len(s) < len(r) for r, s in zip(replies, shorter))
     # the same call again reuses the KV cache of the shared prompt prefix and gives the same text
     assert engine.generate(convs[::-1], decoding=cfg.decoding(), max_new_tokens=12) == replies[::-1]
+
+
+def test_sampled_replies_are_reproducible_from_the_seed(tiny, tmp_path, monkeypatch):
+    hf_dir, gguf_file, _ = tiny
+    monkeypatch.setenv("CPP2PY_HOME", str(tmp_path))
+    a, b = prompt.messages("int add(int a, int b) { return a + b; }"), prompt.messages("int x = 1;")
+    sampled = TranslateConfig(model=str(gguf_file), backend="llamacpp", temperature=1.0).decoding()
+    engine = llamacpp.LlamaCppBackend.load(TranslateConfig(model=str(gguf_file), backend="llamacpp", threads=1))
+    first = engine.generate([a, a, b], decoding=sampled, max_new_tokens=12)
+    assert first[0] != first[1]  # copies of one input sample apart
+    assert engine.generate([b, a, a], decoding=sampled, max_new_tokens=12) == [first[2], first[0], first[1]]
+    assert engine.generate([a], decoding=dataclasses.replace(sampled, seed=1), max_new_tokens=12) != first[:1]
+    hf = HFBackend.load(TranslateConfig(model=str(hf_dir), backend="hf", device="cpu"))
+    hf_sampled = dataclasses.replace(sampled, batch_size=1)
+    assert hf.generate([a, b], decoding=hf_sampled, max_new_tokens=12) == \
+        hf.generate([a, b], decoding=hf_sampled, max_new_tokens=12)
 
 
 def test_auto_picks_the_engine_on_cpu_and_hf_for_hf_only_options(monkeypatch):

@@ -21,7 +21,7 @@ from cpp2py import prompt
 from cpp2py.cancel import current_check, raise_if_cancelled
 from cpp2py.errors import Cpp2PyError
 from cpp2py.lru import LRU
-from cpp2py.generation.common import Reply, reply_budget, source_of, token_budget
+from cpp2py.generation.common import Reply, reply_budget, sampling_seeds, source_of, token_budget
 from cpp2py.generation.model import base_and_adapter
 from cpp2py.schema import Decoding, ModelConfig
 
@@ -254,6 +254,10 @@ class HFBackend:
         add_special = self.style == "plain"
         ids = [self.tokenizer(t, add_special_tokens=add_special)["input_ids"] for t in texts]
         budgets = [reply_budget(self, conv, len(i), decoding, max_new_tokens) for conv, i in zip(conversations, ids)]
+        if decoding.temperature > 0:
+            # transformers samples from torch's global generator: seeded per call, a rerun of the same job
+            # samples the same (rows of one batch still share the generator, so a row depends on its batch)
+            torch.manual_seed(decoding.seed)
         if engine == "cb":
             replies = []
             for new, budget in zip(self.cb_generate(ids, budgets, decoding), budgets):
@@ -421,21 +425,22 @@ class OpenAIBackend:
                  max_new_tokens: int | None = None) -> list[Reply]:
         cancelled = current_check()  # the pool's threads do not inherit the caller's scope
 
-        def one(conv: list[dict]) -> Reply:
+        def one(conv: list[dict], seed: int) -> Reply:
             raise_if_cancelled(cancelled)
             budget = max_new_tokens or token_budget(self.count_tokens(source_of(conv)), decoding.max_new_tokens_cap)
-            return self._request(conv, budget, decoding)
+            return self._request(conv, budget, decoding, seed)
 
         with ThreadPoolExecutor(max_workers=max(1, decoding.concurrency)) as pool:
-            return list(pool.map(one, conversations))
+            return list(pool.map(one, conversations, sampling_seeds(conversations, decoding.seed)))
 
-    def _request(self, conv: list[dict], budget: int, decoding: Decoding) -> Reply:
+    def _request(self, conv: list[dict], budget: int, decoding: Decoding, seed: int) -> Reply:
         openai = self._openai
         where = self.base_url or "api.openai.com"
+        # the server's seed makes sampling repeatable where it honours one (vLLM, OpenAI: best effort)
+        sampled = dict(top_p=decoding.top_p, seed=seed) if decoding.temperature > 0 else dict(top_p=1.0)
         try:
             resp = self.client.chat.completions.create(
-                model=self.model, messages=conv, max_tokens=budget, temperature=decoding.temperature,
-                top_p=decoding.top_p if decoding.temperature > 0 else 1.0,
+                model=self.model, messages=conv, max_tokens=budget, temperature=decoding.temperature, **sampled,
             )
         except openai.AuthenticationError:
             raise Cpp2PyError(f"{where}: the API key was rejected (401)") from None

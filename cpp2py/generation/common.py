@@ -6,6 +6,9 @@ backends.py picks among the engines.
 """
 from __future__ import annotations
 
+import json
+import zlib
+from collections import Counter
 from typing import Any
 
 from cpp2py.errors import Cpp2PyError
@@ -21,6 +24,20 @@ class Reply(str):
         obj = super().__new__(cls, text)
         obj.hit_token_cap = hit_token_cap
         return obj
+
+
+def sampling_seeds(conversations: list[list[dict]], seed: int) -> list[int]:
+    """A seed per conversation for sampled decoding, from the call's ``seed``, the conversation itself and how
+    many identical ones came before it in the call: a rerun samples the same translations, an input samples
+    the same whatever else is in its batch, and copies of one input (``num_samples``, ``--verify``'s candidates)
+    sample apart."""
+    seen: Counter = Counter()
+    seeds = []
+    for conv in conversations:
+        key = json.dumps(conv, sort_keys=True)
+        seeds.append(zlib.crc32(f"{seed}|{seen[key]}|{key}".encode("utf-8")))
+        seen[key] += 1
+    return seeds
 
 
 def source_of(conversation: list[dict]) -> str:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from cpp2py import prompt
 from cpp2py.cancel import raise_if_cancelled
-from cpp2py.generation.common import EngineUnsupported, Reply, reply_budget
+from cpp2py.generation.common import EngineUnsupported, Reply, reply_budget, sampling_seeds
 from cpp2py.generation.model import base_and_adapter
 from cpp2py.schema import Decoding
 from cpp2py.errors import Cpp2PyError
@@ -377,12 +377,13 @@ class LlamaCppBackend:
     def generate(self, conversations: list[list[dict]], *, decoding: Decoding,
                  max_new_tokens: int | None = None) -> list[Reply]:
         replies = []
-        for conv in conversations:
+        for conv, seed in zip(conversations, sampling_seeds(conversations, decoding.seed)):
             raise_if_cancelled()  # serve: a request given up on stops between conversations
             text = prompt.render(self.tokenizer, conv, self.style)
             # A chat template already holds its special tokens; a plain prompt needs the model's BOS.
             ids = self.llama.tokenize(text.encode("utf-8"), add_bos=self.style == "plain", special=True)
             budget = reply_budget(self, conv, len(ids), decoding, max_new_tokens)
+            self.llama.set_seed(seed)  # llama.cpp seeds a new sampler with it on each generate
             replies.append(self._generate_one(ids, budget, decoding))
         return replies
 

@@ -101,12 +101,13 @@ class Translator:
         for k, u in enumerate(units):
             samples = [self._read(r) for r in replies[k * n:(k + 1) * n]]
             self._take(u, *next((s for s in samples if s[2]), samples[0]))  # the first that parses
-        for _ in range(cfg.retries):
+        for attempt in range(1, cfg.retries + 1):
             todo = [u for u in units if not u.parses]
             if not todo:
                 break
-            replies = self.backend.generate([prompt.messages(u.cpp) for u in todo],
-                                            decoding=cfg.decoding(temperature=max(cfg.temperature, cfg.retry_temperature)),
+            # each retry its own seed: the same one would sample the reply the last retry threw away
+            decoding = cfg.decoding(temperature=max(cfg.temperature, cfg.retry_temperature), seed=cfg.seed + attempt)
+            replies = self.backend.generate([prompt.messages(u.cpp) for u in todo], decoding=decoding,
                                             max_new_tokens=cfg.max_new_tokens)
             for u, r in zip(todo, replies):
                 reply, code, ok = self._read(r)
@@ -115,10 +116,14 @@ class Translator:
 
     @staticmethod
     def _read(reply: str) -> tuple[str, str, bool]:
-        """(reply, its code, whether that is code: it parses and holds a statement; a reply that comments out
-        the whole translation parses too, and is retried like one that does not parse)."""
+        """(reply, its code, whether that is code: it parses and holds a statement). A reply that comments out
+        the whole translation is read as the code it comments out where that parses, else retried like one
+        that does not parse."""
         code = prompt.extract_code(reply)
-        return reply, code, prompt.parses(code) and bool(ast.parse(code).body)
+        if prompt.parses(code) and ast.parse(code).body:
+            return reply, code, True
+        found = prompt.uncommented(code)
+        return reply, found or code, found is not None
 
     @staticmethod
     def _take(u: _Unit, reply: str, code: str, parses: bool) -> None:
