@@ -306,6 +306,7 @@ def self_train(
     samples: int = typer.Option(8, help="Candidates sampled per input."),
     temperature: float = typer.Option(0.8, help="Sampling temperature."),
     top_p: float = typer.Option(0.95, help="Nucleus sampling threshold."),
+    seed: int = typer.Option(0, help="Seed of the sampling: a rerun of the round samples the same candidates."),
     batch_size: int = typer.Option(64, help="Sequences per model.generate call."),
     inputs_per_call: int = typer.Option(32, help="Inputs whose samples go to one generate call (the CPU checks one chunk while the model samples the next)."),
     oracle_budget: int = typer.Option(20, help="Generated cases per function, or stdin inputs per program."),
@@ -331,7 +332,7 @@ def self_train(
         limit=limit, resume=resume, max_cpp_chars=max_cpp_chars,
     )
     stats = run_round(cfg, TranslateConfig(model=model, adapter=adapter, device=device, dtype=dtype,
-                                           batch_size=batch_size, top_p=top_p))
+                                           batch_size=batch_size, top_p=top_p, seed=seed))
     o, c, t = stats["oracle"], stats["candidates"], stats["time"]
     typer.echo(f"round {round_}: {stats['inputs']['handled']} inputs handled, {stats['leakage']['dropped']} leaked, "
                f"oracle for {o['built']} (coverage {o['coverage']}), {c['passing']}/{c['sampled']} candidates pass, "
