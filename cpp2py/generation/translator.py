@@ -138,14 +138,17 @@ class Translator:
         t0 = time.perf_counter()
         units = [_Unit(k, piece) for k, cpp in enumerate(cpp_sources) for piece in self.pieces(cpp)]
         self._generate_units(units)
-        drivers = self._driver_units(cpp_sources, units)
+        joined = [_joined([u for u in units if u.source == k]) for k in range(len(cpp_sources))]
+        drivers = self._driver_units(cpp_sources, units, joined)
         if drivers:
             self._generate_units(drivers)
             units += [u for u in drivers if u.parses]
+            for k in {u.source for u in drivers if u.parses}:
+                joined[k] = _joined([u for u in units if u.source == k])
         results = []
         for k, cpp in enumerate(cpp_sources):
             mine = [u for u in units if u.source == k]
-            code, parses = _joined(mine)
+            code, parses = joined[k]
             fixed = fix_translation(code, cpp) if parses else None
             results.append(TranslationResult(
                 python=fixed.python if fixed else code, parses=parses, verified=None, repairs=0, seconds=0.0,
@@ -160,13 +163,13 @@ class Translator:
         return results
 
     @staticmethod
-    def _driver_units(cpp_sources: list[str], units: list[_Unit]) -> list[_Unit]:
-        """A unit of the C++ ``main`` (with the preamble) for each program whose translation parses but has no
-        driver; decided from the C++ syntax tree and the Python's."""
+    def _driver_units(cpp_sources: list[str], units: list[_Unit], joined: list[tuple[str, bool]]) -> list[_Unit]:
+        """A unit of the C++ ``main`` (with the preamble) for each program whose translation (``joined[k]``: its
+        code and whether it parses) parses but has no driver; decided from the C++ syntax tree and the Python's."""
         out = []
         for k, cpp in enumerate(cpp_sources):
             mine = [u for u in units if u.source == k]
-            code, parses = _joined(mine)
+            code, parses = joined[k]
             if not parses or has_driver(code):
                 continue
             piece = main_piece(cpp)
