@@ -660,3 +660,13 @@ def test_a_char_shifted_by_its_code_stays_a_char():  # humaneval-x/161
     assert scope["solve"]("aB#") == "Ab#"
     own = py.replace("w = s[i]", "w = ord(s[i])").replace("out + w", "out + chr(w)")  # the model's own numbers
     assert "chr(ord(w)" not in fix_translation(own, cpp).python
+
+
+def test_a_print_with_the_printfs_words_but_not_its_punctuation_takes_the_format():  # examples/stdin_stats
+    format_cases()
+    cpp = 'int main() { double mx = 10; printf("max=%8.2f|\\n", mx); printf("[%d] (%d)\\n", 1, 2); }'
+    py = 'mx = 10.0\nprint("max =", mx)\n'
+    assert run(fix_translation(py, cpp).python) == "max=   10.00|\n"
+    # no words to tell the formats apart, or two formats with the same words: left alone
+    for kept in ['print(1, 2)\n', 'mx = 10.0\nprint("max", mx)\n']:
+        assert fix_translation(kept, cpp + ' void g(double mx) { printf("max: %.1f\\n", mx); }').python == kept

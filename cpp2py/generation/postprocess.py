@@ -547,6 +547,10 @@ def _bare(text: str) -> str:
     return "".join(text.split())
 
 
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text))
+
+
 def _unformatted(arg: ast.expr) -> ast.expr:
     """``format(m, ".3f")`` as ``m``: a value the model formatted itself, which a printf format it transcribes
     then formats instead (f-strings and ``"{:.3f}".format(m)`` are read so by :func:`_printed` already)."""
@@ -560,8 +564,9 @@ def _as_printf(code: str, call: ast.Call, formats: list[Printf]) -> str | None:
     """The code of the print ``call`` (in ``code``) rewritten to write with the one printf format it transcribes, or None.
 
     It transcribes a format when it shows the same values with the same text around them, spaces aside (the
-    model's ``print("mean =", m)`` for ``printf("mean=%.3f\n", m)``), some of it not spaces; numbers must not
-    be shown as strings already. A print that writes what the format writes already (``print("n=" + str(n))``
+    model's ``print("mean =", m)`` for ``printf("mean=%.3f\n", m)``), some of it not spaces, or failing that
+    the same words with punctuation dropped (``print("max =", m)`` for ``printf("max=%8.2f|\n", m)``), of one
+    format only; numbers must not be shown as strings already. A print that writes what the format writes already (``print("n=" + str(n))``
     for ``printf("n=%d\n", n)``) stays as it is. The line break print ends with stays: the format loses the
     ``end`` it ends with, or keeps all when it has no line break at all (the model's break is then its own
     choice)."""
@@ -572,8 +577,12 @@ def _as_printf(code: str, call: ast.Call, formats: list[Printf]) -> str | None:
     text, values = _printed([_unformatted(a) for a in call.args])
     if not values or not _bare("".join(text)):
         return None
-    found = {f for f in formats if len(f.types) == len(values) and list(map(_bare, f.text)) == list(map(_bare, text))
-             and not any(t not in "cs" and _is_text(v) for t, v in zip(f.types, values))}
+    fits = [f for f in formats if len(f.types) == len(values)
+            and not any(t not in "cs" and _is_text(v) for t, v in zip(f.types, values))]
+    found = {f for f in fits if list(map(_bare, f.text)) == list(map(_bare, text))}
+    if not found and _words("".join(text)):
+        # the same words around the same values, punctuation dropped (print("max =", m) for "max=%8.2f|\n")
+        found = {f for f in fits if list(map(_words, f.text)) == list(map(_words, text))}
     if len(found) != 1:
         return None
     printf = found.pop()
