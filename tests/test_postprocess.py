@@ -670,3 +670,18 @@ def test_a_print_with_the_printfs_words_but_not_its_punctuation_takes_the_format
     # no words to tell the formats apart, or two formats with the same words: left alone
     for kept in ['print(1, 2)\n', 'mx = 10.0\nprint("max", mx)\n']:
         assert fix_translation(kept, cpp + ' void g(double mx) { printf("max: %.1f\\n", mx); }').python == kept
+
+
+def test_a_struct_the_cpp_takes_apart_with_a_structured_binding_unpacks_in_member_order():  # examples/modern
+    format_cases()
+    cpp = ("struct Student { string name; int score; int rank() const; };\n"
+           "int main() { vector<Student> v = {{\"ada\", 91}}; for (const auto& [name, score] : v) "
+           "cout << name << score; }")
+    py = ("class Student:\n    def __init__(self, name, score):\n        self.score = score\n        self.name = name\n\n"
+          "for name, score in [Student('ada', 91)]:\n    print(name, score, sep='')\n")
+    fixed = fix_translation(py, cpp)
+    assert fixed.fixes[0] == "struct unpacked as the C++ binds it: Student"
+    assert run(fixed.python) == "ada91\n"  # declaration order, not the order __init__ sets them
+    renamed = py.replace("self.name = name", "self.title = name")  # not the C++'s members: left alone
+    assert "__iter__" not in fix_translation(renamed, cpp).python
+    assert "__iter__" not in fix_translation(py, cpp.replace("[name, score]", "s")).python  # no binding

@@ -691,3 +691,27 @@ def _ancestors(node):
     while node is not None:
         yield node
         node = node.parent
+
+
+def struct_fields(cpp: str) -> dict[str, list[str]]:
+    """Where the C++ unpacks with structured bindings (``auto& [name, score] : students``), its structs' data
+    members in declaration order, the order a binding takes them in; empty where it binds none. A struct with
+    private or protected members (no binding takes it apart) is left out."""
+    root = parse(cpp)
+    if not any(n.type == "structured_binding_declarator" for n in walk(root)):
+        return {}
+    out: dict[str, list[str]] = {}
+    for n in walk(root):
+        name, body = n.child_by_field_name("name"), n.child_by_field_name("body")
+        if n.type != "struct_specifier" or name is None or body is None or any(
+                c.type == "access_specifier" and text(c) != "public" for c in body.named_children):
+            continue
+        fields = []
+        for d in body.named_children:
+            if d.type == "field_declaration" and not any(c.type == "storage_class_specifier" for c in d.children):
+                for declarator in d.children_by_field_name("declarator"):
+                    member, function = _declared_name(declarator)
+                    fields += [member] if member and not function else []
+        if fields:
+            out[text(name)] = fields
+    return out

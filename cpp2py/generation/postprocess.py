@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from cpp2py.generation.cpp_output import (
     Output, Printf, char_codes, constants, free_functions, initialised_locals, int_limits, maps_inserting_on_lookup, read_output,
-    strings_written_by_index,
+    strings_written_by_index, struct_fields,
 )
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 
@@ -141,6 +141,35 @@ def name_cpp_functions(code: str, functions: dict[str, int]) -> tuple[str, list[
     for at, line in sorted(edits, reverse=True):
         lines[at:at] = line.splitlines()
     return ("\n".join(lines) + "\n" if edits else code), bound
+
+
+def iterable_structs(code: str, fields: dict[str, list[str]]) -> tuple[str, list[str]]:
+    """C++'s ``for (auto& [name, score] : students)`` binds a struct's members in declaration order; a model
+    writing ``for name, score in students`` over its class of that struct raises ``TypeError: cannot unpack``.
+    Where the C++ binds so (``fields``: its structs' members in order, from
+    :func:`cpp2py.generation.cpp_output.struct_fields`), the Python unpacks something, and its class of the same
+    name sets each of those members on ``self`` and has no ``__iter__``, one is added yielding them in that
+    order. Returns the code and the classes changed."""
+    tree = ast.parse(code)
+    unpacks = any(isinstance(t, (ast.Tuple, ast.List)) for n in ast.walk(tree)
+                  for t in ([n.target] if isinstance(n, (ast.For, ast.comprehension)) else
+                            n.targets if isinstance(n, ast.Assign) else []))
+    if not fields or not unpacks:
+        return code, []
+    lines, changed = code.splitlines(), []
+    for cls in sorted((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in fields),
+                      key=lambda n: -n.end_lineno):
+        members = {t.attr for n in ast.walk(cls) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
+                   and isinstance(n.value, ast.Name) and n.value.id == "self" for t in [n]}
+        members |= {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+        if not set(fields[cls.name]) <= members or any(
+                isinstance(n, ast.FunctionDef) and n.name == "__iter__" for n in cls.body):
+            continue
+        pad = " " * cls.body[0].col_offset
+        values = ", ".join(f"self.{f}" for f in fields[cls.name]) + ("," if len(fields[cls.name]) == 1 else "")
+        lines[cls.end_lineno:cls.end_lineno] = ["", f"{pad}def __iter__(self):", f"{pad}    return iter(({values}))"]
+        changed.append(cls.name)
+    return ("\n".join(lines) + "\n" if changed else code), changed
 
 
 def _calls_main(tree: ast.Module) -> bool:
@@ -1087,9 +1116,10 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     try:
         output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
         inits, written, limits = initialised_locals(cpp), strings_written_by_index(cpp), int_limits(cpp)
-        consts, functions = constants(cpp), free_functions(cpp)
+        consts, functions, fields = constants(cpp), free_functions(cpp), struct_fields(cpp)
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
-        output, chars, maps, inits, written, limits, consts, functions = Output(), {}, {}, {}, {}, {}, {}, {}
+        output, chars, maps, inits, written, limits = Output(), {}, {}, {}, {}, {}
+        consts, functions, fields = {}, {}, {}
     code, started = initialise_locals(code, inits)
     fixes += [f"initialiser the translation dropped restored: {n}" for n in started]
     code, listed = mutable_strings(code, written)
@@ -1111,6 +1141,8 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     fixes += [f"{transcribed} print call(s) write with the printf format they transcribe"] if transcribed else []
     code, formatted = format_prints(code, output.bools, output.doubles)
     fixes += ["added: a print writing bools and doubles as the C++ << did"] if formatted else []
+    code, iterable = iterable_structs(code, fields)
+    fixes += [f"struct unpacked as the C++ binds it: {n}" for n in iterable]
     code, named = name_cpp_functions(code, functions)
     fixes += [f"the C++'s name bound to the function the model renamed: {n}" for n in named]
     code, defined = define_constants(code, consts)
