@@ -685,3 +685,10 @@ def test_a_struct_the_cpp_takes_apart_with_a_structured_binding_unpacks_in_membe
     renamed = py.replace("self.name = name", "self.title = name")  # not the C++'s members: left alone
     assert "__iter__" not in fix_translation(renamed, cpp).python
     assert "__iter__" not in fix_translation(py, cpp.replace("[name, score]", "s")).python  # no binding
+
+
+def test_a_percent_format_the_model_wrote_survives_the_stream_transcription():  # xlcost-m/train/2288
+    format_cases()
+    cpp = 'void f(double x, double y) { cout << "at x = " << x << " is " << y << endl; }'
+    py = 'def f(x, y):\n    print("at x = ", x, " is ", "%.6f" % y)\n'
+    assert '"%.6f" % y' in fix_translation(py, cpp).python

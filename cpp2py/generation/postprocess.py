@@ -646,8 +646,9 @@ def _as_stream(code: str, call: ast.Call, streams: list[tuple[str, ...]]) -> str
                                                   for k in (end, sep)) \
             or any(isinstance(a, ast.Starred) for a in call.args) \
             or any(isinstance(v, ast.FormattedValue) and (v.format_spec or v.conversion != -1)
-                   or _format_fields(v) is not None for a in call.args for v in ast.walk(a)):
-        return None  # a format the model wrote (f"{x:.2f}", "{:.2f}".format(x)) would be lost
+                   or _format_fields(v) is not None or _percent_fields(v) is not None
+                   for a in call.args for v in ast.walk(a)):
+        return None  # a format the model wrote (f"{x:.2f}", "{:.2f}".format(x), "%.2f" % x) would be lost
     text, values = _printed(call.args, sep.value)
     if not values:  # a literal alone: where its line ends is the model's choice, as with printf
         return None
