@@ -40,7 +40,9 @@ class BenchmarkItem:
     """One C++ program to translate and, when it has one, the oracle that says whether a translation is right.
 
     The oracle is ``test`` (Python code appended to the candidate; exit 0 passes) or, with
-    ``compare_stdout``, the stdout of the compiled C++ run on ``stdin``.
+    ``compare_stdout``, the stdout of the compiled C++ run on ``stdin``. ``prelude``: Python the harness runs
+    before the candidate, in its module: what a judge supplies (LeetCode's ``TreeNode``/``ListNode``), which
+    the candidate may name at load time and may redefine.
     """
 
     id: str
@@ -50,6 +52,7 @@ class BenchmarkItem:
     stdin: str | None = None
     compare_stdout: bool = False
     std: str = "c++17"               # the C++ standard the compare_stdout oracle is compiled with
+    prelude: str | None = None       # Python run before the candidate (a judge's definitions)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -77,12 +80,16 @@ class BenchmarkItem:
         python = _optional_str(rec, "python", where)
         return cls(id=str(rec["id"]), cpp=cpp, python=python if python and python.strip() else None,
                    test=_optional_str(rec, "test", where), stdin=_optional_str(rec, "stdin", where),
-                   compare_stdout=bool(rec.get("compare_stdout", False)), std=rec.get("std") or "c++17")
+                   compare_stdout=bool(rec.get("compare_stdout", False)), std=rec.get("std") or "c++17",
+                   prelude=_optional_str(rec, "prelude", where))
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        if self.std == "c++17":  # the default is left out, so files written before `std` existed are unchanged
+        # defaults are left out, so files written before `std` and `prelude` existed are unchanged
+        if self.std == "c++17":
             del d["std"]
+        if self.prelude is None:
+            del d["prelude"]
         return d
 
 

@@ -3,6 +3,7 @@ Python, inputs built from LeetCode's list and level-order arrays, results printe
 cyclic structure that cannot hang the printers."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import pytest
@@ -13,6 +14,7 @@ pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not ins
 from cpp2py.execution.checks import check_candidate  # noqa: E402
 from cpp2py.execution.oracle import build_oracle  # noqa: E402
 from cpp2py.execution.oracle.export import benchmark_items  # noqa: E402
+from cpp2py.schema import BenchmarkItem  # noqa: E402
 
 # As LeetCode's solutions come: the node types defined only in a comment.
 LISTS = r"""
@@ -186,23 +188,26 @@ def test_a_deleted_node_stays_readable_so_a_void_function_is_judged_by_its_param
 
 
 def test_the_exported_item_judges_nodes_as_the_oracle_does(trees):
-    # The item's test runs after the candidate ran as the script, so it supplies LeetCode's classes only to
-    # build the inputs: a candidate naming TreeNode at load time (annotations) must define it there.
+    # LeetCode's classes come first, as its judge supplies them: a candidate may name TreeNode at load time
+    # (annotations) or define its own
     (item,) = benchmark_items("fixture/trees", TREES, trees)
+    assert "class TreeNode" in item.prelude and BenchmarkItem.from_dict(item.to_dict()).prelude == item.prelude
     unannotated = TREES_PY.replace(": Optional[TreeNode]", "").replace(" -> Optional[TreeNode]", "")
-    assert check_candidate(OWN_TREE_NODE, item).passed and check_candidate(unannotated, item).passed
+    for right in (TREES_PY, OWN_TREE_NODE, unannotated):
+        assert check_candidate(right, item).passed, right
     assert not check_candidate(OWN_TREE_NODE.replace("self.invertTree(root.right), self.invertTree(root.left)",
                                                      "root.right, root.left"), item).passed
+    assert not check_candidate(TREES_PY, dataclasses.replace(item, prelude=None)).passed  # what it was for
 
 
-def test_problems_leaving_the_nodes_to_the_judge_are_not_exported_as_benchmark_items():
+def test_problems_leaving_the_nodes_to_the_judge_are_exported_with_the_judges_classes():
     from cpp2py.data.leetcode import oracle_items
-    from cpp2py.execution.oracle.export import leaves_nodes_to_the_judge
+    from cpp2py.execution.oracle.export import judge_prelude
 
     own = "struct ListNode { int val; ListNode *next; };\n" + LISTS.split("*/", 1)[1]
-    assert leaves_nodes_to_the_judge(LISTS) and not leaves_nodes_to_the_judge(own)
+    assert "class ListNode" in judge_prelude(LISTS) and judge_prelude(own) is None
     plain = "class Solution {\npublic:\n    int twice(int x) { return 2 * x; }\n};\n"
     items, stats = oracle_items([{"id": "leetcode/lists", "problem": "lists", "cpp": LISTS},
                                  {"id": "leetcode/twice", "problem": "twice", "cpp": plain}], jobs=1)
-    assert [it["id"] for it in items] == ["leetcode/twice"]
-    assert "not exported" in stats["no_item_problems"]["lists"]
+    assert [it["id"] for it in items] == ["leetcode/lists", "leetcode/twice"]
+    assert "prelude" in items[0] and "prelude" not in items[1] and not stats["no_item_problems"]

@@ -68,7 +68,7 @@ def oracle_items(records: list[dict], *, jobs: int, budget: int | None = None) -
     from concurrent.futures import ThreadPoolExecutor
 
     from cpp2py.execution.oracle import DEFAULT_BUDGET, NoOracle, build_oracle
-    from cpp2py.execution.oracle.export import benchmark_items, function_spec, leaves_nodes_to_the_judge
+    from cpp2py.execution.oracle.export import benchmark_items, function_spec
 
     def build(rec: dict):
         try:
@@ -81,9 +81,6 @@ def oracle_items(records: list[dict], *, jobs: int, budget: int | None = None) -
         for rec, oracle in zip(records, pool.map(build, records)):
             if isinstance(oracle, NoOracle):
                 no_item[rec["problem"]] = oracle.reason
-                continue
-            if leaves_nodes_to_the_judge(rec["cpp"]):
-                no_item[rec["problem"]] = "LeetCode's TreeNode/ListNode: judged by the oracle, not exported"
                 continue
             items += [it.to_dict() for it in benchmark_items(rec["id"], rec["cpp"], oracle)]
             cases += oracle.cases_total

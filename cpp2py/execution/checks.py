@@ -69,7 +69,8 @@ def _tail(text: str, n: int = 600) -> str:
 def check_candidate(candidate: str, item: BenchmarkItem, *, timeout: float = 10.0) -> Verdict:
     """Apply the benchmark item's oracle to a candidate Python translation.
 
-    ``test``: the program ``candidate + "\\n\\n" + test`` must run to its end and exit 0 (an AssertionError
+    The item's ``prelude``, if any, runs first, in the candidate's module. ``test``: the program
+    ``candidate + "\\n\\n" + test`` must run to its end and exit 0 (an AssertionError
     is a wrong answer, any other failure, leaving early included, a runtime error). ``compare_stdout``: the
     item's C++ is compiled (with the item's ``std``, default ``c++17``) and run on ``stdin``; the candidate must
     print the same lines (trailing whitespace and trailing blank lines ignored): leaving early with the right
@@ -79,6 +80,8 @@ def check_candidate(candidate: str, item: BenchmarkItem, *, timeout: float = 10.
         ast.parse(candidate)
     except (SyntaxError, ValueError) as e:
         return Verdict(False, "syntax_error", str(e))
+    if item.prelude:
+        candidate = item.prelude + "\n\n" + candidate
     test = item.test
     if test:
         res = run_python(candidate + "\n\n" + test, timeout=timeout, must_finish=True)

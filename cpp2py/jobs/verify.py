@@ -176,7 +176,7 @@ class VerifyingTranslator(Translator):
             r.verified, r.repairs, r.check = v.verified, v.repairs, v.check
             r.cases_passed, r.cases_total = v.cases_passed, v.cases_total
             if r.parses and items and items[k].test and r.verified is not False:
-                gate = check_candidate(r.python, BenchmarkItem(id=items[k].id, cpp=sources[k], test=items[k].test),
-                                       timeout=self.cfg.timeout)
+                gate = check_candidate(r.python, BenchmarkItem(id=items[k].id, cpp=sources[k], test=items[k].test,
+                                                               prelude=items[k].prelude), timeout=self.cfg.timeout)
                 if not gate.passed:
                     r.verified, r.check = False, f"user test: {gate.kind}: {gate.detail}".strip()

@@ -10,6 +10,7 @@ scores like any other, so a benchmark judged by the C++ needs no oracle build at
 """
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -49,18 +50,24 @@ def function_test(oracle: FunctionOracle) -> str:
                         spec=json.dumps(function_spec(oracle), separators=(",", ":")))
 
 
-def leaves_nodes_to_the_judge(cpp: str) -> bool:
-    """The C++ uses LeetCode's ``TreeNode``/``ListNode`` without defining them. The oracle supplies them to the
-    candidate before it loads; an item's test runs after the candidate ran as the script, so a translation
-    naming them at load time (``Optional[TreeNode]`` annotations) would fail the item yet pass the oracle:
-    such problems judge ``--verify`` and self-training, not a benchmark."""
-    return bool(cppast.undefined_types(cpptree.parse(cpp), LEETCODE_NODES))
+def judge_prelude(cpp: str) -> str | None:
+    """Where the C++ uses LeetCode's ``TreeNode``/``ListNode`` without defining them (its judge does), the
+    Python classes the oracle gives the candidate before it loads (``pydriver.py``'s), as an item's
+    ``prelude``: a translation may name them at load time (``Optional[TreeNode]``), as on LeetCode. None
+    otherwise."""
+    names = cppast.undefined_types(cpptree.parse(cpp), LEETCODE_NODES)
+    if not names:
+        return None
+    source = _HERE.joinpath("pydriver.py").read_text()
+    classes = [ast.get_source_segment(source, n) for n in ast.parse(source).body
+               if isinstance(n, ast.ClassDef) and n.name in LEETCODE_NODES]
+    return "\n\n\n".join(classes) + "\n"
 
 
 def benchmark_items(item_id: str, cpp: str, oracle: FunctionOracle | ProgramOracle) -> list[BenchmarkItem]:
     """The items that judge a translation of ``cpp`` as ``oracle`` does; a program gets one per input
     (ids ``<item_id>#<k>``)."""
     if isinstance(oracle, FunctionOracle):
-        return [BenchmarkItem(id=item_id, cpp=cpp, test=function_test(oracle))]
+        return [BenchmarkItem(id=item_id, cpp=cpp, test=function_test(oracle), prelude=judge_prelude(cpp))]
     return [BenchmarkItem(id=f"{item_id}#{k}", cpp=cpp, stdin=c.stdin, compare_stdout=True, std=oracle.std)
             for k, c in enumerate(oracle.cases)]
