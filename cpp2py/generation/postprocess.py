@@ -91,12 +91,14 @@ def _at_top(code: str, lines: list[str]) -> str:
 def define_constants(code: str, constants: dict[str, str]) -> tuple[str, list[str]]:
     """A translation using the C++'s named constants (``MOD``, ``MAX``, an enum's ``VISITING``) without
     defining them raises ``NameError``: each such name of ``constants`` (name to Python literal, from
-    :func:`cpp2py.generation.cpp_output.constants`) is defined first in the module, with the C++'s value.
+    :func:`cpp2py.generation.cpp_output.constants`) is defined after the module's imports, with the C++'s value.
     Returns the code and the names defined."""
     names = [name for name in undefined_names(code) if name in constants]
     if not names:
         return code, []
-    return _at_top(code, [f"{name} = {constants[name]}" for name in names]), names
+    lines = code.splitlines(keepends=True)
+    _define(lines, ast.parse(code), None, "".join(f"{name} = {constants[name]}\n" for name in names).rstrip("\n"))
+    return "".join(lines), names
 
 
 def _squashed(name: str) -> str:
@@ -420,13 +422,13 @@ def _stdin_readline(func: ast.expr) -> bool:
         and func.value.attr == "stdin" and isinstance(func.value.value, ast.Name) and func.value.value.id == "sys"
 
 
-def _define(lines: list[str], tree: ast.Module, module: str, definition: str) -> None:
-    """Insert ``definition``, which uses ``module``, after the top-level imports of ``tree`` (whose line
+def _define(lines: list[str], tree: ast.Module, module: str | None, definition: str) -> None:
+    """Insert ``definition``, which uses ``module`` (if any), after the top-level imports of ``tree`` (whose line
     numbers ``lines`` must still have), importing ``module`` when it is not imported yet."""
     imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     at = max((n.end_lineno for n in imports), default=0)
-    if not any(isinstance(n, ast.Import) and any(a.name == module and not a.asname for a in n.names)
-               for n in imports):
+    if module and not any(isinstance(n, ast.Import) and any(a.name == module and not a.asname for a in n.names)
+                          for n in imports):
         lines.insert(at, f"import {module}\n")
         at += 1
     lines.insert(at, definition + "\n")
