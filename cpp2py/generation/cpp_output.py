@@ -586,7 +586,8 @@ def _constant_value(node, known: dict[str, int | float]) -> int | float | None:
     if node.type == "parenthesized_expression" and node.named_child_count == 1:
         return _constant_value(node.named_children[0], known)
     if node.type == "unary_expression":
-        op, value = text(node.child_by_field_name("operator")), _constant_value(node.child_by_field_name("argument"), known)
+        op = text(node.child_by_field_name("operator"))
+        value = _constant_value(node.child_by_field_name("argument"), known)
         if value is None or op not in "-+~" or (op == "~" and isinstance(value, float)):
             return None
         return -value if op == "-" else ~value if op == "~" else value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import difflib
 import importlib
 import keyword
 import re
@@ -16,8 +17,8 @@ import string
 from dataclasses import dataclass, field
 
 from cpp2py.generation.cpp_output import (
-    Output, Printf, char_codes, constants, free_functions, initialised_locals, int_limits, maps_inserting_on_lookup, read_output,
-    strings_written_by_index, struct_fields,
+    Output, Printf, char_codes, constants, free_functions, initialised_locals, int_limits, maps_inserting_on_lookup,
+    read_output, strings_written_by_index, struct_fields,
 )
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 
@@ -116,10 +117,9 @@ def name_cpp_functions(code: str, functions: dict[str, int]) -> tuple[str, list[
     (``double_the_difference`` written ``the_difference``). Where the module leaves one of the C++'s free
     ``functions`` (name to parameter count) undefined, and one of its own module-level functions that the C++
     does not name takes that many arguments and is the one nearest in name (by difflib's ratio, at least 0.6),
-    the C++'s name is bound to it after its definition (the model's name stays). Names that differ only in case and underscores (``isPrime``,
-    ``is_prime``) are a spelling convention, left alone. Returns the code and the names bound."""
-    import difflib
-
+    the C++'s name is bound to it after its definition (the model's name stays). Names that differ only in case
+    and underscores (``isPrime``, ``is_prime``) are a spelling convention, left alone. Returns the code and the
+    names bound."""
     tree = ast.parse(code)
     defined = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     defined |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
@@ -161,8 +161,8 @@ def iterable_structs(code: str, fields: dict[str, list[str]]) -> tuple[str, list
     lines, changed = code.splitlines(), []
     for cls in sorted((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name in fields),
                       key=lambda n: -n.end_lineno):
-        members = {t.attr for n in ast.walk(cls) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
-                   and isinstance(n.value, ast.Name) and n.value.id == "self" for t in [n]}
+        members = {n.attr for n in ast.walk(cls) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)
+                   and isinstance(n.value, ast.Name) and n.value.id == "self"}
         members |= {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
         if not set(fields[cls.name]) <= members or any(
                 isinstance(n, ast.FunctionDef) and n.name == "__iter__" for n in cls.body):
@@ -592,15 +592,16 @@ def _unformatted(arg: ast.expr) -> ast.expr:
 
 
 def _as_printf(code: str, call: ast.Call, formats: list[Printf]) -> str | None:
-    """The code of the print ``call`` (in ``code``) rewritten to write with the one printf format it transcribes, or None.
+    """The code of the print ``call`` (in ``code``) rewritten to write with the one printf format it transcribes,
+    or None.
 
     It transcribes a format when it shows the same values with the same text around them, spaces aside (the
     model's ``print("mean =", m)`` for ``printf("mean=%.3f\n", m)``), some of it not spaces, or failing that
     the same words with punctuation dropped (``print("max =", m)`` for ``printf("max=%8.2f|\n", m)``), of one
-    format only; numbers must not be shown as strings already. A print that writes what the format writes already (``print("n=" + str(n))``
-    for ``printf("n=%d\n", n)``) stays as it is. The line break print ends with stays: the format loses the
-    ``end`` it ends with, or keeps all when it has no line break at all (the model's break is then its own
-    choice)."""
+    format only; numbers must not be shown as strings already. A print that writes what the format writes
+    already (``print("n=" + str(n))`` for ``printf("n=%d\n", n)``) stays as it is. The line break print ends
+    with stays: the format loses the ``end`` it ends with, or keeps all when it has no line break at all (the
+    model's break is then its own choice)."""
     end = next((k.value for k in call.keywords if k.arg == "end"), ast.Constant("\n"))
     if any(k.arg != "end" for k in call.keywords) or not isinstance(end, ast.Constant) \
             or not isinstance(end.value, str) or any(isinstance(a, ast.Starred) for a in call.args):
@@ -759,10 +760,20 @@ def _shift(node: ast.stmt, name: str) -> tuple[str, int] | None:
     """(operator, k) of ``name = name + k``, ``name = name - k`` or ``name += k`` (k an int literal), else None."""
     if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Add, ast.Sub)) and _number(node.value):
         return ("+" if isinstance(node.op, ast.Add) else "-"), node.value.value
-    if isinstance(node, ast.Assign) and isinstance(node.value, ast.BinOp) and isinstance(node.value.op, (ast.Add, ast.Sub)) \
-            and isinstance(node.value.left, ast.Name) and node.value.left.id == name and _number(node.value.right):
-        return ("+" if isinstance(node.value.op, ast.Add) else "-"), node.value.right.value
+    value = node.value if isinstance(node, ast.Assign) else None
+    if isinstance(value, ast.BinOp) and isinstance(value.op, (ast.Add, ast.Sub)) and isinstance(value.left, ast.Name) \
+            and value.left.id == name and _number(value.right):
+        return ("+" if isinstance(value.op, ast.Add) else "-"), value.right.value
     return None
+
+
+def _binds_a_char(node: ast.AST) -> bool:
+    """``w = s[i]``, ``w = "a"``, ``for w in s``: a binding to a char, where ``s`` holds chars."""
+    if isinstance(node, ast.Assign):
+        value = node.value
+        return isinstance(value, ast.Subscript) and not isinstance(value.slice, ast.Slice) or _one_char(value)
+    return isinstance(node, (ast.For, ast.comprehension)) and isinstance(node.iter, (ast.Name, ast.Attribute,
+                                                                                       ast.Subscript))
 
 
 def shifted_chars(code: str, chars: dict[str, int]) -> tuple[str, list[str]]:
@@ -790,10 +801,7 @@ def shifted_chars(code: str, chars: dict[str, int]) -> tuple[str, list[str]]:
         if chars.get(name) != 0:
             continue
         shifts = [(n, _shift(n, name)) for n in nodes if n is not None and _shift(n, name)]
-        sources = [n for n in nodes if n is not None and (
-            isinstance(n, ast.Assign) and (isinstance(n.value, ast.Subscript) and not isinstance(n.value.slice, ast.Slice)
-                                           or _one_char(n.value))
-            or isinstance(n, (ast.For, ast.comprehension)) and isinstance(n.iter, (ast.Name, ast.Attribute, ast.Subscript)))]
+        sources = [n for n in nodes if n is not None and _binds_a_char(n)]
         if not shifts or not sources or len(shifts) + len(sources) != len(nodes):
             continue
         edits += [(n, f"{name} = chr(ord({name}) {op} {k})") for n, (op, k) in shifts]
