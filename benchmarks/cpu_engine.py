@@ -16,6 +16,13 @@ Steps (``--only`` picks some; each is saved into ``--out`` as it finishes, so th
   HumanEval-X 100 (the sandbox runs their tests).
 * ``disk``: bytes in the model cache that each backend reads (llamacpp: the GGUF with the shipped adapter
   merged in, as ``cpp2py models install --engine llamacpp`` leaves it), and the whole cache.
+* ``decode``: why llama.cpp decodes no faster here: the time of one decode call of k tokens (k = 1, 2, 5, 9,
+  logits for all k, best of 5) after the prompt of ``examples/primes.cpp``, and that file's greedy reply
+  generated plainly and with llama-cpp-python's prompt-lookup speculative decoding (drafts of 10 tokens
+  from 2-gram matches in the prompt and the reply so far), both wall times and whether the replies match.
+* ``wait``: how OpenMP's threads should wait (``llamacpp.wait_policy``): the cold CLI on ``examples/primes.cpp``
+  with ``OMP_WAIT_POLICY`` ACTIVE, PASSIVE and unset (libgomp's default) and as cpp2py chooses it, each
+  ``--runs`` times, on the idle machine and with one busy-looping process per CPU beside it.
 """
 from __future__ import annotations
 
@@ -92,6 +99,75 @@ def warm(runs: int) -> dict:
     return out
 
 
+def decode(threads: int | None) -> dict:
+    import llama_cpp
+    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+    from cpp2py import prompt
+    from cpp2py.generation import llamacpp, model
+
+    gguf = str(llamacpp.merged_model(model.default_adapter_dir(), model.DEFAULT_BASE))
+    threads = threads or len(os.sched_getaffinity(0))
+
+    def load(**kw):
+        return llama_cpp.Llama(gguf, n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False, **kw)
+
+    llm = load(logits_all=True)
+    text = prompt.render(llamacpp.LlamaCppBackend(llm, "chat").tokenizer, prompt.messages(PRIMES.read_text()), "chat")
+    ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+    llm.eval(ids)
+    batch_ms = {}
+    for k in (1, 2, 5, 9):
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            llm._batch.set_batch(batch=list(range(100, 100 + k)), n_past=llm.n_tokens, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            times.append(time.perf_counter() - t)
+            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+        batch_ms[k] = round(min(times) * 1000, 1)
+    replies = {}
+    for name, engine in {"plain": load(), "prompt_lookup": load(
+            draft_model=LlamaPromptLookupDecoding(max_ngram_size=2, num_pred_tokens=10))}.items():
+        t = time.perf_counter()
+        new = []
+        for token in engine.generate(ids, temp=0.0, top_k=1, top_p=1.0, min_p=0.0):
+            if llama_cpp.llama_vocab_is_eog(engine._model.vocab, token) or len(new) >= 400:
+                break
+            new.append(token)
+        replies[name] = {"seconds": round(time.perf_counter() - t, 2), "tokens": len(new), "ids": new}
+        print(f"decode {name}: {replies[name]['seconds']} s for {len(new)} tokens", file=sys.stderr)
+    same = replies["plain"].pop("ids") == replies["prompt_lookup"].pop("ids")
+    return {"threads": threads, "batch_of_k_ms": batch_ms, **replies, "same_reply": same}
+
+
+def wait(runs: int) -> dict:
+    policies = {"ACTIVE": "ACTIVE", "PASSIVE": "PASSIVE", "libgomp default": "", "cpp2py's choice": None}
+    out: dict = {}
+    for setting in ("idle", "busy"):
+        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(len(os.sched_getaffinity(0)) if setting == "busy" else 0)]
+        try:
+            time.sleep(1 if hogs else 0)
+            for name, policy in policies.items():
+                environ = {k: v for k, v in env().items() if k != "OMP_WAIT_POLICY"}
+                if policy is not None:
+                    # cpp2py keeps a policy it is given; an empty one is libgomp's own default
+                    environ["OMP_WAIT_POLICY"] = policy
+                times = []
+                for _ in range(runs):
+                    t = time.perf_counter()
+                    subprocess.run(cli("translate", str(PRIMES), *BACKENDS["llamacpp"]), capture_output=True,
+                                   env=environ, timeout=600)
+                    times.append(round(time.perf_counter() - t, 2))
+                out.setdefault(setting, {})[name] = times
+                print(f"wait {setting} {name}: {times}", file=sys.stderr)
+        finally:
+            for hog in hogs:
+                hog.kill()
+    return out
+
+
 def sample(xlcost: Path, humaneval: Path, work: Path) -> dict[str, Path]:
     def first(path: Path, n: int) -> list[str]:
         with path.open(encoding="utf-8") as f:
@@ -158,7 +234,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("cpu_engine_work"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None, help="llamacpp threads (default: all cores)")
-    ap.add_argument("--only", nargs="+", choices=["cold", "warm", "quality", "disk"],
+    ap.add_argument("--only", nargs="+", choices=["cold", "warm", "quality", "disk", "decode", "wait"],
                     default=["cold", "warm", "quality", "disk"])
     ap.add_argument("--out", type=Path, default=Path("cpu_engine.json"))
     args = ap.parse_args()
@@ -172,7 +248,8 @@ def main() -> None:
             raise SystemExit("quality needs --xlcost and --humaneval")
         start = load_avg()
         data = {"cold": lambda: cold(args.runs), "warm": lambda: warm(args.runs),
-                "quality": lambda: quality(args.xlcost, args.humaneval, args.work), "disk": disk}[step]()
+                "quality": lambda: quality(args.xlcost, args.humaneval, args.work), "disk": disk,
+                "decode": lambda: decode(args.threads), "wait": lambda: wait(args.runs)}[step]()
         result[step] = {**data, "date": datetime.date.today().isoformat(), "load_avg": [start, load_avg()]}
         args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))

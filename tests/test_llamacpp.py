@@ -220,15 +220,22 @@ def test_install_merges_the_shipped_adapter_and_drops_the_base(tiny, tmp_path, m
     assert loaded.llama.model_path == str(merged)
 
 
-@pytest.mark.parametrize("preset", [None, "ACTIVE"])
-def test_openmp_threads_sleep_at_barriers_unless_told_otherwise(tiny, monkeypatch, preset):
+@pytest.mark.parametrize("preset, idle, chosen", [(None, 2.0, "ACTIVE"), (None, 0.7, "PASSIVE"), (None, None, "PASSIVE"),
+                                                  ("PASSIVE", 2.0, "PASSIVE")])
+def test_openmp_threads_spin_only_where_the_cpus_are_idle_unless_told(tiny, monkeypatch, preset, idle, chosen):
     _, gguf_file, _ = tiny
     if preset is None:
         monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     else:
         monkeypatch.setenv("OMP_WAIT_POLICY", preset)
-    llamacpp.LlamaCppBackend.load(TranslateConfig(backend="llamacpp", model=str(gguf_file), threads=1))
-    assert os.environ["OMP_WAIT_POLICY"] == (preset or "PASSIVE")
+    monkeypatch.setattr(llamacpp, "idle_cpus", lambda: idle)
+    llamacpp.LlamaCppBackend.load(TranslateConfig(backend="llamacpp", model=str(gguf_file), threads=2))
+    assert os.environ["OMP_WAIT_POLICY"] == chosen
+
+
+def test_idle_cpus_reads_the_processs_own_cpus():
+    idle = llamacpp.idle_cpus(0.02)
+    assert idle is None or 0 <= idle <= len(os.sched_getaffinity(0)) + 1e-9
 
 
 def test_lora_for_an_unsupported_adapter_is_refused(tiny, tmp_path):

@@ -293,6 +293,41 @@ def install(name: str) -> Path:
 # ---------------------------------------------------------------- the backend
 
 
+def idle_cpus(interval: float = 0.05) -> float | None:
+    """How many of this process's CPUs were idle over the next ``interval`` seconds (``/proc/stat``'s per-CPU
+    idle and iowait time); None where that cannot be read (not Linux)."""
+    import time
+
+    mine = {f"cpu{c}" for c in os.sched_getaffinity(0)}
+
+    def sample() -> tuple[int, int]:
+        idle = total = 0
+        with open("/proc/stat") as f:
+            for line in f:
+                name, *fields = line.split()
+                if name in mine:
+                    idle += int(fields[3]) + int(fields[4])
+                    total += sum(int(x) for x in fields[:8])
+        return idle, total
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(interval)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return len(mine) * (idle1 - idle0) / max(1, total1 - total0)
+
+
+def wait_policy(threads: int) -> str:
+    """How llama.cpp's OpenMP threads wait at the barrier after every graph node: ``ACTIVE`` (spin) where
+    this process's CPUs are idle enough for ``threads`` now, else ``PASSIVE`` (sleep). Measured on 2 cores
+    (docs/translation.md, "Spinning or sleeping"): idle, spinning was 1.4x faster; with both cores busy with
+    other work, it was 2x slower, and two spinning threads 2-20x slower than one."""
+    idle = idle_cpus()
+    return "ACTIVE" if idle is not None and idle >= threads - 0.5 else "PASSIVE"
+
+
 @contextlib.contextmanager
 def _quiet_stderr():
     """Silence file descriptor 2 (where llama.cpp's C code writes) for the duration."""
@@ -335,13 +370,12 @@ class LlamaCppBackend:
         if not installed():
             raise Cpp2PyError("the llamacpp backend needs llama-cpp-python: pip install 'cpp2py[cpu]' "
                               "(a source build of llama.cpp, several minutes; docs/translation.md)")
-        # llama.cpp's OpenMP threads meet at a barrier after every graph node. libgomp's default is to spin
-        # there, so when another job holds a core, two threads ran 2-20x slower than one; sleeping instead
-        # made two threads faster than one at load 4-7 (docs/translation.md). Read when llama_cpp loads.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        import llama_cpp
-
         from cpp2py.generation import model as model_lib
+
+        threads = cfg.threads or len(os.sched_getaffinity(0))
+        # Read by libgomp when llama_cpp loads: see wait_policy.
+        os.environ.setdefault("OMP_WAIT_POLICY", wait_policy(threads))
+        import llama_cpp
 
         base, adapter = base_and_adapter(cfg)
         adapter_dir = Path(adapter) if adapter else None
@@ -349,7 +383,6 @@ class LlamaCppBackend:
             base = model_lib.adapter_base(adapter_dir)
         base = base or model_lib.DEFAULT_BASE
         gguf_path = merged_model(adapter_dir, base) if adapter_dir else model_lib.resolve_gguf(base)
-        threads = cfg.threads or len(os.sched_getaffinity(0))
         try:
             with _quiet_stderr():  # llama.cpp logs as it loads; errors still raise below
                 llama = llama_cpp.Llama(str(gguf_path), n_ctx=MAX_CONTEXT, n_threads=threads,
