@@ -675,4 +675,4 @@ def test_a_jsonl_job_loads_the_model_once_and_reports_load_apart(tmp_path, monke
     assert len(loads) == 1 and summary.translated == 5
     # the load is counted once, and not in the translation time (five fake replies take far less than 1 s)
     assert summary.load_seconds >= 1.0 and 0 < summary.translate_seconds < 1.0
-    assert "model load 1.0 s" in summary.line()
+    assert f"model load {summary.load_seconds:.1f} s" in summary.line()  # 1.0 s, or a little more on a busy CPU
