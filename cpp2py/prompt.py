@@ -130,7 +130,7 @@ def uncommented(code: str) -> str | None:
         return None
     for keep in range(min(len(lines), 10)):
         candidate = "\n".join(lines[:keep] + [re.sub(r"^# ?", "", line) for line in lines[keep:]])
-        if parses(candidate) and ast.parse(candidate).body:
+        if holds_statements(candidate):
             return candidate
     return None
 
@@ -141,3 +141,11 @@ def parses(code: str) -> bool:
     except (SyntaxError, ValueError):
         return False
     return True
+
+
+def holds_statements(code: str) -> bool:
+    """Whether ``code`` parses and is more than comments and blank lines: a translation at all."""
+    try:
+        return bool(ast.parse(code).body)
+    except (SyntaxError, ValueError):
+        return False

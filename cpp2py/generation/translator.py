@@ -120,7 +120,7 @@ class Translator:
         the whole translation is read as the code it comments out where that parses, else retried like one
         that does not parse."""
         code = prompt.extract_code(reply)
-        if prompt.parses(code) and ast.parse(code).body:
+        if prompt.holds_statements(code):
             return reply, code, True
         found = prompt.uncommented(code)
         return reply, found or code, found is not None
