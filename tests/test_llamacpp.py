@@ -228,9 +228,11 @@ def test_openmp_threads_spin_only_where_the_cpus_are_idle_unless_told(tiny, monk
         monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     else:
         monkeypatch.setenv("OMP_WAIT_POLICY", preset)
-    monkeypatch.setattr(llamacpp, "idle_cpus", lambda: idle)
+    sampled = []
+    monkeypatch.setattr(llamacpp, "idle_cpus", lambda: sampled.append(1) or idle)
     llamacpp.LlamaCppBackend.load(TranslateConfig(backend="llamacpp", model=str(gguf_file), threads=2))
     assert os.environ["OMP_WAIT_POLICY"] == chosen
+    assert len(sampled) == (preset is None)  # a policy given is kept without sampling the CPUs
 
 
 def test_idle_cpus_reads_the_processs_own_cpus():

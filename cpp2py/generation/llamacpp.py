@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -296,8 +297,6 @@ def install(name: str) -> Path:
 def idle_cpus(interval: float = 0.05) -> float | None:
     """How many of this process's CPUs were idle over the next ``interval`` seconds (``/proc/stat``'s per-CPU
     idle and iowait time); None where that cannot be read (not Linux)."""
-    import time
-
     mine = {f"cpu{c}" for c in os.sched_getaffinity(0)}
 
     def sample() -> tuple[int, int]:
@@ -373,8 +372,10 @@ class LlamaCppBackend:
         from cpp2py.generation import model as model_lib
 
         threads = cfg.threads or len(os.sched_getaffinity(0))
-        # Read by libgomp when llama_cpp loads: see wait_policy.
-        os.environ.setdefault("OMP_WAIT_POLICY", wait_policy(threads))
+        # Read by libgomp when llama_cpp loads: see wait_policy. A policy already set (by the user, or by a load
+        # before this one in the process) is kept, and then the CPUs are not sampled (a 50 ms wait).
+        if "OMP_WAIT_POLICY" not in os.environ:
+            os.environ["OMP_WAIT_POLICY"] = wait_policy(threads)
         import llama_cpp
 
         base, adapter = base_and_adapter(cfg)
