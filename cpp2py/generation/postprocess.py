@@ -542,6 +542,12 @@ def _percent_fields(node: ast.expr) -> list[tuple[str, ast.expr | None]] | None:
     return pieces + [(literal + template[at:], None)]
 
 
+def _model_format(node: ast.expr) -> list[tuple[str, ast.expr | None]] | None:
+    """A format the model wrote, ``"{:.2f}".format(m)`` or ``"%.2f" % m``, as its pieces; None for any other node."""
+    fields = _format_fields(node)
+    return fields if fields is not None else _percent_fields(node)
+
+
 def _printed(args: list[ast.expr], sep: str = " ") -> tuple[list[str], list[ast.expr]]:
     """print's arguments as the text around the values they show, with the ``sep`` print puts between them:
     ``"n =", n`` and ``f"n = {n}"`` and ``"n = " + str(n)`` and ``"n = %d" % n`` are all (["n = ", ""], [n])."""
@@ -559,7 +565,7 @@ def _printed(args: list[ast.expr], sep: str = " ") -> tuple[list[str], list[ast.
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "str" \
                 and len(node.args) == 1 and not node.keywords:
             add(node.args[0])
-        elif (fields := _format_fields(node) or _percent_fields(node)) is not None:
+        elif (fields := _model_format(node)) is not None:
             for literal, value in fields:
                 text[-1] += literal
                 if value is not None:
@@ -649,8 +655,7 @@ def _as_stream(code: str, call: ast.Call, streams: list[tuple[str, ...]]) -> str
                                                   for k in (end, sep)) \
             or any(isinstance(a, ast.Starred) for a in call.args) \
             or any(isinstance(v, ast.FormattedValue) and (v.format_spec or v.conversion != -1)
-                   or _format_fields(v) is not None or _percent_fields(v) is not None
-                   for a in call.args for v in ast.walk(a)):
+                   or _model_format(v) is not None for a in call.args for v in ast.walk(a)):
         return None  # a format the model wrote (f"{x:.2f}", "{:.2f}".format(x), "%.2f" % x) would be lost
     text, values = _printed(call.args, sep.value)
     if not values:  # a literal alone: where its line ends is the model's choice, as with printf
