@@ -630,7 +630,8 @@ def constants(cpp: str) -> dict[str, str]:
 
     for n in walk(root):
         if n.type == "preproc_def" and n.child_by_field_name("value") is not None:
-            arg = parse(f"auto x = {text(n.child_by_field_name('value'))}\n;")  # the line may end in a // comment
+            # the line may end in a // comment; not through parse's cache, which keeps whole files' trees
+            arg = parse.__wrapped__(f"auto x = {text(n.child_by_field_name('value'))}\n;")
             values = [d.child_by_field_name("value") for d in walk(arg) if d.type == "init_declarator"]
             if len(values) == 1 and not arg.has_error:
                 define(text(n.child_by_field_name("name")), _constant_value(values[0], known))
