@@ -170,8 +170,9 @@ def prepare_thealgorithms(
 def models_list() -> None:
     """Models cpp2py knows by short name, and whether each is installed."""
     from cpp2py.generation.llamacpp import default_merge
-    from cpp2py.generation.model import list_models
+    from cpp2py.generation.model import list_models, shipped_adapters
 
+    presets = shipped_adapters()
     for m in list_models():
         state = "not installed"
         merged = default_merge(m["name"])
@@ -180,6 +181,8 @@ def models_list() -> None:
         elif merged is not None and merged.is_file():
             state = f"installed  {merged} (merged with the shipped adapter, for llamacpp)"
         typer.echo(f"{m['name']:32} {m['size'] / 1e6:8.0f} MB GGUF  {state}\n    {m['description']}")
+        if m["name"] in presets:
+            typer.echo(f"    a tuned adapter ships for it: --adapter {m['name']}")
 
 
 @models_app.command("install")
@@ -238,7 +241,7 @@ def translate(
     input: str = typer.Argument(..., help="A .cpp/.cc/.h file, a directory, '-' for stdin, or a benchmark JSONL."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file or directory (a file: stdout if omitted)."),
     model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf, hub id; openai: the served model. Default: qwen2.5-coder-0.5b-instruct + the shipped adapter."),
-    adapter: Optional[str] = typer.Option(None, help="A LoRA adapter directory (hf and llamacpp backends)."),
+    adapter: Optional[str] = typer.Option(None, help="A LoRA adapter directory, or a shipped one by name: qwen2.5-coder-1.5b-instruct (the 1.5B preset, for GPUs; hf and llamacpp backends)."),
     backend: str = BACKEND,
     base_url: Optional[str] = BASE_URL,
     batch_size: int = typer.Option(16, help="hf: sequences per batch (openai: see --concurrency)."),
@@ -302,7 +305,7 @@ def self_train(
     no_leak_check: bool = typer.Option(False, "--no-leak-check", help="Run without --benchmark (the pairs are then unchecked for leakage)."),
     previous: Optional[List[Path]] = typer.Option(None, help="Earlier rounds' pairs: their inputs already have a target; repeatable."),
     model: Optional[str] = typer.Option(None, help="Base model (short name, local dir, .gguf, hub id). Default: the default model + shipped adapter."),
-    adapter: Optional[str] = typer.Option(None, help="The current LoRA adapter, e.g. the last round's run."),
+    adapter: Optional[str] = typer.Option(None, help="The current LoRA adapter, e.g. the last round's run, or a shipped one by name."),
     samples: int = typer.Option(8, help="Candidates sampled per input."),
     temperature: float = typer.Option(0.8, help="Sampling temperature."),
     top_p: float = typer.Option(0.95, help="Nucleus sampling threshold."),
@@ -351,7 +354,7 @@ def evaluate(
         "default, so CA@k is null unless you opt in.")),
     baseline: Optional[List[str]] = typer.Option(None, help="Add a baseline system: naive-copy (the C++ itself; CodeBLEU's floor)."),
     model: Optional[str] = typer.Option(None, help="One-shot: translate the benchmark with this model (translate stage), then score it too."),
-    adapter: Optional[Path] = typer.Option(None, help="One-shot: LoRA adapter for --model; its recorded training data feeds the contamination check."),
+    adapter: Optional[str] = typer.Option(None, help="One-shot: LoRA adapter (a directory or a shipped one by name) for --model; its recorded training data feeds the contamination check."),
     backend: str = BACKEND,
     base_url: Optional[str] = BASE_URL,
     device: str = DEVICE,
@@ -387,7 +390,7 @@ def evaluate(
 @app.command()
 def serve(
     model: Optional[str] = typer.Option(None, help="Base model: short name, local dir, .gguf file or hub id (default: the packaged default model)."),
-    adapter: Optional[str] = typer.Option(None, help="A trained adapter directory (default: the packaged adapter, if any)."),
+    adapter: Optional[str] = typer.Option(None, help="A trained adapter directory or a shipped one by name (default: the packaged adapter, if any)."),
     backend: str = BACKEND,
     base_url: Optional[str] = BASE_URL,
     device: str = DEVICE,

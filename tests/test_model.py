@@ -147,3 +147,34 @@ def test_install_shows_what_it_downloads_and_the_sizes(tmp_path, monkeypatch, ca
     M.install_model("fake", reg=reg, home=tmp_path / "home", find_links=str(links))
     err = capsys.readouterr().err
     assert "fake: downloaded 2 wheels" in err and "5.0/5.0 kB" in err
+
+
+@pytest.mark.parametrize("name", sorted(M.shipped_adapters()) + ["default"])
+def test_every_shipped_adapter_fits_the_package_and_records_how_it_was_made(name):
+    from cpp2py.config import load_config
+    from cpp2py.train import TrainConfig
+
+    path = M.default_adapter_dir() if name == "default" else M.shipped_adapters()[name]
+    base = M.adapter_base(path)
+    assert base in M.registry()          # its base installs offline, like the default's
+    assert name in ("default", base)     # a preset is named after its base, so --adapter NAME says what runs
+    assert (path / "adapter_model.safetensors").stat().st_size <= 25 * 2**20
+    assert load_config(TrainConfig, path / "train_config.yaml").model == base
+    for record in ("train_metrics.json", "data_manifest.json", "prompt.json"):
+        assert (path / record).is_file(), record
+
+
+def test_an_adapter_is_a_directory_or_a_shipped_name(tmp_path, monkeypatch):
+    from cpp2py.schema import ModelConfig
+
+    shipped = tmp_path / "adapters" / "qwen2.5-coder-1.5b-instruct"
+    shipped.mkdir(parents=True)
+    (shipped / "adapter_config.json").write_text('{"base_model_name_or_path": "qwen2.5-coder-1.5b-instruct"}')
+    monkeypatch.setattr(M, "shipped_adapters", lambda: {shipped.name: shipped})
+    monkeypatch.chdir(tmp_path)
+    assert M.base_and_adapter(ModelConfig(adapter="qwen2.5-coder-1.5b-instruct")) == (None, str(shipped))
+    own = tmp_path / "qwen2.5-coder-1.5b-instruct"   # the user's run directory of the same name wins
+    own.mkdir()
+    assert M.resolve_adapter("qwen2.5-coder-1.5b-instruct") == "qwen2.5-coder-1.5b-instruct"
+    with pytest.raises(Cpp2PyError, match=r"nor a shipped adapter's name \(qwen2.5-coder-1.5b-instruct\)"):
+        M.adapter_base(Path(M.resolve_adapter("runs/typo")))

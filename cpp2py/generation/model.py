@@ -51,6 +51,24 @@ def default_adapter_dir() -> Path | None:
     return path if (path / "adapter_config.json").is_file() else None
 
 
+def shipped_adapters() -> dict[str, Path]:
+    """The other adapters inside the package (presets such as the 1.5B one for GPUs), each named after the
+    registered base it was trained on: ``--adapter NAME`` picks one, and its base comes with it."""
+    root = Path(__file__).parents[1] / "adapters"
+    return {p.name: p for p in sorted(root.glob("*")) if (p / "adapter_config.json").is_file()}
+
+
+def resolve_adapter(name_or_path: str) -> str:
+    """An adapter directory as given, or the directory of the shipped adapter of that name. A path that
+    exists wins, so a user's own run directory is never shadowed by a preset's name."""
+    if Path(name_or_path).exists():
+        return name_or_path
+    shipped = shipped_adapters()
+    if name_or_path in shipped:
+        return str(shipped[name_or_path])
+    return name_or_path
+
+
 # ---------------------------------------------------------------- install from PyPI
 
 
@@ -331,7 +349,8 @@ def adapter_base(adapter_dir: Path) -> str:
     """The base model an adapter directory records (the default base when it records none)."""
     cfg_path = Path(adapter_dir) / "adapter_config.json"
     if not cfg_path.is_file():
-        raise Cpp2PyError(f"{adapter_dir}: not an adapter directory (no adapter_config.json)")
+        raise Cpp2PyError(f"{adapter_dir}: not an adapter directory (no adapter_config.json) nor a shipped "
+                          f"adapter's name ({', '.join(shipped_adapters()) or 'none shipped'})")
     return json.loads(cfg_path.read_text(encoding="utf-8")).get("base_model_name_or_path") or DEFAULT_BASE
 
 
@@ -430,8 +449,8 @@ def load_adapter_model(adapter_dir: str | Path | None, base: str | None = None, 
 
 def base_and_adapter(cfg: "ModelConfig") -> tuple[str | None, str | None]:
     """(base, adapter). No model and no adapter: the default base plus the shipped adapter if any; an
-    adapter alone: the base it records (``None`` here)."""
+    adapter alone (a directory or a shipped adapter's name): the base it records (``None`` here)."""
     if cfg.model is not None or cfg.adapter is not None:
-        return cfg.model, cfg.adapter
+        return cfg.model, resolve_adapter(cfg.adapter) if cfg.adapter is not None else None
     shipped = default_adapter_dir()
     return DEFAULT_BASE, (str(shipped) if shipped else None)

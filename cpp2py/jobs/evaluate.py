@@ -136,7 +136,9 @@ def _contamination(cfg: EvaluateConfig, items: list[BenchmarkItem]) -> tuple[lis
 
     paths = [Path(p) for p in cfg.train_data]
     if not paths and cfg.adapter:
-        paths = contamination.train_data_from_adapter(cfg.adapter)
+        from cpp2py.generation.model import resolve_adapter
+
+        paths = contamination.train_data_from_adapter(resolve_adapter(cfg.adapter))
     if not paths:
         return None, []
     train = contamination.read_train_cpp(paths)
