@@ -692,3 +692,24 @@ def test_a_percent_format_the_model_wrote_survives_the_stream_transcription():  
     cpp = 'void f(double x, double y) { cout << "at x = " << x << " is " << y << endl; }'
     py = 'def f(x, y):\n    print("at x = ", x, " is ", "%.6f" % y)\n'
     assert '"%.6f" % y' in fix_translation(py, cpp).python
+
+
+def test_a_sort_the_cpp_makes_descending_stays_descending():  # examples/modern
+    format_cases()
+    cpp = ("struct S { string name; int score; };\n"
+           "void f(vector<S>& v, vector<int>& w) {\n"
+           "  sort(v.begin(), v.end(), [](const S& a, const S& b) { return a.name > b.name; });\n"
+           "  sort(w.begin(), w.end(), greater<int>());\n  for (auto& s : v) cout << s.name << ' ';\n}")
+    py = ("def f(v, w):\n    v.sort(key=lambda s: s.name)  # by name\n    w = sorted(w)\n"
+          "    for s in v:\n        print(s.name, end=' ')\n")
+    fixed = fix_translation(py, cpp)
+    assert "reverse=True: the C++ sorts v descending" in fixed.fixes
+    assert "v.sort(key=lambda s: s.name, reverse=True)  # by name" in fixed.python
+    assert "w = sorted(w, reverse=True)" in fixed.python
+    # left alone: another key, a module that makes the order another way, a C++ comparator with a second key
+    assert "reverse" not in fix_translation(py.replace("s: s.name", "s: s.score"), cpp.replace(
+        "greater<int>()", "less<int>()")).python
+    assert fix_translation(py + "    w = w[::-1]\n", cpp).python.count("reverse=True") == 0
+    assert "reverse" not in fix_translation(py, cpp.replace("return a.name > b.name;", "return a.name > b.name "
+                                                            "|| (a.name == b.name && a.score < b.score);").replace(
+        "greater<int>()", "less<int>()")).python

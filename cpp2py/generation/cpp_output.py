@@ -717,3 +717,62 @@ def struct_fields(cpp: str) -> dict[str, list[str]]:
         if fields:
             out[text(name)] = fields
     return out
+
+
+def _range_of(begin, end, first: str, last: str) -> str | None:
+    """``v`` where ``begin``/``end`` are ``v.first()``/``v.last()`` of one plain variable ``v``."""
+    ends = []
+    for call, method in ((begin, first), (end, last)):
+        callee = call.child_by_field_name("function") if call.type == "call_expression" else None
+        if callee is None or callee.type != "field_expression" or text(callee.child_by_field_name("field")) != method \
+                or callee.child_by_field_name("argument").type != "identifier":
+            return None
+        ends.append(text(callee.child_by_field_name("argument")))
+    return ends[0] if ends[0] == ends[1] else None
+
+
+def _greater_than(lam) -> str | None:
+    """For a comparator lambda whose body is only ``return a > b;`` or ``return a.f > b.f;`` (``a``, ``b`` its
+    two parameters, in that order): "" or "f". None for any other body: ties broken on a second key, a
+    computed key, ``<``."""
+    params = [d for d in walk(lam.child_by_field_name("declarator")) if d.type == "parameter_declaration"]
+    names = [[text(i) for i in walk(p.child_by_field_name("declarator")) if i.type == "identifier"] for p in params]
+    body = lam.child_by_field_name("body").named_children
+    if len(names) != 2 or any(len(n) != 1 for n in names) or len(body) != 1 or body[0].type != "return_statement" \
+            or len(body[0].named_children) != 1:
+        return None
+    compare = body[0].named_children[0]
+    if compare.type != "binary_expression" or text(compare.child_by_field_name("operator")) != ">":
+        return None
+    sides = [compare.child_by_field_name("left"), compare.child_by_field_name("right")]
+    if all(s.type == "identifier" for s in sides):
+        return "" if [text(s) for s in sides] == [names[0][0], names[1][0]] else None
+    if all(s.type == "field_expression" and text(s.child_by_field_name("operator")) == "." for s in sides) \
+            and [text(s.child_by_field_name("argument")) for s in sides] == [names[0][0], names[1][0]] \
+            and text(sides[0].child_by_field_name("field")) == text(sides[1].child_by_field_name("field")):
+        return text(sides[0].child_by_field_name("field"))
+    return None
+
+
+def descending_sorts(cpp: str) -> dict[str, str]:
+    """The variables the C++ sorts whole in descending order, each with the member it compares ("" for the
+    elements themselves): ``sort(v.begin(), v.end(), greater<>())``, ``sort(v.rbegin(), v.rend())`` and a
+    comparator lambda that is only ``return a.f > b.f;``. A variable also sorted another way is left out."""
+    found: dict[str, set[str | None]] = {}
+    for n in walk(parse(cpp)):
+        if n.type != "call_expression" or text(n.child_by_field_name("function")) not in ("sort", "std::sort"):
+            continue
+        args = n.child_by_field_name("arguments").named_children
+        if len(args) not in (2, 3):
+            continue
+        forward, backward = _range_of(args[0], args[1], "begin", "end"), _range_of(args[0], args[1], "rbegin", "rend")
+        if len(args) == 2 and backward:
+            found.setdefault(backward, set()).add("")
+        elif forward:
+            key = None
+            if len(args) == 3 and args[2].type == "lambda_expression":
+                key = _greater_than(args[2])
+            elif len(args) == 3 and re.fullmatch(r"(std::)?greater<[^<>]*>\s*(\(\)|\{\})", text(args[2])):
+                key = ""
+            found.setdefault(forward, set()).add(key)
+    return {name: keys.pop() for name, keys in found.items() if len(keys) == 1 and None not in keys}

@@ -17,8 +17,8 @@ import string
 from dataclasses import dataclass, field
 
 from cpp2py.generation.cpp_output import (
-    Output, Printf, char_codes, constants, free_functions, initialised_locals, int_limits, maps_inserting_on_lookup,
-    read_output, strings_written_by_index, struct_fields,
+    Output, Printf, char_codes, constants, descending_sorts, free_functions, initialised_locals, int_limits,
+    maps_inserting_on_lookup, read_output, strings_written_by_index, struct_fields,
 )
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 
@@ -322,6 +322,52 @@ def cpp_container_calls(code: str) -> tuple[str, int]:
             edits.append((call, f"len({obj})" if method in ("size", "length")
                           else f"{obj}.{_CPP_METHODS[method]}({args})"))
         code, total = _edited(code, edits), total + len(outer)
+
+
+def _sort_key(call: ast.Call) -> str | None:
+    """What a ``sort``/``sorted`` call compares: "" for the elements, "f" for ``key=lambda x: x.f`` or
+    ``x["f"]``; None for any other key."""
+    key = next((k.value for k in call.keywords if k.arg == "key"), None)
+    if key is None:
+        return ""
+    if not isinstance(key, ast.Lambda) or len(key.args.args) != 1:
+        return None
+    arg, body = key.args.args[0].arg, key.body
+    if isinstance(body, ast.Attribute) and isinstance(body.value, ast.Name) and body.value.id == arg:
+        return body.attr
+    if isinstance(body, ast.Subscript) and isinstance(body.value, ast.Name) and body.value.id == arg \
+            and isinstance(body.slice, ast.Constant) and isinstance(body.slice.value, str):
+        return body.slice.value
+    return None
+
+
+def descending_sorts_kept(code: str, sorts: dict[str, str]) -> tuple[str, list[str]]:
+    """``sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.name > b.name; })`` sorts descending; a model
+    writing ``v.sort(key=lambda s: s.name)`` sorts ascending. Where the C++ sorts a variable whole and only
+    descending (``sorts``, from :func:`cpp2py.generation.cpp_output.descending_sorts`: the member compared,
+    "" for the elements) and the Python sorts the same name by the same member with no ``reverse``,
+    ``reverse=True`` is added. A module that reverses anything (``reverse``, ``reversed``, a negative step) or
+    negates a key is left alone: the descending order may be made another way there. Returns the code and the
+    variables changed."""
+    tree = ast.parse(code)
+    if not sorts or any(isinstance(n, ast.Name) and n.id == "reversed" or isinstance(n, ast.Attribute)
+                        and n.attr == "reverse" or isinstance(n, ast.keyword) and n.arg == "reverse"
+                        or isinstance(n, ast.Slice) and n.step is not None for n in ast.walk(tree)):
+        return code, []
+    edits, changed = [], []
+    for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "sort" and isinstance(func.value, ast.Name):
+            name = func.value.id
+        elif isinstance(func, ast.Name) and func.id == "sorted" and call.args and isinstance(call.args[0], ast.Name):
+            name = call.args[0].id
+        else:
+            continue
+        if name in sorts and _sort_key(call) == sorts[name]:
+            call.keywords.append(ast.keyword("reverse", ast.Constant(True)))
+            edits.append((call, ast.unparse(call)))
+            changed.append(name)
+    return (_edited(code, edits) if edits else code), changed
 
 
 def _splice(lines: list[str], start: tuple[int, int], end: tuple[int, int], text: str) -> None:
@@ -1133,9 +1179,10 @@ def fix_translation(python: str, cpp: str) -> Fixed:
         output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
         inits, written, limits = initialised_locals(cpp), strings_written_by_index(cpp), int_limits(cpp)
         consts, functions, fields = constants(cpp), free_functions(cpp), struct_fields(cpp)
+        sorts = descending_sorts(cpp)
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
         output, chars, maps, inits, written, limits = Output(), {}, {}, {}, {}, {}
-        consts, functions, fields = {}, {}, {}
+        consts, functions, fields, sorts = {}, {}, {}, {}
     code, started = initialise_locals(code, inits)
     fixes += [f"initialiser the translation dropped restored: {n}" for n in started]
     code, listed = mutable_strings(code, written)
@@ -1159,6 +1206,8 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     fixes += ["added: a print writing bools and doubles as the C++ << did"] if formatted else []
     code, iterable = iterable_structs(code, fields)
     fixes += [f"struct unpacked as the C++ binds it: {n}" for n in iterable]
+    code, descending = descending_sorts_kept(code, sorts)
+    fixes += [f"reverse=True: the C++ sorts {n} descending" for n in descending]
     code, named = name_cpp_functions(code, functions)
     fixes += [f"the C++'s name bound to the function the model renamed: {n}" for n in named]
     code, defined = define_constants(code, consts)
