@@ -713,3 +713,14 @@ def test_a_sort_the_cpp_makes_descending_stays_descending():  # examples/modern
     assert "reverse" not in fix_translation(py, cpp.replace("return a.name > b.name;", "return a.name > b.name "
                                                             "|| (a.name == b.name && a.score < b.score);").replace(
         "greater<int>()", "less<int>()")).python
+
+
+def test_an_exception_named_after_the_cpps_is_defined_so_raising_it_raises_it():  # examples/templates
+    cpp = ('#include <stdexcept>\nint pop(int n) { if (n == 0) throw underflow_error("stack empty"); return n; }\n'
+           'int main() { try { pop(0); } catch (const underflow_error& e) { cout << e.what() << endl; } }')
+    py = ("def pop(n):\n    if n == 0:\n        raise UnderflowError('stack empty')\n    return n\n\n"
+          "def main():\n    try:\n        pop(0)\n    except UnderflowError as e:\n        print(e)\n")
+    fixed = fix_translation(py, cpp)
+    assert "added: class UnderflowError(Exception): pass" in fixed.fixes and fixed.undefined == []
+    assert run(fixed.python) == "stack empty\n"
+    assert fix_translation("x = UnderflowError\n", cpp).undefined == ["UnderflowError"]  # not raised: left alone

@@ -64,11 +64,25 @@ def _import_for(name: str) -> str | None:
     return None
 
 
+def _exception_names(code: str) -> set[str]:
+    """Names the code raises (``raise X``, ``raise X(...)``) or catches (``except X``, ``except (X, Y)``)."""
+    found = set()
+    for node in ast.walk(ast.parse(code)):
+        exc = node.exc if isinstance(node, ast.Raise) else node.type if isinstance(node, ast.ExceptHandler) else None
+        exc = exc.func if isinstance(exc, ast.Call) else exc
+        found |= {n.id for n in (exc.elts if isinstance(exc, ast.Tuple) else [exc]) if isinstance(n, ast.Name)}
+    return found
+
+
 def add_imports(code: str) -> tuple[str, list[str], list[str]]:
-    """(code, import lines added, names still undefined)."""
+    """(code, import lines and class definitions added, names still undefined). An exception class the model
+    named after the C++'s (``raise UnderflowError(...)`` for ``underflow_error``) that Python does not have is
+    defined, so raising it raises it, not ``NameError``."""
     lines, missing = [], []
-    for name in undefined_names(code):
-        line = _import_for(name)
+    undefined = undefined_names(code)
+    raised = _exception_names(code) if undefined else set()
+    for name in undefined:
+        line = _import_for(name) or (f"class {name}(Exception): pass" if name in raised else None)
         (lines if line else missing).append(line or name)
     if not lines:
         return code, [], missing
