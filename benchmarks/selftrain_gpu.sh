@@ -31,21 +31,21 @@ STAGE=${STAGE:-/root/stage}
 OUT=${OUT:-out/selftrain_gpu}
 D=$STAGE/data
 export MODEL=${MODEL:-qwen2.5-coder-0.5b-instruct}
-read -r GGUF_FILE GGUF_SHA < <(python3 -c 'import json, sys; m = json.load(open("cpp2py/models.json"))[sys.argv[1]]
-print(m["gguf_file"], m["sha256"])' "$MODEL") || { echo "unknown MODEL $MODEL" >&2; exit 2; }
+read -r GGUF_FILE < <(python3 -c 'import json, sys; print(json.load(open("cpp2py/models.json"))[sys.argv[1]]["gguf_file"])' \
+    "$MODEL") || { echo "unknown MODEL $MODEL" >&2; exit 2; }
 CONFIG=configs/${MODEL%-instruct}-qlora.yaml
 
 setup() {  # wheels, the joined GGUF, the installed model and the unpacked data; idempotent
     mkdir -p "$STAGE" "$OUT"
-    export GGUF=$STAGE/$GGUF_FILE
-    if [ ! -f "$GGUF" ]; then
-        cat $(ls "$GGUF".part?? | sort) > "$GGUF.joined" || return 1
-        echo "$GGUF_SHA  $GGUF.joined" | sha256sum -c --quiet || { echo "GGUF checksum differs" >&2; return 1; }
-        mv "$GGUF.joined" "$GGUF" && rm -f "$GGUF".part??
-    fi
+    export GGUF=$STAGE/$GGUF_FILE  # joined from its staged parts by gpu_env.sh
     [ -d /tmp/site/trl ] || { mkdir -p /tmp/site && tar -xJf .device-parts/site.tar.xz -C /tmp/site; }
     [ -d "$D" ] || { mkdir -p "$D" && tar -xJf .gpu/data.tar.xz -C "$D"; }
     source benchmarks/gpu_env.sh
+}
+
+run_adapter() {  # a run trained here (its directory under $STAGE/runs), else an adapter name cpp2py knows
+    # (the shipped presets, e.g. qwen2.5-coder-1.5b-instruct) or a path
+    if [ -d "$STAGE/runs/$1" ]; then echo "$STAGE/runs/$1"; else echo "$1"; fi
 }
 
 gpu_job() {  # LABEL OUT.jsonl IN.jsonl [translate options]: one translate process, in the background, on the
@@ -111,7 +111,7 @@ round)
     mkdir -p "$sel"
     prev=() adapter=()
     for ((r = 1; r < n; r++)); do prev+=(--previous "$D/selftrain/round$r.jsonl"); done
-    [ -n "${ADAPTER:-}" ] && adapter=(--adapter "$STAGE/runs/$ADAPTER")
+    [ -n "${ADAPTER:-}" ] && adapter=(--adapter "$(run_adapter "$ADAPTER")")
     gpus=$(nvidia-smi -L | wc -l)
     for ((i = 0; i < k; i++)); do
         ins=()
@@ -123,7 +123,7 @@ round)
         CUDA_VISIBLE_DEVICES=${GPU:-$((i % gpus))} timeout -s INT "${ROUND_S:-420}" python3 -m cpp2py self-train "${ins[@]}" \
             "${prev[@]}" "${adapter[@]}" $(printf -- "--benchmark $D/%s " "${BENCH[@]}") --samples "${SAMPLES:-4}" \
             --temperature 0.8 --round "$n" --out "$sel/round$n.s$i.jsonl" --device cuda --batch-size 128 \
-            --inputs-per-call 64 --jobs $(( $(nproc) / k )) --max-cpp-chars 1600 > "$OUT/round$n.s$i.log" 2>&1 &
+            --inputs-per-call 64 --jobs "${JOBS:-$(( $(nproc) / k ))}" --max-cpp-chars 1600 > "$OUT/round$n.s$i.log" 2>&1 &
     done
     wait
     tail -n 3 "$OUT"/round$n.s*.log
@@ -177,7 +177,7 @@ eval)
         [ "$sets" = modern ] && sets=$modern
         adapter=()  # default: the shipped adapter on its base; base: $MODEL alone
         [ "$run" = base ] && adapter=(--model "$MODEL")
-        [ "$run" = default ] || [ "$run" = base ] || adapter=(--adapter "$STAGE/runs/$run")
+        [ "$run" = default ] || [ "$run" = base ] || adapter=(--adapter "$(run_adapter "$run")")
         mkdir -p "$OUT/pred/$run"
         for s in ${sets//,/ }; do
             out=$OUT/pred/$run/$(echo "$s" | tr / -)
@@ -185,6 +185,8 @@ eval)
                 # its longest inputs run to the default cap and keep one process past the call's limit: four
                 # shards at 1,024 new tokens (docs/results.md)
                 gpu_jobs "${LC_SHARDS:-4}" "$run $s" "$out" "$D/$s" "${adapter[@]}" --batch-size 64 --max-new-tokens 1024
+            elif [ "$s" = xlcost/test.jsonl ]; then  # 925 items: the 1.5B needs two processes within a call
+                gpu_jobs "${XL_SHARDS:-2}" "$run $s" "$out" "$D/$s" "${adapter[@]}" --batch-size 64
             else
                 gpu_job "$run $s" "$out" "$D/$s" "${adapter[@]}" --batch-size 64
             fi
@@ -202,7 +204,7 @@ verify)
     gpus=$(nvidia-smi -L | wc -l) next_gpu=${GPU0:-0}
     mkdir -p "$OUT/verify"
     adapter=() cap=()
-    [ -n "${ADAPTER:-}" ] && adapter=(--adapter "$STAGE/runs/$ADAPTER")
+    [ -n "${ADAPTER:-}" ] && adapter=(--adapter "$(run_adapter "$ADAPTER")")
     [ -n "${MAX_NEW:-}" ] && cap=(--max-new-tokens "$MAX_NEW")
     for spec in ${VERIFY:-humaneval-x:8:2 cost-stdout:4:2}; do
         IFS=: read -r bench k rounds shards <<< "$spec"
