@@ -4,6 +4,21 @@
 # user's machine.
 MODEL=${MODEL:-qwen2.5-coder-0.5b-instruct}
 GGUF=${GGUF:-/root/stage/$MODEL-q4_k_m.gguf}
+
+join_staged() {  # FILE SHA256: FILE.partNN (staged by earlier calls) joined once into FILE and checked
+    [ -f "$1" ] && return 0
+    cat $(ls "$1".part?? | sort) > "$1.joined" || return 1
+    echo "$2  $1.joined" | sha256sum -c --quiet || { echo "$1: checksum differs" >&2; return 1; }
+    mv "$1.joined" "$1" && rm -f "$1".part??
+}
+install_vllm() {  # vLLM and what it needs (benchmarks/vllm_wheels.txt), from vllm-wheels.tar staged in parts
+    [ -d /tmp/site/vllm ] && return 0
+    join_staged /root/stage/vllm-wheels.tar "${VLLM_TAR_SHA:?the sha256 device-parts printed for vllm-wheels.tar}" || return 1
+    mkdir -p /tmp/vllm-wheels && tar -xf /root/stage/vllm-wheels.tar -C /tmp/vllm-wheels &&
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site /tmp/vllm-wheels/*.whl
+}
+join_staged "$GGUF" "$(python3 -c 'import json, sys; print(json.load(open("cpp2py/models.json"))[sys.argv[1]]["sha256"])' \
+    "$MODEL")" || return 1
 # once per machine: the scripts' steps run side by side and call this each
 if [ "$(cat /tmp/site/.wheels 2>/dev/null)" != "$(ls .whl)" ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1

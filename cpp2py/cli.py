@@ -21,8 +21,8 @@ from cpp2py.schema import BACKENDS, CONTAMINATION_THRESHOLD, SELFTRAIN_LEAK_THRE
 
 # The model section's options, declared once for translate, evaluate and serve (cpp2py.schema.ModelConfig).
 BACKEND = typer.Option("auto", help=f"{', '.join(BACKENDS)}: a local transformers model, any OpenAI-compatible server, "
-                                  "llama.cpp on the GGUF (CPU; needs the cpu extra), or auto (llamacpp on a CPU when "
-                                  "installed, else hf).")
+                                  "llama.cpp on the GGUF (CPU; needs the cpu extra), vLLM (CUDA GPUs, batch jobs; needs "
+                                  "the vllm extra), or auto (llamacpp on a CPU when installed, else hf).")
 BASE_URL = typer.Option(None, help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1 (env CPP2PY_BASE_URL / OPENAI_BASE_URL).")
 DEVICE = typer.Option("auto", help="auto, cpu, cuda or cuda:N.")
 DTYPE = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32, or int8 (CPU only: dynamic int8 quantisation, 2-4x faster, slightly less accurate; docs/translation.md).")
@@ -420,6 +420,7 @@ EXTRA_OF_MODULE = {
     **dict.fromkeys(("tree_sitter", "tree_sitter_cpp"), "oracle"),
     **dict.fromkeys(("fastapi", "uvicorn", "starlette"), "serve"),
     "openai": "openai",
+    "vllm": "vllm",
 }
 
 

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 from cpp2py.errors import Cpp2PyError
 from cpp2py.files import read_jsonl
 
-BACKENDS = ("hf", "openai", "llamacpp", "auto")  # auto: llamacpp on a CPU when installed, else hf
+BACKENDS = ("hf", "openai", "llamacpp", "vllm", "auto")  # auto: llamacpp on a CPU when installed, else hf
 CPP_STANDARDS = ("c++17", "c++20")
 CONTAMINATION_THRESHOLD = 0.5  # C++ 5-gram Jaccard at or above which an item counts as seen in training
 SELFTRAIN_LEAK_THRESHOLD = 0.9  # self-training drops an input this close to a benchmark item (issue 12's near-copy)
@@ -180,6 +180,8 @@ class ModelConfig:
         """What identifies a loaded backend: two configs with the same key share one model in memory."""
         if self.backend == "openai":
             return ("openai", self.model, self.base_url, self.api_key_env, self.context_window, self.request_timeout)
+        if self.backend == "vllm":
+            return ("vllm", self.model, self.adapter, self.device, self.dtype)
         # hf, and auto where it resolves to hf (cpp2py.generation.backends.backend_key handles llamacpp)
         return ("hf", self.model, self.adapter, self.device, self.dtype, self.load_in_4bit)
 

@@ -2,7 +2,8 @@
 
 Run as: (library) ``from cpp2py.generation.backends import HFBackend, OpenAIBackend``; users reach them through
 ``cpp2py translate --backend hf|openai`` (hf: ``--engine auto|eager|static|cb``; the CPU engine,
-``--backend llamacpp``, is in :mod:`cpp2py.generation.llamacpp`).
+``--backend llamacpp``, is in :mod:`cpp2py.generation.llamacpp`, the GPU scale path, ``--backend vllm``, in
+:mod:`cpp2py.generation.vllm_engine`).
 
 A backend turns chat conversations (built by :mod:`cpp2py.prompt`) into raw replies, in input order.
 Each reply is a :class:`Reply`, a ``str`` that also records whether it was cut by the token cap.
@@ -21,7 +22,8 @@ from cpp2py import prompt
 from cpp2py.cancel import current_check, raise_if_cancelled
 from cpp2py.errors import Cpp2PyError
 from cpp2py.lru import LRU
-from cpp2py.generation.common import Reply, reply_budget, sampling_seeds, source_of, token_budget
+from cpp2py.generation.common import (Reply, backtick_ids, eos_ids, fence_closed, reply_budget, sampling_seeds,
+                                      source_of, token_budget, until_stop)
 from cpp2py.generation.model import base_and_adapter
 from cpp2py.schema import Decoding, ModelConfig
 
@@ -72,6 +74,10 @@ def backend_key(cfg: ModelConfig) -> tuple:
 def _load_backend(cfg: ModelConfig) -> Backend:
     if cfg.backend == "openai":
         return OpenAIBackend(cfg)
+    if cfg.backend == "vllm":
+        from cpp2py.generation.vllm_engine import VLLMBackend
+
+        return VLLMBackend.load(cfg)
     if resolved_backend(cfg) == "llamacpp":
         from cpp2py.generation.llamacpp import EngineUnsupported, LlamaCppBackend
 
@@ -93,13 +99,6 @@ def resolve_device(device: str) -> str:
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
-
-
-
-
-def fence_closed(tokenizer, new_ids) -> bool:
-    """Whether the reply so far holds the closing ``` of its code block (the opening one plus one more)."""
-    return tokenizer.decode(new_ids, skip_special_tokens=True).count("```") >= 2
 
 
 
@@ -162,11 +161,7 @@ class HFBackend:
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
-        eos: set[int] = set()
-        for ids in (tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)):
-            eos.update([ids] if isinstance(ids, int) else list(ids or []))
-        if not eos:
-            raise Cpp2PyError("model: neither the tokenizer nor the generation config names an EOS token")
+        eos = eos_ids(tokenizer, model.generation_config)
         self.eos_ids = eos
         # A clean generation config: a checkpoint's sampling defaults (top_k, repetition_penalty...) must
         # not leak into greedy decoding; what we decode with is what each call's Decoding says.
@@ -176,8 +171,7 @@ class HFBackend:
             eos_token_id=sorted(eos), pad_token_id=tokenizer.pad_token_id,
             bos_token_id=getattr(model.generation_config, "bos_token_id", None),
         )
-        vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
-        self.backtick_ids = torch.tensor([i for i, t in enumerate(vocab) if t and "`" in t], dtype=torch.long)
+        self.backtick_ids = torch.tensor(backtick_ids(tokenizer), dtype=torch.long)
         self._backticks = set(self.backtick_ids.tolist())
         self.model.eval()
         self._cb_key: tuple | None = None  # the sampling settings the cached continuous-batching manager has
@@ -280,14 +274,8 @@ class HFBackend:
         return out  # type: ignore[return-value]
 
     def _until_stop(self, new: list[int]) -> tuple[list[int], str | None]:
-        """The reply's tokens up to its first EOS (dropped) or up to the token that closes its code fence
-        (kept), and which of the two ended it ("eos", "fence", None); the rule _StopAtFenceOrBudget applies."""
-        for k, t in enumerate(new):
-            if t in self.eos_ids:
-                return new[:k], "eos"
-            if t in self._backticks and fence_closed(self.tokenizer, new[:k + 1]):
-                return new[:k + 1], "fence"
-        return new, None
+        """:func:`until_stop` with this model's ids; the rule _StopAtFenceOrBudget applies."""
+        return until_stop(self.tokenizer, new, self.eos_ids, self._backticks)
 
     def cb_generate(self, ids: list[list[int]], budgets: list[int], decoding: Decoding, *,
                     stop_at_eos: bool = True) -> list[list[int]]:

@@ -60,5 +60,39 @@ def reply_budget(backend: Any, conversation: list[dict], prompt_tokens: int, dec
     return min(wanted, max(1, backend.context_window - prompt_tokens))
 
 
+def eos_ids(tokenizer, generation_config=None) -> set[int]:
+    """The ids that end a reply: the tokenizer's EOS and the generation config's (chat models add their
+    end-of-turn token there)."""
+    ids: set[int] = set()
+    for found in (tokenizer.eos_token_id, getattr(generation_config, "eos_token_id", None)):
+        ids.update([found] if isinstance(found, int) else list(found or []))
+    if not ids:
+        raise Cpp2PyError("model: neither the tokenizer nor the generation config names an EOS token")
+    return ids
+
+
+def backtick_ids(tokenizer) -> list[int]:
+    """Token ids whose text holds a backtick: only after one of these can a reply's code fence close."""
+    vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return [i for i, t in enumerate(vocab) if t and "`" in t]
+
+
+def fence_closed(tokenizer, new_ids) -> bool:
+    """Whether the reply so far holds the closing ``` of its code block (the opening one plus one more)."""
+    return tokenizer.decode(new_ids, skip_special_tokens=True).count("```") >= 2
+
+
+def until_stop(tokenizer, new: list[int], eos: set[int], backticks: set[int]) -> tuple[list[int], str | None]:
+    """The reply's tokens up to its first EOS (dropped) or up to the token that closes its code fence
+    (kept), and which of the two ended it ("eos", "fence", None). Engines that stop only at EOS or the
+    budget (continuous batching, vLLM) cut their replies here, so they read as the eager engine's."""
+    for k, t in enumerate(new):
+        if t in eos:
+            return new[:k], "eos"
+        if t in backticks and fence_closed(tokenizer, new[:k + 1]):
+            return new[:k + 1], "fence"
+    return new, None
+
+
 class EngineUnsupported(Cpp2PyError):
     """This engine cannot run the requested model; ``--backend auto`` then falls back to hf."""

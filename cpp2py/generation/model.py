@@ -447,6 +447,39 @@ def load_adapter_model(adapter_dir: str | Path | None, base: str | None = None, 
     return model, tokenizer, adapter_style(adapter) or style_for(tokenizer)
 
 
+def save_merged(adapter: str | Path, out: Path, *, base: str | None = None):
+    """Write ``adapter`` folded into its base (``base`` if given), in bf16, as a plain transformers directory
+    with its tokenizer and prompt style (``prompt.json``); written under a temporary name and renamed into
+    place. Returns (out, merged model, tokenizer)."""
+    from cpp2py.files import write_json
+    from cpp2py.prompt import prompt_spec
+
+    merged, tokenizer, style = load_adapter_model(adapter, base=base, quantization="none", dtype="bf16")
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    merged.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    write_json(tmp / "prompt.json", prompt_spec(style))
+    os.replace(tmp, out)
+    return out, merged, tokenizer
+
+
+def merged_dir(adapter: str | Path, base: str | None = None) -> Path:
+    """``adapter`` folded into its base, cached under ``$CPP2PY_HOME/merged-hf`` (keyed by the adapter's
+    contents and the base): engines that load a plain model directory (vLLM) read this, merged once."""
+    adapter = Path(adapter)
+    recorded = adapter_base(adapter)
+    h = hashlib.sha256()
+    for f in (adapter / "adapter_config.json", adapter / "adapter_model.safetensors"):
+        h.update(f.read_bytes())
+    h.update(f"{base or recorded}".encode())
+    out = cache_home() / "merged-hf" / f"{adapter.name}-{h.hexdigest()[:16]}"
+    if not (out / "config.json").is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_merged(adapter, out, base=base)
+    return out
+
+
 def base_and_adapter(cfg: "ModelConfig") -> tuple[str | None, str | None]:
     """(base, adapter). No model and no adapter: the default base plus the shipped adapter if any; an
     adapter alone (a directory or a shipped adapter's name): the base it records (``None`` here)."""

@@ -313,19 +313,12 @@ def _save_adapter(model: Any, state: dict[str, Any], work: Path, cfg: TrainConfi
 
 def merge_adapter(adapter: str | Path, out: str | Path, *, push_to_hub: str | None = None) -> Path:
     """Base model in bf16 (dequantised, not 4-bit) + LoRA merged: a plain transformers model."""
-    from cpp2py.generation.model import load_adapter_model
-    from cpp2py.prompt import prompt_spec
+    from cpp2py.generation.model import save_merged
 
     out = Path(out)
     if out.exists():
         raise Cpp2PyError(f"{out}: already exists")
-    merged, tokenizer, style = load_adapter_model(adapter, quantization="none", dtype="bf16")  # merged on load
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    merged.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    write_json(tmp / "prompt.json", prompt_spec(style))
-    os.replace(tmp, out)
+    out, merged, tokenizer = save_merged(adapter, out)
     if push_to_hub:
         from huggingface_hub import get_token
 
