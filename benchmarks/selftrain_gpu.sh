@@ -19,7 +19,9 @@
 #
 # The device tool gives the machine back 30 s after a call, so the calls run back to back; `round` stops itself
 # after $ROUND_S seconds (SIGINT: what was sampled is still checked and written) and resumes when run again.
-# A round samples from the shipped default unless ADAPTER names a run; its inputs are dealt to SHARDS processes
+# A round samples from the shipped default unless ADAPTER names a run; BACKEND=vllm samples through vLLM (its wheels
+# staged as benchmarks/translate_speed_gpu.sh says, VLLM_TAR_SHA set; one shard per GPU, since each engine takes most
+# of its GPU's memory); its inputs are dealt to SHARDS processes
 # (round-robin over the visible GPUs: eager generation of a 0.5B model leaves a GPU mostly idle, so two
 # processes share one) and the shards' pairs are joined into roundN.jsonl.
 # GGUF parts: `../shared/tools/device-parts split <the installed GGUF> --mib 24 --dest .gguf` (a part beside the
@@ -106,6 +108,7 @@ stage)
     ;;
 round)
     setup || exit 1
+    if [ "${BACKEND:-hf}" = vllm ]; then install_vllm || exit 1; fi
     n=${ROUND:-1} k=${SHARDS:-1}
     sel=$STAGE/selftrain
     mkdir -p "$sel"
@@ -123,6 +126,7 @@ round)
         CUDA_VISIBLE_DEVICES=${GPU:-$((i % gpus))} timeout -s INT "${ROUND_S:-420}" python3 -m cpp2py self-train "${ins[@]}" \
             "${prev[@]}" "${adapter[@]}" $(printf -- "--benchmark $D/%s " "${BENCH[@]}") --samples "${SAMPLES:-4}" \
             --temperature 0.8 --round "$n" --out "$sel/round$n.s$i.jsonl" --device cuda --batch-size 128 \
+            --backend "${BACKEND:-hf}" \
             --inputs-per-call 64 --jobs "${JOBS:-$(( $(nproc) / k ))}" --max-cpp-chars 1600 > "$OUT/round$n.s$i.log" 2>&1 &
     done
     wait

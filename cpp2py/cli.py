@@ -320,6 +320,8 @@ def self_train(
     resume: bool = typer.Option(True, "--resume/--no-resume", help="Skip inputs the round has already handled."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     dtype: str = typer.Option("auto", help="auto (bf16 on GPU, fp32 on CPU), bfloat16, float16, float32."),
+    backend: str = typer.Option("auto", help="What samples: auto (hf on a GPU), hf, vllm (about 7x hf's samples/s on "
+                                             "an H200, docs/translation.md) or llamacpp."),
 ) -> None:
     """One round of execution-verified self-training: sample translations of C++-only inputs, keep those that
     pass the oracle built from the C++, and write them as training pairs with provenance (docs/training.md)."""
@@ -334,7 +336,7 @@ def self_train(
         leak_threshold=leak_threshold, oracle_budget=oracle_budget, inputs_per_call=inputs_per_call, jobs=jobs,
         limit=limit, resume=resume, max_cpp_chars=max_cpp_chars,
     )
-    stats = run_round(cfg, TranslateConfig(model=model, adapter=adapter, device=device, dtype=dtype,
+    stats = run_round(cfg, TranslateConfig(model=model, adapter=adapter, device=device, dtype=dtype, backend=backend,
                                            batch_size=batch_size, top_p=top_p, seed=seed))
     o, c, t = stats["oracle"], stats["candidates"], stats["time"]
     typer.echo(f"round {round_}: {stats['inputs']['handled']} inputs handled, {stats['leakage']['dropped']} leaked, "

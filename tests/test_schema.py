@@ -65,7 +65,9 @@ def test_serve_and_evaluate_pass_device_and_dtype_to_the_model_section():
 
 
 @pytest.mark.parametrize("argv", [["serve", "--backend", "foo"], ["evaluate", "--benchmark", "b.jsonl", "--backend", "foo"],
-                                  ["translate", "x.cpp", "--backend", "foo"]])
+                                  ["translate", "x.cpp", "--backend", "foo"],
+                                  ["self-train", "--inputs", "a.jsonl", "--out", "o.jsonl", "--round", "1",
+                                   "--no-leak-check", "--backend", "foo"]])
 def test_cli_refuses_an_unknown_backend(argv):
     result = CliRunner().invoke(app, argv)
     assert result.exit_code != 0 and isinstance(result.exception, Cpp2PyError), result.output
