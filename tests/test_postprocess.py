@@ -724,3 +724,42 @@ def test_an_exception_named_after_the_cpps_is_defined_so_raising_it_raises_it():
     assert "added: class UnderflowError(Exception): pass" in fixed.fixes and fixed.undefined == []
     assert run(fixed.python) == "stack empty\n"
     assert fix_translation("x = UnderflowError\n", cpp).undefined == ["UnderflowError"]  # not raised: left alone
+
+
+TEMPLATES_MAIN = """#include <iostream>
+#include <string>
+#include <vector>
+using namespace std;
+template <typename T> T largest(const vector<T>& xs) { T best = xs.at(0); for (const T& x : xs) if (best < x) best = x; return best; }
+int main() {
+    cout << largest(vector<int>{3, 9, 2}) << " " << largest(vector<string>{"kiwi", "apple", "pear"}) << endl;
+    return 0;
+}
+"""
+LARGEST = "def largest(xs):\n    best = xs[0]\n    for x in xs:\n        if best < x:\n            best = x\n    return best\n"
+
+
+def test_values_a_print_dropped_from_its_chain_are_written():  # examples/templates, the 0.5B default on a CPU
+    code = LARGEST + "if __name__ == '__main__':\n    print(largest([3, 9, 2]))\n"
+    assert run(code) == "9\n"
+    fixed = fix_translation(code, TEMPLATES_MAIN)
+    assert "1 print call(s) write the values they dropped from their << chain" in fixed.fixes
+    assert run(fixed.python) == "9 pear\n"  # what g++'s program prints
+
+
+@pytest.mark.parametrize("driver", [
+    "print(largest([3, 9, 1]))",               # not the chain's first value
+    "print(largest([3, 9, 2]), 'x')",          # text after it the chain does not write there
+    "print(largest([3, 9, 2]), end='')",       # the model chose how the line ends
+    "print(largest([3, 9, 2]), ' ', largest(['kiwi', 'apple', 'pear']), sep='')",  # nothing dropped
+])
+def test_prints_that_are_not_a_chain_cut_short_are_left_alone(driver):
+    code = LARGEST + driver + "\n"
+    assert fix_translation(code, TEMPLATES_MAIN).python == fix_translation(code, "int main() { return 0; }").python
+
+
+def test_dropped_values_naming_what_the_python_lacks_are_not_invented():
+    # the Python calls its function biggest: largest(...) would be a NameError, so the print stays as it is
+    code = LARGEST.replace("largest", "biggest") + "print(biggest([3, 9, 2]))\n"
+    cpp = TEMPLATES_MAIN.replace("largest(vector<int>{3, 9, 2})", "biggest(vector<int>{3, 9, 2})")
+    assert "dropped" not in " ".join(fix_translation(code, cpp).fixes)

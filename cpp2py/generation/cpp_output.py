@@ -62,12 +62,14 @@ class Output:
     ``doubles``, the %-format ``<<`` writes a double with (``"%g"``, ``"%.2f"``); each None where the program
     writes none, or not one way throughout. ``printf``: its printf formats, as Python's % operator reads them.
     ``streams``: each ``cout <<`` chain as the text around the values it writes (``cout << "n=" << n << endl``:
-    ``("n=", "\\n")``); chains with a manipulator are left out."""
+    ``("n=", "\\n")``); chains with a manipulator are left out. ``stream_values``: the same chains, each with its
+    values as Python (:func:`python_expression`; None for a value that has no sure Python spelling)."""
 
     bools: str | None = None
     doubles: str | None = None
     printf: list[Printf] = field(default_factory=list)
     streams: list[tuple[str, ...]] = field(default_factory=list)
+    stream_values: list[tuple[tuple[str, ...], tuple[str | None, ...]]] = field(default_factory=list)
 
 
 def _name(node) -> str:
@@ -185,17 +187,16 @@ def _chains(root):
             yield operands
 
 
-def _stream_text(operands) -> tuple[str, ...] | None:
-    """The text a ``<<`` chain writes around its values (see :attr:`Output.streams`)."""
-    pieces = [""]
+def _stream_text(operands) -> tuple[tuple[str, ...], list] | None:
+    """The text a ``<<`` chain writes around its values (see :attr:`Output.streams`), and those values."""
+    pieces, values = [""], []
     for operand in operands:
         literal = None
         if operand.type in ("string_literal", "concatenated_string"):
             literal = _string_value(operand)
         elif operand.type == "char_literal":
-            try:
-                literal = codecs.decode(text(operand)[1:-1], "unicode_escape")
-            except UnicodeDecodeError:
+            literal = _char_value(operand)
+            if literal is None:
                 return None
         elif _name(operand) == "endl":
             literal = "\n"
@@ -205,7 +206,52 @@ def _stream_text(operands) -> tuple[str, ...] | None:
             return None
         else:
             pieces.append("")
-    return tuple(pieces)
+            values.append(operand)
+    return tuple(pieces), values
+
+
+def _char_value(node) -> str | None:
+    try:
+        return codecs.decode(text(node)[1:-1], "unicode_escape")
+    except UnicodeDecodeError:
+        return None
+
+
+def python_expression(node) -> str | None:
+    """A C++ expression as Python, for the few forms whose Python spelling is not in doubt: number, string,
+    char and bool literals, names, calls of a named function (template arguments dropped) and brace lists
+    (``vector<string>{"a", "b"}``, ``{1, 2}``) as lists; None for anything else."""
+    kind = node.type
+    if kind == "number_literal":
+        return text(node) if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text(node)) else None
+    if kind in ("string_literal", "concatenated_string"):
+        value = _string_value(node)
+    elif kind == "char_literal":
+        value = _char_value(node)
+    else:
+        value = None
+    if value is not None:
+        return repr(value)
+    if kind in ("true", "false"):
+        return kind.capitalize()
+    if kind == "identifier":
+        return text(node)
+    if kind == "parenthesized_expression" and node.named_child_count == 1:
+        return python_expression(node.named_children[0])
+    if kind == "call_expression":
+        callee = node.child_by_field_name("function")
+        if callee.type == "template_function":
+            callee = callee.child_by_field_name("name")
+        args = [python_expression(a) for a in node.child_by_field_name("arguments").named_children]
+        if callee.type != "identifier" or None in args:
+            return None
+        return f"{text(callee)}({', '.join(args)})"  # type: ignore[arg-type]
+    if kind == "compound_literal_expression":
+        return python_expression(node.child_by_field_name("value"))
+    if kind == "initializer_list":
+        items = [python_expression(c) for c in node.named_children]
+        return None if None in items else f"[{', '.join(items)}]"  # type: ignore[arg-type]
+    return None
 
 
 def _callee_or_name(node) -> str:
@@ -316,8 +362,9 @@ def read_output(cpp: str) -> Output:
                 values[kind].append(operand)
     printfs = [_printf(n) for n in walk(root) if n.type == "call_expression"
                and text(n.child_by_field_name("function")) in ("printf", "std::printf")]
-    out = Output(printf=[p[0] for p in printfs if p],
-                 streams=[t for t in (_stream_text(c) for c in _chains(root)) if t is not None])
+    written = [w for w in map(_stream_text, _chains(root)) if w is not None]
+    out = Output(printf=[p[0] for p in printfs if p], streams=[t for t, _ in written],
+                 stream_values=[(t, tuple(map(python_expression, v))) for t, v in written])
     # printf("%d", b) writes a bool as a number too; %f and the like write doubles their own way, which the
     # format of print's doubles must then leave alone (as must cout.precision(n), cout.setf(...), unread).
     number_bools = any(t in "di" and types.kind(a) == "bool" for p in printfs if p for t, a in zip(p[0].types, p[1]))

@@ -740,14 +740,74 @@ def _as_stream(code: str, call: ast.Call, streams: list[tuple[str, ...]]) -> str
     pieces = found.pop()
     if pieces == written:
         return None
+    return _chain_print(pieces, [_source(code, v) for v in values])
+
+
+def _source(code: str, node: ast.expr) -> str:
+    return ast.get_source_segment(code, node) or ast.unparse(node)
+
+
+def _chain_print(pieces: tuple[str, ...], values: list[str]) -> str:
+    """A print call writing a ``<<`` chain's text ``pieces`` around the Python ``values``, as the chain does."""
     last = pieces[-1]
     tail, end_text = (last[:-1], "\n") if last.endswith("\n") else ("", last)
     args = []
     for piece, value in zip(pieces, values):
-        args += [repr(piece)] * bool(piece) + [ast.get_source_segment(code, value) or ast.unparse(value)]
+        args += [repr(piece)] * bool(piece) + [value]
     args += [repr(tail)] * bool(tail)
     ending = "" if end_text == "\n" else f", end={end_text!r}"
     return f"print({', '.join(args)}, sep=\"\"{ending})"
+
+
+def _bound_names(tree: ast.Module) -> set[str]:
+    """Every name the module binds anywhere (assignments, definitions, parameters, imports), and the builtins."""
+    names = set(dir(builtins))
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            names.add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(n.name)
+        elif isinstance(n, ast.arg):
+            names.add(n.arg)
+        elif isinstance(n, ast.alias):
+            names.add((n.asname or n.name).split(".")[0])
+    return names
+
+
+def _with_dropped_values(code: str, call: ast.Call, chains, bound: set[str]) -> str | None:
+    """The print ``call`` completed with the values it dropped from the end of the one ``<<`` chain it starts
+    to transcribe, or None. It must be a plain print (no sep/end) whose values are the chain's first ones,
+    spelled as :func:`cpp_output.python_expression` spells them, with the same text around them but for
+    spaces and none after; every value it drops must have such a spelling, naming only what the module binds."""
+    if call.keywords or any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    text, values = _printed(call.args)
+    k = len(values)
+    if not values or _bare(text[-1]):
+        return None
+    mine = [ast.dump(v) for v in values]
+    found = []
+    for pieces, exprs in chains:
+        if len(exprs) <= k or None in exprs:
+            continue
+        spelled = [ast.parse(e, mode="eval").body for e in exprs]
+        if [ast.dump(e) for e in spelled[:k]] != mine or list(map(_bare, pieces[:k])) != list(map(_bare, text[:k])):
+            continue
+        if all(n.id in bound for e in spelled[k:] for n in ast.walk(e) if isinstance(n, ast.Name)):
+            found.append((pieces, exprs))
+    if len(found) != 1:
+        return None
+    pieces, exprs = found[0]
+    return _chain_print(pieces, [_source(code, v) for v in values] + list(exprs[k:]))
+
+
+def restore_dropped_values(code: str, chains) -> tuple[str, int]:
+    """``cout << largest(vector<int>{3, 9, 2}) << " " << largest(vector<string>{"kiwi", "pear"}) << endl`` once
+    came back as ``print(largest([3, 9, 2]))``: the model dropped the chain's last values. Such a print is
+    completed from the chain (``chains``: :attr:`cpp_output.Output.stream_values`) where :func:`_with_dropped_values`
+    finds the one chain it transcribes. Returns the code and how many calls changed."""
+    bound = _bound_names(ast.parse(code))
+    return _rewrite_prints(code, lambda call: _with_dropped_values(code, call, chains, bound))
 
 
 def transcribe_streams(code: str, streams: list[tuple[str, ...]]) -> tuple[str, int]:
@@ -1203,6 +1263,8 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     fixes += [f"string the C++ writes by index made a list of chars: {n}" for n in listed]
     code, limited = int_limits_as_cpp(code, limits)
     fixes += [f"{limited} stand-in(s) for the C++ int limits given their values"] if limited else []
+    code, completed = restore_dropped_values(code, output.stream_values)
+    fixes += [f"{completed} print call(s) write the values they dropped from their << chain"] if completed else []
     code, streamed = transcribe_streams(code, output.streams)
     fixes += [f"{streamed} print call(s) write the text of the << chain they transcribe"] if streamed else []
     if streams_output(cpp):
