@@ -314,8 +314,8 @@ def test_auto_falls_back_to_hf_for_a_transformers_model_dir(tiny_model_dir, monk
 
 
 def test_unknown_backend_is_refused():
-    with pytest.raises(Cpp2PyError, match="is not one of hf, openai, llamacpp, auto"):
-        TranslateConfig(backend="vllm")  # type: ignore[arg-type]
+    with pytest.raises(Cpp2PyError, match="is not one of hf, openai, llamacpp, vllm, auto"):
+        TranslateConfig(backend="llama")  # type: ignore[arg-type]
 
 
 @pytest.mark.real_model
@@ -343,3 +343,21 @@ def test_default_model_prompt_is_the_hf_tokenizers():
     text = prompt.render(backend.tokenizer, msgs, "chat")
     assert text == prompt.render(tok, msgs, "chat")
     assert backend.count_tokens(text) == len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize("verify", [False, True])
+def test_every_example_translates_into_what_gpp_prints(tmp_path, verify):
+    """Issue 11's bar, on the CPU default: each program in examples/ translated (plain and --verify) prints what
+    g++'s binary prints, judged by the oracle built from the C++ (benchmarks/examples_check.py)."""
+    import subprocess
+    import sys
+
+    reg, merged = M.registry(), llamacpp.default_merge(M.DEFAULT_BASE)
+    if not M.gguf_installed(M.DEFAULT_BASE, reg[M.DEFAULT_BASE]) and not (merged and merged.is_file()):
+        pytest.skip("the default model is not installed")
+    check = EXAMPLES.parent / "benchmarks" / "examples_check.py"
+    r = subprocess.run([sys.executable, str(check), *(["--verify"] if verify else []), "--out", str(tmp_path), "--",
+                        "--backend", "llamacpp"], capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert r.stdout.count("PASS") == len(list(EXAMPLES.glob("*.cpp")))
