@@ -74,6 +74,9 @@ def fake_vllm(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "vllm", vllm)
     monkeypatch.setitem(sys.modules, "vllm.inputs", inputs)
     monkeypatch.setenv("CPP2PY_HOME", str(tmp_path / "home"))
+    from cpp2py.generation import vllm_engine
+
+    monkeypatch.setattr(vllm_engine, "gpu_visible", lambda: True)  # the stand-in needs no GPU
     FakeLLM.made, FakeLLM.scripted = [], None
     return vllm
 
@@ -172,6 +175,16 @@ def test_vllm_refuses_what_it_cannot_run_before_loading(fake_vllm, tiny_model_di
 
     with pytest.raises(Cpp2PyError, match=message):
         VLLMBackend.load(TranslateConfig(model=str(tiny_model_dir), backend="vllm", **kwargs))
+    assert FakeLLM.made == []
+
+
+def test_vllm_without_a_visible_gpu_says_so(fake_vllm, tiny_model_dir, monkeypatch):
+    from cpp2py.generation import vllm_engine
+    from cpp2py.generation.vllm_engine import VLLMBackend
+
+    monkeypatch.setattr(vllm_engine, "gpu_visible", lambda: False)
+    with pytest.raises(Cpp2PyError, match="needs a CUDA GPU and none is visible"):
+        VLLMBackend.load(TranslateConfig(model=str(tiny_model_dir), backend="vllm"))
     assert FakeLLM.made == []
 
 

@@ -23,6 +23,12 @@ from cpp2py.generation.common import (Reply, backtick_ids, eos_ids, reply_budget
 from cpp2py.schema import Decoding, ModelConfig
 
 
+def gpu_visible() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def model_dir(cfg: ModelConfig) -> tuple[str, Any]:
     """(the directory vLLM loads, its prompt style or None): the adapter merged into its base, or the base."""
     from cpp2py.generation import model as model_lib
@@ -66,6 +72,10 @@ class VLLMBackend:
         if cfg.device.startswith("cuda:"):
             raise Cpp2PyError("--backend vllm takes the GPUs CUDA_VISIBLE_DEVICES shows; pass --device cuda")
         import vllm
+
+        if not gpu_visible():  # vLLM would fail later, naming a platform rather than the cause
+            raise Cpp2PyError("--backend vllm needs a CUDA GPU and none is visible; on a CPU use --backend "
+                              "llamacpp or hf")
 
         path, style = model_dir(cfg)
         kwargs: dict[str, Any] = dict(
