@@ -763,3 +763,15 @@ def test_dropped_values_naming_what_the_python_lacks_are_not_invented():
     code = LARGEST.replace("largest", "biggest") + "print(biggest([3, 9, 2]))\n"
     cpp = TEMPLATES_MAIN.replace("largest(vector<int>{3, 9, 2})", "biggest(vector<int>{3, 9, 2})")
     assert "dropped" not in " ".join(fix_translation(code, cpp).fixes)
+
+
+def test_a_chain_that_starts_its_line_is_printed_as_the_cpp_wrote_it():  # thealgorithms/search/jump_search
+    cpp = ('#include <iostream>\nint main() { int x = 55, index = 10;\n'
+           '    std::cout << "\\nNumber " << x << " is at index " << index;\n    return 0;\n}\n')
+    code = "x, index = 55, 10\nprint('Number', x, 'is at index', index)\n"
+    assert run(code) == "Number 55 is at index 10\n"
+    fixed = fix_translation(code, cpp)
+    assert run(fixed.python) == "\nNumber 55 is at index 10"  # what g++'s program writes
+    # two line breaks in the chain: where they go stays the model's choice
+    two = cpp.replace('"\\nNumber "', '"\\n\\nNumber "')
+    assert run(fix_translation(code, two).python) == "Number 55 is at index 10\n"

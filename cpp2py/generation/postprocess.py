@@ -735,6 +735,12 @@ def _as_stream(code: str, call: ast.Call, streams: list[tuple[str, ...]]) -> str
     found = {t for t in streams if same(t, False)}
     if not found and "\n" not in end.value and end.value.strip():  # a chain matching as it is wins
         found = {t for t in streams if same(t, True)}
+    if not found and end.value == "\n":
+        # a chain that starts its line where the print ends it: ("\nindex ", "") for print("index", i), its one
+        # line break moved to the front (cout << "\nindex " << i, the program's last output, or each of its
+        # outputs written so); the C++'s own text is what the program prints
+        found = {t for t in streams if len(t) > 1 and t[0].startswith("\n") and sum(p.count("\n") for p in t) == 1
+                 and same((t[0][1:], *t[1:-1], t[-1] + "\n"), False)}
     if len(found) != 1:
         return None
     pieces = found.pop()
