@@ -61,15 +61,18 @@ class Output:
     """How the program writes: ``bools``, how ``<<`` writes a bool (``"number"``: 1/0, ``"word"``: true/false);
     ``doubles``, the %-format ``<<`` writes a double with (``"%g"``, ``"%.2f"``); each None where the program
     writes none, or not one way throughout. ``printf``: its printf formats, as Python's % operator reads them.
-    ``streams``: each ``cout <<`` chain as the text around the values it writes (``cout << "n=" << n << endl``:
-    ``("n=", "\\n")``); chains with a manipulator are left out. ``stream_values``: the same chains, each with its
-    values as Python (:func:`python_expression`; None for a value that has no sure Python spelling)."""
+    ``stream_values``: each ``cout <<`` chain as the text around the values it writes and those values as Python
+    (``cout << "n=" << n << endl``: ``(("n=", "\\n"), ("n",))``; :func:`python_expression`, None for a value that
+    has no sure Python spelling); chains with a manipulator are left out. ``streams``: their texts alone."""
 
     bools: str | None = None
     doubles: str | None = None
     printf: list[Printf] = field(default_factory=list)
-    streams: list[tuple[str, ...]] = field(default_factory=list)
     stream_values: list[tuple[tuple[str, ...], tuple[str | None, ...]]] = field(default_factory=list)
+
+    @property
+    def streams(self) -> list[tuple[str, ...]]:
+        return [pieces for pieces, _ in self.stream_values]
 
 
 def _name(node) -> str:
@@ -363,7 +366,7 @@ def read_output(cpp: str) -> Output:
     printfs = [_printf(n) for n in walk(root) if n.type == "call_expression"
                and text(n.child_by_field_name("function")) in ("printf", "std::printf")]
     written = [w for w in map(_stream_text, _chains(root)) if w is not None]
-    out = Output(printf=[p[0] for p in printfs if p], streams=[t for t, _ in written],
+    out = Output(printf=[p[0] for p in printfs if p],
                  stream_values=[(t, tuple(map(python_expression, v))) for t, v in written])
     # printf("%d", b) writes a bool as a number too; %f and the like write doubles their own way, which the
     # format of print's doubles must then leave alone (as must cout.precision(n), cout.setf(...), unread).

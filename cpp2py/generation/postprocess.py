@@ -783,8 +783,9 @@ def _bound_names(tree: ast.Module) -> set[str]:
 def _with_dropped_values(code: str, call: ast.Call, chains, bound: set[str]) -> str | None:
     """The print ``call`` completed with the values it dropped from the end of the one ``<<`` chain it starts
     to transcribe, or None. It must be a plain print (no sep/end) whose values are the chain's first ones,
-    spelled as :func:`cpp_output.python_expression` spells them, with the same text around them but for
-    spaces and none after; every value it drops must have such a spelling, naming only what the module binds."""
+    spelled as :func:`cpp_output.python_expression` spells them (``chains``: each chain's text, its values'
+    Python and their dumped trees), with the same text around them but for spaces and none after; every value
+    it drops must have such a spelling, naming only what the module binds."""
     if call.keywords or any(isinstance(a, ast.Starred) for a in call.args):
         return None
     text, values = _printed(call.args)
@@ -792,15 +793,9 @@ def _with_dropped_values(code: str, call: ast.Call, chains, bound: set[str]) -> 
     if not values or _bare(text[-1]):
         return None
     mine = [ast.dump(v) for v in values]
-    found = []
-    for pieces, exprs in chains:
-        if len(exprs) <= k or None in exprs:
-            continue
-        spelled = [ast.parse(e, mode="eval").body for e in exprs]
-        if [ast.dump(e) for e in spelled[:k]] != mine or list(map(_bare, pieces[:k])) != list(map(_bare, text[:k])):
-            continue
-        if all(n.id in bound for e in spelled[k:] for n in ast.walk(e) if isinstance(n, ast.Name)):
-            found.append((pieces, exprs))
+    found = [(pieces, exprs) for pieces, exprs, trees, dumps in chains
+             if len(exprs) > k and dumps[:k] == mine and list(map(_bare, pieces[:k])) == list(map(_bare, text[:k]))
+             and all(n.id in bound for e in trees[k:] for n in ast.walk(e) if isinstance(n, ast.Name))]
     if len(found) != 1:
         return None
     pieces, exprs = found[0]
@@ -813,7 +808,12 @@ def restore_dropped_values(code: str, chains) -> tuple[str, int]:
     completed from the chain (``chains``: :attr:`cpp_output.Output.stream_values`) where :func:`_with_dropped_values`
     finds the one chain it transcribes. Returns the code and how many calls changed."""
     bound = _bound_names(ast.parse(code))
-    return _rewrite_prints(code, lambda call: _with_dropped_values(code, call, chains, bound))
+    spelled = []  # chains whose every value has a Python spelling, parsed once for all the module's prints
+    for pieces, exprs in chains:
+        if None not in exprs:
+            trees = [ast.parse(e, mode="eval").body for e in exprs]
+            spelled.append((pieces, exprs, trees, [ast.dump(t) for t in trees]))
+    return _rewrite_prints(code, lambda call: _with_dropped_values(code, call, spelled, bound))
 
 
 def transcribe_streams(code: str, streams: list[tuple[str, ...]]) -> tuple[str, int]:
