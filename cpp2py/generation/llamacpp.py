@@ -16,7 +16,6 @@ backend: an end-of-generation token, the closing fence of the code block, or the
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import json
 import os
@@ -232,13 +231,9 @@ def merged_path(adapter_dir: Path, base_name: str, base_size: int) -> Path:
     """Where the merge of ``adapter_dir`` onto a base GGUF is cached: keyed by the adapter's contents and
     the base's file name and size, so that a retrained adapter gets a new file and the key is known
     without the base file (``cpp2py models install`` drops it once merged)."""
-    from cpp2py.generation.model import cache_home
+    from cpp2py.generation.model import cache_home, merge_key
 
-    h = hashlib.sha256()
-    for f in (adapter_dir / "adapter_config.json", adapter_dir / "adapter_model.safetensors"):
-        h.update(f.read_bytes())
-    h.update(f"{base_name}|{base_size}|q8".encode())
-    return cache_home() / "merged" / f"{adapter_dir.name}-{h.hexdigest()[:16]}.gguf"
+    return cache_home() / "merged" / f"{merge_key(adapter_dir, f'{base_name}|{base_size}|q8')}.gguf"
 
 
 def merged_model(adapter_dir: Path, base: str) -> Path:

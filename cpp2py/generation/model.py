@@ -464,16 +464,21 @@ def save_merged(adapter: str | Path, out: Path, *, base: str | None = None):
     return out, merged, tokenizer
 
 
+def merge_key(adapter_dir: Path, base: str) -> str:
+    """The cache key of a merge of ``adapter_dir`` onto ``base``: the adapter's contents (a retrained adapter
+    gets a new merge) and whatever names the base."""
+    h = hashlib.sha256()
+    for f in (adapter_dir / "adapter_config.json", adapter_dir / "adapter_model.safetensors"):
+        h.update(f.read_bytes())
+    h.update(base.encode())
+    return f"{adapter_dir.name}-{h.hexdigest()[:16]}"
+
+
 def merged_dir(adapter: str | Path, base: str | None = None) -> Path:
     """``adapter`` folded into its base, cached under ``$CPP2PY_HOME/merged-hf`` (keyed by the adapter's
     contents and the base): engines that load a plain model directory (vLLM) read this, merged once."""
     adapter = Path(adapter)
-    recorded = adapter_base(adapter)
-    h = hashlib.sha256()
-    for f in (adapter / "adapter_config.json", adapter / "adapter_model.safetensors"):
-        h.update(f.read_bytes())
-    h.update(f"{base or recorded}".encode())
-    out = cache_home() / "merged-hf" / f"{adapter.name}-{h.hexdigest()[:16]}"
+    out = cache_home() / "merged-hf" / merge_key(adapter, base or adapter_base(adapter))
     if not (out / "config.json").is_file():
         out.parent.mkdir(parents=True, exist_ok=True)
         save_merged(adapter, out, base=base)
