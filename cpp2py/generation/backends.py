@@ -22,8 +22,8 @@ from cpp2py import prompt
 from cpp2py.cancel import current_check, raise_if_cancelled
 from cpp2py.errors import Cpp2PyError
 from cpp2py.lru import LRU
-from cpp2py.generation.common import (Reply, backtick_ids, eos_ids, fence_closed, reply_budget, sampling_seeds,
-                                      source_of, token_budget, until_stop)
+from cpp2py.generation.common import (Reply, backtick_ids, encode_prompts, eos_ids, fence_closed, reply_budget,
+                                      sampling_seeds, source_of, token_budget, until_stop)
 from cpp2py.generation.model import base_and_adapter
 from cpp2py.schema import Decoding, ModelConfig
 
@@ -243,10 +243,7 @@ class HFBackend:
         import torch
 
         engine = self.engine_for(decoding)
-        texts = [prompt.render(self.tokenizer, conv, self.style) for conv in conversations]
-        # A chat template already holds its special tokens; a plain prompt needs the tokenizer's BOS.
-        add_special = self.style == "plain"
-        ids = [self.tokenizer(t, add_special_tokens=add_special)["input_ids"] for t in texts]
+        ids = encode_prompts(self.tokenizer, conversations, self.style)
         budgets = [reply_budget(self, conv, len(i), decoding, max_new_tokens) for conv, i in zip(conversations, ids)]
         if decoding.temperature > 0:
             # transformers samples from torch's global generator: seeded per call, a rerun of the same job
@@ -261,8 +258,8 @@ class HFBackend:
                 replies.append(Reply(self.tokenizer.decode(kept, skip_special_tokens=True),
                                      hit_token_cap=end is None and len(new) >= budget))
             return replies
-        order = sorted(range(len(texts)), key=lambda k: -len(ids[k]))  # longest first: OOM shows up early
-        out: list[Reply | None] = [None] * len(texts)
+        order = sorted(range(len(ids)), key=lambda k: -len(ids[k]))  # longest first: OOM shows up early
+        out: list[Reply | None] = [None] * len(ids)
         bs = max(1, decoding.batch_size)
         with torch.inference_mode():
             for s in range(0, len(order), bs):

@@ -11,6 +11,7 @@ import zlib
 from collections import Counter
 from typing import Any
 
+from cpp2py import prompt
 from cpp2py.errors import Cpp2PyError
 from cpp2py.schema import Decoding
 
@@ -58,6 +59,13 @@ def reply_budget(backend: Any, conversation: list[dict], prompt_tokens: int, dec
     wanted = max_new_tokens or token_budget(backend.count_tokens(source_of(conversation)),
                                             decoding.max_new_tokens_cap)
     return min(wanted, max(1, backend.context_window - prompt_tokens))
+
+
+def encode_prompts(tokenizer, conversations: list[list[dict]], style) -> list[list[int]]:
+    """Each conversation's prompt (:func:`cpp2py.prompt.render`) as a transformers tokenizer's ids. A chat
+    template already holds its special tokens; a plain prompt needs the tokenizer's BOS."""
+    return [tokenizer(prompt.render(tokenizer, conv, style), add_special_tokens=style == "plain")["input_ids"]
+            for conv in conversations]
 
 
 def eos_ids(tokenizer, generation_config=None) -> set[int]:

@@ -19,7 +19,8 @@ from typing import Any
 from cpp2py import prompt
 from cpp2py.cancel import raise_if_cancelled
 from cpp2py.errors import Cpp2PyError
-from cpp2py.generation.common import (Reply, backtick_ids, eos_ids, reply_budget, sampling_seeds, until_stop)
+from cpp2py.generation.common import (Reply, backtick_ids, encode_prompts, eos_ids, reply_budget, sampling_seeds,
+                                      until_stop)
 from cpp2py.schema import Decoding, ModelConfig
 
 
@@ -116,9 +117,7 @@ class VLLMBackend:
         from vllm.inputs import TokensPrompt
 
         raise_if_cancelled()
-        texts = [prompt.render(self.tokenizer, conv, self.style) for conv in conversations]
-        add_special = self.style == "plain"  # a chat template already holds its special tokens
-        ids = [self.tokenizer(t, add_special_tokens=add_special)["input_ids"] for t in texts]
+        ids = encode_prompts(self.tokenizer, conversations, self.style)
         budgets = [reply_budget(self, conv, len(i), decoding, max_new_tokens) for conv, i in zip(conversations, ids)]
         params = self.sampling_params(budgets, decoding, sampling_seeds(conversations, decoding.seed))
         with self._lock:
