@@ -101,21 +101,22 @@ class Engines:
         self.vllm_error: str | None = None
 
     def usable(self, engine: str) -> bool:
-        """False for vLLM when it failed to load: the other engines' measurements still run (and the report
-        says why)."""
-        if engine != "vllm" or self.vllm is not None or self.vllm_error is not None:
-            return engine != "vllm" or self.vllm is not None
-        from cpp2py.generation.vllm_engine import VLLMBackend
+        """False for vLLM when it failed to load (tried once): the other engines' measurements still run, and
+        the report says why."""
+        if engine != "vllm":
+            return True
+        if self.vllm is None and self.vllm_error is None:
+            from cpp2py.generation.vllm_engine import VLLMBackend
 
-        t = time.perf_counter()
-        try:
-            self.vllm = VLLMBackend.load(replace(self.cfg, backend="vllm"), gpu_memory_utilization=self.vllm_memory)
-        except Exception as e:  # noqa: BLE001 - a benchmark keeps measuring the engines that load
-            traceback.print_exc()
-            self.vllm_error = f"{type(e).__name__}: {e}"[:1000]
-            return False
-        self.vllm_load_seconds = round(time.perf_counter() - t, 2)
-        return True
+            t = time.perf_counter()
+            try:
+                self.vllm = VLLMBackend.load(replace(self.cfg, backend="vllm"),
+                                             gpu_memory_utilization=self.vllm_memory)
+                self.vllm_load_seconds = round(time.perf_counter() - t, 2)
+            except Exception as e:  # noqa: BLE001 - a benchmark keeps measuring the engines that load
+                traceback.print_exc()
+                self.vllm_error = f"{type(e).__name__}: {e}"[:1000]
+        return self.vllm is not None
 
     def get(self, engine: str):
         if engine != "vllm":
@@ -134,16 +135,17 @@ def timed_translate(backend: HFBackend, cfg: TranslateConfig, items: list[dict],
 
 def engine_run(backend: HFBackend, cfg: TranslateConfig, items: list[dict], device: str, preds: Path) -> dict:
     """One engine over ``items``: time, quality counters, cb's tokens past the fence; predictions to ``preds``."""
-    before = dict(getattr(backend, "cb_tokens", {"generated": 0, "after_fence": 0}))
+    counted = getattr(backend, "cb_tokens", None)  # the hf backend counts cb's tokens; vLLM has no such count
+    before = dict(counted or {})
     secs, results = timed_translate(backend, cfg, items, device)
     write_jsonl(preds, ({"id": it["id"], "prediction": r.python, "parses": r.parses, "hit_token_cap": r.hit_token_cap,
                          "repairs": 0, "verified": None, "seconds": round(r.seconds, 4)} for it, r in zip(items, results)))
     out = {"seconds": round(secs, 2), "items_per_s": round(len(items) / secs, 2),
            "parses": round(sum(r.parses for r in results) / len(results), 4),
            "hit_token_cap": sum(r.hit_token_cap for r in results), "predictions": preds.name}
-    generated = getattr(backend, "cb_tokens", before)["generated"] - before["generated"]
+    generated = counted["generated"] - before["generated"] if counted else 0
     if generated:
-        wasted = backend.cb_tokens["after_fence"] - before["after_fence"]
+        wasted = counted["after_fence"] - before["after_fence"]
         out["cb_tokens_generated"], out["cb_tokens_after_fence"] = generated, wasted
         out["cb_waste_fraction"] = round(wasted / generated, 4)
     return out
