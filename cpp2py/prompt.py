@@ -135,17 +135,20 @@ def uncommented(code: str) -> str | None:
     return None
 
 
-def parses(code: str) -> bool:
+def _tree(code: str) -> ast.Module | None:
+    # A reply nested too deeply for CPython's parser (a model looping on "-(-(-(...") raises MemoryError or
+    # RecursionError, not SyntaxError: it does not parse, and must not end a whole batch job.
     try:
-        ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    return True
+        return ast.parse(code)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
+def parses(code: str) -> bool:
+    return _tree(code) is not None
 
 
 def holds_statements(code: str) -> bool:
     """Whether ``code`` parses and is more than comments and blank lines: a translation at all."""
-    try:
-        return bool(ast.parse(code).body)
-    except (SyntaxError, ValueError):
-        return False
+    tree = _tree(code)
+    return tree is not None and bool(tree.body)

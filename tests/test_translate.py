@@ -194,6 +194,15 @@ def test_unparseable_reply_is_retried_then_marked():
     assert r.file_text().startswith(NOT_PARSING)
 
 
+def test_a_reply_too_deep_for_the_parser_is_retried_not_fatal():
+    # CPython raises MemoryError ("parser stack overflowed") here, not SyntaxError; it once ended a self-training round
+    deep = "```python\nx = " + "-" * 200_000 + "1\n```"
+    answers = iter([deep, "```python\ndef f():\n    return 1\n```"])
+    fake = FakeBackend(lambda c: next(answers))
+    r = Translator(fake, TranslateConfig(model="fake", retries=2)).translate_many([ADD])[0]
+    assert r.parses and len(fake.calls) == 2
+
+
 def test_a_reply_that_comments_out_all_its_code_is_read_as_that_code():  # the default on examples/stdin_stats
     reply = "```python\n# Reads numbers, prints their sum.\n# n = int(input())\n# if n:\n#     print(n)\n```"
     fake = FakeBackend(lambda c: reply)
