@@ -7,19 +7,22 @@
 #       SETS="cost-stdout.jsonl leetcode-dev.jsonl xlcost-test.jsonl" bash benchmarks/vllm_eval_gpu.sh
 #
 # Needs what benchmarks/translate_speed_gpu.sh needs (.whl carried; $MODEL's GGUF and vllm-wheels.tar staged in
-# /root/stage) and the sets in .gpu/data/ (carried). Writes $OUT/pred-<set>, $OUT/log.txt.
+# /root/stage) and the sets under $DATA (default .gpu/data, carried; /root/stage/data where selftrain_gpu.sh
+# unpacked them). ADAPTER: a shipped adapter's name or a directory (a run selftrain_gpu.sh trained:
+# /root/stage/runs/NAME). Writes $OUT/pred-<set, / read as ->, $OUT/log.txt.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/vllm_eval}
+DATA=${DATA:-.gpu/data}
 mkdir -p "$OUT"
 source benchmarks/gpu_env.sh || exit 1
 install_vllm || exit 1
 # one input file for all sets, so the engine loads once; ids get the set's name in front and lose it after
-python3 - "$OUT/all.jsonl" ${SETS:?} <<'PY' || exit 1
+python3 - "$OUT/all.jsonl" "$DATA" ${SETS:?} <<'PY' || exit 1
 import json, sys
 with open(sys.argv[1], "w") as out:
-    for name in sys.argv[2:]:
-        for line in open(f".gpu/data/{name}"):
+    for name in sys.argv[3:]:
+        for line in open(f"{sys.argv[2]}/{name}"):
             rec = json.loads(line)
             out.write(json.dumps({"id": f"{name}::{rec['id']}", "cpp": rec["cpp"]}) + "\n")
 PY
@@ -31,6 +34,7 @@ outs = {}
 for line in open(f"{sys.argv[1]}/all-pred.jsonl"):
     rec = json.loads(line)
     name, rec["id"] = rec["id"].split("::", 1)
+    name = name.replace("/", "-")
     outs.setdefault(name, []).append(json.dumps(rec))
 for name, lines in outs.items():
     open(f"{sys.argv[1]}/pred-{name}", "w").write("\n".join(lines) + "\n")
