@@ -60,3 +60,32 @@ def chain(node, operator: str, streams) -> list | None:
         operands.append(node.child_by_field_name("right"))
         node = node.child_by_field_name("left")
     return operands[::-1] if text(node) in streams and operands else None
+
+
+def function_declarator(declarator):
+    """The ``function_declarator`` under a declarator, looking through pointer and reference declarators
+    (``int* f()``, ``vector<int>& g()``); None when the declarator declares no function."""
+    while declarator is not None and declarator.type != "function_declarator":
+        declarator = declarator.child_by_field_name("declarator")
+    return declarator
+
+
+def free_functions(node):
+    """(name, definition) of the functions defined outside classes, in source order: at the top level and in
+    namespaces and ``extern "C"`` blocks; a template's definition is its ``template_declaration`` (the header
+    with the function). A qualified ``Class::method`` defined outside its class is not a free function."""
+    for child in node.named_children:
+        if child.type in ("namespace_definition", "linkage_specification"):
+            body = child.child_by_field_name("body")
+            if body is not None:
+                yield from free_functions(body)
+            continue
+        inner = child
+        if child.type == "template_declaration":
+            inner = next((c for c in child.named_children if c.type == "function_definition"), None)
+        if inner is None or inner.type != "function_definition":
+            continue
+        found = function_declarator(inner.child_by_field_name("declarator"))
+        name = found.child_by_field_name("declarator") if found is not None else None
+        if name is not None and name.type == "identifier":
+            yield text(name), child

@@ -16,7 +16,7 @@ import operator
 import re
 from dataclasses import dataclass, field
 
-from cpp2py.cpptree import chain, number, parse, text, walk
+from cpp2py.cpptree import chain, function_declarator, number, parse, text, walk
 
 _STREAMS = {"cout", "cerr", "std::cout", "std::cerr"}
 _FLOATS = {"double", "float", "long double"}
@@ -508,9 +508,7 @@ def initialised_locals(cpp: str) -> dict[str, dict[str, tuple[str, int]]]:
 def _string_parameters(fn) -> set[str]:
     """The parameters of function definition ``fn`` declared ``string``/``std::string`` by value: a copy of the
     caller's, as ``list(s)`` is (a ``string&`` writes the caller's own, which may already be a list)."""
-    declarator = fn.child_by_field_name("declarator")
-    while declarator is not None and declarator.type != "function_declarator":
-        declarator = declarator.child_by_field_name("declarator")
+    declarator = function_declarator(fn.child_by_field_name("declarator"))
     params = declarator.child_by_field_name("parameters") if declarator is not None else None
     out = set()
     for p in params.named_children if params is not None else []:

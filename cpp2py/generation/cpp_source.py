@@ -235,19 +235,23 @@ def split_to_fit(source: str, count_tokens: Callable[[str], int], limit: int) ->
 def main_piece(source: str) -> str | None:
     """``main``'s definition headed by the preamble (as :func:`split_to_fit` heads a piece): the unit that
     translates a program's driver on its own when the whole translation lost it. None when tree-sitter finds
-    no top-level ``main`` definition (or is not installed: the optional extra cpp2py[oracle])."""
+    no ``main`` definition (or is not installed: the optional extra cpp2py[oracle])."""
+    return definitions_piece(source, {"main"})
+
+
+def definitions_piece(source: str, names: set[str]) -> str | None:
+    """The definitions of the free functions named in ``names`` (every overload; at the top level or in a
+    namespace), in source order and headed by the preamble: the unit that translates functions a whole
+    translation calls but lost. None when there is none (or tree-sitter is not installed)."""
     try:
         root = cpptree.parse(source)
     except ImportError:
         return None
-    for node in root.children:
-        declarator = node.child_by_field_name("declarator") if node.type == "function_definition" else None
-        name = declarator.child_by_field_name("declarator") if declarator is not None else None
-        if declarator is not None and declarator.type == "function_declarator" and name is not None \
-                and cpptree.text(name) == "main":
-            preamble = split_declarations(source).preamble
-            return (preamble + "\n\n" if preamble else "") + cpptree.text(node)
-    return None
+    found = [cpptree.text(node) for name, node in cpptree.free_functions(root) if name in names]
+    if not found:
+        return None
+    preamble = split_declarations(source).preamble
+    return (preamble + "\n\n" if preamble else "") + "\n\n".join(found)
 
 
 _COMMENTS_AND_STRINGS = re.compile(r'//[^\n]*|/\*.*?\*/|"(?:\\.|[^"\\\n])*"', re.S)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cpp2py.cpptree import number, text, walk
+from cpp2py.cpptree import function_declarator, number, text, walk
 
 
 @dataclass
@@ -19,8 +19,7 @@ class Function:
 
 def _declarator_name(decl) -> tuple[str | None, object | None]:
     """(name, parameter_list) of a function_declarator, looking through pointer/reference declarators."""
-    while decl is not None and decl.type != "function_declarator":
-        decl = decl.child_by_field_name("declarator")
+    decl = function_declarator(decl)
     if decl is None:
         return None, None
     name = decl.child_by_field_name("declarator")
