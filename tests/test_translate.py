@@ -334,6 +334,43 @@ def test_no_extra_unit_without_a_cpp_main_or_when_main_is_only_declared():
     assert len(fake.calls) == 1 and not any(r.driver for r in rs)
 
 
+TESTED_PROGRAM = ("#include <cassert>\n#include <iostream>\nnamespace search {\nint twice(int x) { return 2 * x; }\n}\n"
+                  "static void self_test() {\n    assert(search::twice(2) == 4);\n    std::cout << \"ok\" << std::endl;\n}\n"
+                  "int main() {\n    self_test();\n    return 0;\n}\n")
+MAIN_ONLY = 'def main():\n    self_test()\n\n\nif __name__ == "__main__":\n    main()'
+
+
+def test_functions_the_translation_calls_but_lost_are_translated_alone_before_the_guard():
+    """The model kept main and dropped self_test: the C++ definitions of self_test and of
+    twice, which it calls, with the preamble, are one more unit; its defs land before the __main__ guard and its
+    own driver lines are left out."""
+    def model(conv):
+        cpp = cpp_of(conv)
+        if "int main()" in cpp:
+            return f"```python\n{MAIN_ONLY}\n```"
+        assert cpp.startswith("#include <cassert>") and "static void self_test()" in cpp and "int twice(" in cpp
+        return ("```python\ndef twice(x):\n    return 2 * x\n\n\ndef self_test():\n    assert twice(2) == 4\n"
+                "    print('ok')\n\n\nself_test()\n```")
+
+    fake = FakeBackend(model)
+    r = Translator(fake, TranslateConfig(model="fake")).translate_many([TESTED_PROGRAM])[0]
+    assert [len(c) for c in fake.calls] == [1, 1] and r.pieces == 1 and r.parses
+    assert r.python.index("def self_test():") < r.python.index('if __name__ == "__main__":')
+    assert r.python.count("main()") == 2 and "\nself_test()" not in r.python  # the unit's own call is dropped
+    assert r.undefined == []
+    ns: dict = {}
+    exec(compile(r.python.replace('if __name__ == "__main__":', "if True:"), "t", "exec"), ns)
+
+
+def test_no_lost_unit_when_every_called_name_is_defined_or_the_cpp_lacks_it():
+    defined = "def self_test():\n    print('ok')\n\n\n" + MAIN_ONLY
+    unknown = MAIN_ONLY.replace("self_test", "helper")  # undefined, but no C++ function of that name
+    for python in (defined, unknown):
+        fake = FakeBackend(lambda conv: f"```python\n{python}\n```")
+        Translator(fake, TranslateConfig(model="fake")).translate_many([TESTED_PROGRAM])
+        assert len(fake.calls) == 1
+
+
 def test_a_declaration_too_long_for_one_piece_is_refused():
     fake = FakeBackend(echo_translation)
     with pytest.raises(Cpp2PyError, match="over the .*limit"):

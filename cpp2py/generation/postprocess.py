@@ -116,7 +116,8 @@ def define_constants(code: str, constants: dict[str, str]) -> tuple[str, list[st
     return "".join(lines), names
 
 
-def _squashed(name: str) -> str:
+def squashed(name: str) -> str:
+    """A name with case and underscores ignored: ``isPrime`` and ``is_prime`` are one."""
     return name.replace("_", "").lower()
 
 
@@ -142,7 +143,7 @@ def name_cpp_functions(code: str, functions: dict[str, int]) -> tuple[str, list[
     own = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name not in functions and n.name != "main"]
     # a C++ function named as a builtin (print, max) is no name to bind: it would hide the builtin
     missing = [name for name in functions if name not in defined | _BUILTINS and not keyword.iskeyword(name)
-               and not any(_squashed(f.name) == _squashed(name) for f in own)]
+               and not any(squashed(f.name) == squashed(name) for f in own)]
     edits, bound, used = [], [], set()
     for name in missing:
         near = sorted(((difflib.SequenceMatcher(None, f.name, name).ratio(), f.name, f) for f in own

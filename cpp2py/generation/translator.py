@@ -15,6 +15,9 @@ What a user gets back is checked, never passed off as fine:
 * a program whose translation does nothing when run (no ``main``, no module-level statement: the model
   translated the classes and dropped ``main``) gets its C++ ``main`` translated as one more unit, in one
   further batch, and appended the same way;
+* functions the translation calls but lost (``main`` calls ``test()``, the model kept ``main`` only) are
+  translated on their own from their C++ definitions, in one more batch, and placed before the ``__main__``
+  guard;
 * what a model forgets mechanically is fixed (:mod:`cpp2py.generation.postprocess`: missing imports, the
   ``main()`` call a C++ program had, attributes shadowing methods), and names still defined nowhere are
   flagged with a ``# cpp2py: undefined names`` header and ``undefined`` set.
@@ -28,9 +31,9 @@ import ast
 import time
 from dataclasses import dataclass, field
 
-from cpp2py import prompt
-from cpp2py.generation.cpp_source import main_piece, split_to_fit
-from cpp2py.generation.postprocess import fix_translation, has_driver
+from cpp2py import cpptree, prompt
+from cpp2py.generation.cpp_source import definitions_piece, main_piece, split_to_fit
+from cpp2py.generation.postprocess import fix_translation, has_driver, squashed, undefined_names
 from cpp2py.schema import BenchmarkItem, TranslateConfig
 
 NOT_PARSING = "# cpp2py: translation does not parse"
@@ -76,6 +79,7 @@ class _Unit:
     parses: bool = False
     hit_cap: bool = False
     driver: bool = False  # the C++ main on its own, for a translation that lost its driver
+    lost: bool = False    # C++ functions the other units' Python calls but never defines
 
 
 class Translator:
@@ -139,12 +143,13 @@ class Translator:
         units = [_Unit(k, piece) for k, cpp in enumerate(cpp_sources) for piece in self.pieces(cpp)]
         self._generate_units(units)
         joined = [_joined([u for u in units if u.source == k]) for k in range(len(cpp_sources))]
-        drivers = self._driver_units(cpp_sources, units, joined)
-        if drivers:
-            self._generate_units(drivers)
-            units += [u for u in drivers if u.parses]
-            for k in {u.source for u in drivers if u.parses}:
-                joined[k] = _joined([u for u in units if u.source == k])
+        for find_units in (self._driver_units, self._lost_units):  # lost functions: the driver's calls too
+            extra = find_units(cpp_sources, units, joined)
+            if extra:
+                self._generate_units(extra)
+                units += [u for u in extra if u.parses]
+                for k in {u.source for u in extra if u.parses}:
+                    joined[k] = _joined([u for u in units if u.source == k])
         results = []
         for k, cpp in enumerate(cpp_sources):
             mine = [u for u in units if u.source == k]
@@ -153,7 +158,7 @@ class Translator:
             results.append(TranslationResult(
                 python=fixed.python if fixed else code, parses=parses, verified=None, repairs=0, seconds=0.0,
                 raw="\n\n".join(u.raw for u in mine), hit_token_cap=any(u.hit_cap for u in mine),
-                pieces=sum(not u.driver for u in mine), driver=any(u.driver for u in mine),
+                pieces=sum(not (u.driver or u.lost) for u in mine), driver=any(u.driver for u in mine),
                 undefined=fixed.undefined if fixed else [],
             ))
         self.finish(cpp_sources, items, results)
@@ -177,6 +182,38 @@ class Translator:
                 out.append(_Unit(k, piece, driver=True))
         return out
 
+    @staticmethod
+    def _lost_units(cpp_sources: list[str], units: list[_Unit], joined: list[tuple[str, bool]]) -> list[_Unit]:
+        """A unit of the C++ definitions (with the preamble) of the free functions each translation that parses
+        calls but never defines (pyflakes' undefined names), with the functions they call that the translation
+        lacks too (in any spelling: ``isPrime`` as ``is_prime``); none where the C++ defines none of them."""
+        out = []
+        for k, cpp in enumerate(cpp_sources):
+            code, parses = joined[k]
+            missing = set(undefined_names(code)) if parses else set()
+            if not missing:
+                continue
+            try:
+                functions: dict[str, list] = {}
+                for name, node in cpptree.free_functions(cpptree.parse(cpp)):
+                    functions.setdefault(name, []).append(node)
+            except ImportError:  # tree-sitter is the optional extra cpp2py[oracle]
+                return []
+            have = {squashed(n.name) for n in ast.parse(code).body
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+            wanted = missing & functions.keys() - {"main"}
+            todo = list(wanted)
+            while todo:  # what a lost function calls may be lost too: the model never saw a call to it
+                for node in functions[todo.pop()]:
+                    for callee in _callees(node):
+                        if callee in functions and callee not in wanted | {"main"} and squashed(callee) not in have:
+                            wanted.add(callee)
+                            todo.append(callee)
+            piece = definitions_piece(cpp, wanted) if wanted else None
+            if piece is not None and piece not in [u.cpp for u in units if u.source == k]:
+                out.append(_Unit(k, piece, lost=True))
+        return out
+
     def complete(self, conversations: list[list[dict]], cpps: list[str], temperature: float) -> list[str]:
         """One candidate per conversation (``cpps[k]``: the C++ it translates) at ``temperature``: its code,
         fixed as every translation is, or "" when the reply holds no Python that parses."""
@@ -195,13 +232,37 @@ class Translator:
 
 def _joined(units: list[_Unit]) -> tuple[str, bool]:
     """The code of one input's units, and whether it parses: one unit as it is, else reassembled, a driver
-    unit contributing only what the other units do not define (a model may stub the classes ``main`` uses)."""
+    unit contributing only what the other units do not define (a model may stub the classes ``main`` uses),
+    a unit of lost functions only its imports and the definitions the others lack."""
     if len(units) == 1:
         return units[0].code, units[0].parses
-    defined = {n.name for u in units if not u.driver and u.parses for n in ast.parse(u.code).body
+    defined = {n.name for u in units if not (u.driver or u.lost) and u.parses for n in ast.parse(u.code).body
                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    code = reassemble([_without(u.code, defined) if u.driver else u.code for u in units])
+    code = reassemble([_without(u.code, defined) if u.driver else _definitions(u.code, defined) if u.lost
+                       else u.code for u in units])
     return code, prompt.parses(code)
+
+
+def _callees(node) -> set[str]:
+    """The names of the functions a C++ definition calls by name (``f(x)``, ``ns::f(x)``)."""
+    out = set()
+    for n in cpptree.walk(node):
+        fn = n.child_by_field_name("function") if n.type == "call_expression" else None
+        if fn is not None and fn.type in ("identifier", "qualified_identifier"):
+            out.add(cpptree.text(fn).split("::")[-1])
+    return out
+
+
+def _definitions(code: str, defined: set[str]) -> str:
+    """``code``'s imports and its top-level functions and classes not named in ``defined``: what a unit of
+    lost functions adds (its own driver lines and any ``main`` are the other units' business)."""
+    lines = code.splitlines()
+    kept = []
+    for node in ast.parse(code).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (isinstance(
+                node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name not in defined | {"main"}):
+            kept.append("\n".join(lines[_first_line(node):node.end_lineno]))
+    return "\n\n\n".join(kept)
 
 
 def _without(code: str, names: set[str]) -> str:
@@ -209,8 +270,7 @@ def _without(code: str, names: set[str]) -> str:
     lines = code.splitlines()
     for node in reversed(ast.parse(code).body):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in names:
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-            del lines[start:node.end_lineno]
+            del lines[_first_line(node):node.end_lineno]
     return "\n".join(lines)
 
 
@@ -225,12 +285,23 @@ def reassemble(codes: list[str]) -> str:
             return "\n\n\n".join(c.strip("\n") for c in codes)
     imports: list[str] = []
     body: list[str] = []
+    guards: list[str] = []  # last: what a later piece defines must exist before main() runs
     for lines, tree in trees:
         for node in tree.body:
-            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
-            text = "\n".join(lines[start:node.end_lineno]).rstrip()
-            target = imports if isinstance(node, (ast.Import, ast.ImportFrom)) else body
+            text = "\n".join(lines[_first_line(node):node.end_lineno]).rstrip()
+            target = imports if isinstance(node, (ast.Import, ast.ImportFrom)) else \
+                guards if _is_main_guard(node) else body
             if text not in target:
                 target.append(text)
     out = "\n".join(imports)
-    return (out + "\n\n\n" if out else "") + "\n\n\n".join(body)
+    return (out + "\n\n\n" if out else "") + "\n\n\n".join(body + guards)
+
+
+def _first_line(node: ast.stmt) -> int:
+    """The 0-based line where a top-level statement starts, its decorators included."""
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    test = node.test if isinstance(node, ast.If) else None
+    return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
