@@ -25,12 +25,14 @@ if [ "$(cat /tmp/site/.wheels 2>/dev/null)" != "$(ls .whl)" ]; then
     ls .whl > /tmp/site/.wheels
 fi
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-# cpp2py runs from the checkout there, not pip-installed, so nothing brought its core dependencies: stop here
-# when one is missing rather than after minutes of generation (a translation is checked with pyflakes at its end)
-python3 - <<'EOF' || exit 1
-import importlib.util, re, sys, tomllib
-deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
-names = [{"pyyaml": "yaml"}.get(n, n) for n in (re.match(r"[\w.-]+", d)[0].lower() for d in deps)]
+# cpp2py runs from the checkout there, not pip-installed, so nothing brought its core dependencies, nor those of
+# the extras in $EXTRAS (e.g. "oracle" for self-training): stop here when one is missing rather than after minutes
+# of generation (a translation is checked with pyflakes at its end; a round without tree-sitter-cpp builds no oracle)
+EXTRAS=${EXTRAS:-} python3 - <<'EOF' || exit 1
+import importlib.util, os, re, sys, tomllib
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+deps = project["dependencies"] + [d for e in os.environ["EXTRAS"].split() for d in project["optional-dependencies"][e]]
+names = [{"pyyaml": "yaml"}.get(n, n).replace("-", "_") for n in (re.match(r"[\w.-]+", d)[0].lower() for d in deps)]
 missing = [n for n in names if importlib.util.find_spec(n) is None]
 sys.exit(f"carry these as wheels in .whl/: {', '.join(missing)}" if missing else 0)
 EOF

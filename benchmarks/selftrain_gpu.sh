@@ -5,7 +5,8 @@
 #
 #   bash benchmarks/selftrain_gpu.sh prepare        # here, on the CPU: corpora + benchmarks into .gpu/data.tar.xz
 #   bash benchmarks/selftrain_gpu.sh stage PART     # device, once per GGUF part (carry PART): to /root/stage
-#   ROUND=2 SHARDS=4 bash benchmarks/selftrain_gpu.sh round   # device (carry .whl .device-parts/site.tar.xz .gpu/data.tar.xz)
+#   ROUND=2 SHARDS=4 bash benchmarks/selftrain_gpu.sh round   # device (carry .whl .device-parts/site.tar.xz .gpu/data.tar.xz;
+#                                                             .whl as benchmarks/translate_speed_gpu.sh says)
 #   RUNS=round2 bash benchmarks/selftrain_gpu.sh train        # device: retrain on every round's pairs up to N; alone on
 #                                                             the GPU (beside 8 eval processes the 1.5B ran out of memory)
 #                                                             (EXTRA: more recipe overrides, e.g. upcast_fp32=false;
@@ -42,7 +43,7 @@ setup() {  # wheels, the joined GGUF, the installed model and the unpacked data;
     export GGUF=$STAGE/$GGUF_FILE  # joined from its staged parts by gpu_env.sh
     [ -d /tmp/site/trl ] || { mkdir -p /tmp/site && tar -xJf .device-parts/site.tar.xz -C /tmp/site; }
     [ -d "$D" ] || { mkdir -p "$D" && tar -xJf .gpu/data.tar.xz -C "$D"; }
-    source benchmarks/gpu_env.sh
+    EXTRAS=oracle source benchmarks/gpu_env.sh  # rounds and --verify build oracles
 }
 
 run_adapter() {  # a run trained here (its directory under $STAGE/runs), else an adapter name cpp2py knows

@@ -10,7 +10,7 @@
 #
 # Needs, in the checkout that travels (git-ignored, named in `carry`):
 #   .whl/       transformers 5.24.0 (the version the CPU tests run; the machine has 5.17), gguf 0.19.0, peft 0.21.2,
-#               pyflakes
+#               pyflakes 3.4.0, tree-sitter 0.22.3 and tree-sitter-cpp 0.22.3 (the oracle, for self-training)
 #   .gpu/data/  xlcost-val.jsonl (cpp2py prepare xlcost) and humaneval-x.jsonl (cpp2py prepare humaneval-x)
 # and, staged before in /root/stage by calls that each copy one part there (`mkdir -p /root/stage && cp PART
 # /root/stage/`, issued back to back: the machine has no network and a call carries 64 MiB): the default model's
