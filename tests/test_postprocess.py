@@ -5,7 +5,7 @@ pytest.importorskip("pyflakes")
 
 from cpp2py.generation.postprocess import (  # noqa: E402
     add_imports, call_main, concatenate_prints, cpp_container_calls, fix_translation, read_tokens,
-    unshadow_builtins, unshadow_methods,
+    unshadow_builtin_functions, unshadow_builtins, unshadow_methods,
 )
 from cpp2py.generation.cpp_source import streams_output  # noqa: E402
 from cpp2py.generation.cpp_output import constants  # noqa: E402
@@ -318,6 +318,21 @@ def test_builtins_not_called_or_shared_with_the_module_are_left_alone():
     code = ("total = 0\n\ndef f(a):\n    global max\n    max = max(a)\n\n"
             "def g(list):\n    return sorted(list)\n")
     assert unshadow_builtins(code) == (code, [])
+
+
+def test_a_function_hiding_a_builtin_it_calls_is_renamed_with_its_own_calls():  # cost/2167, radix_sort
+    code = ('def print(arr, n):\n    print("Array:", end="")\n    for i in range(n):\n        print(arr[i], end=" ")\n'
+            "    print()\n\n\narr = [0, 1, 1]\nprint(arr, len(arr))\n")
+    fixed, renamed = unshadow_builtin_functions(code)
+    assert renamed == ["print"] and fixed.startswith("def print_(arr, n):") and "print_(arr, len(arr))" in fixed
+    assert run(fixed) == "Array:0 1 1 \n"
+
+
+def test_a_function_named_like_a_builtin_whose_calls_are_all_its_own_is_left_alone():
+    code = "def max(x, y):\n    return x if x > y else y\n\n\nprint(max(3, 4))\n"  # cost/1868: the C++ max
+    assert unshadow_builtin_functions(code) == (code, [])
+    wrapper = "import builtins\n\n\ndef print(*values, **options):\n    builtins.print(*values, **options)\n\n\nprint(1, end='')\n"
+    assert unshadow_builtin_functions(wrapper) == (wrapper, [])  # format_prints' own wrapper takes every call
 
 
 def test_cpp_container_calls_become_python_ones():  # humaneval-x/118: word.length()

@@ -15,6 +15,7 @@ import keyword
 import re
 import string
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from cpp2py.generation.cpp_output import (
     Output, Printf, char_codes, constants, descending_sorts, free_functions, initialised_locals, int_limits,
@@ -312,6 +313,34 @@ def unshadow_builtins(code: str) -> tuple[str, list[str]]:
         start = (node.lineno, node.col_offset)
         _splice(lines, start, (node.lineno, node.col_offset + len(text) - 1), text)
     return "".join(lines), renamed
+
+
+def unshadow_builtin_functions(code: str) -> tuple[str, list[str]]:
+    """A C++ function named like a Python builtin (``void print(int a[], int n)``) becomes a module-level def that
+    hides the builtin it calls for its own output (``print(a[i], end=" ")`` then recurses into itself or fails).
+    Where the module also calls that name in a way the def cannot take (a keyword it lacks, another number of
+    arguments), the def and the calls it can take become ``NAME_``; the other calls stay the builtin's. Returns
+    the code (edited in place) and the functions renamed."""
+    tree = ast.parse(code)
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    edits, renamed = [], []
+    for func in tree.body:
+        if not isinstance(func, ast.FunctionDef) or func.name not in _BUILTINS or func.name + "_" in used:
+            continue
+        params = {a.arg for a in func.args.posonlyargs + func.args.args + func.args.kwonlyargs}
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                 and n.func.id == func.name]
+        own = [c for c in calls if not any(isinstance(a, ast.Starred) for a in c.args) and _takes(func, len(c.args))
+               and all(k.arg in params or func.args.kwarg is not None for k in c.keywords)]
+        if len(own) == len(calls):
+            continue  # every call is the def's own: nothing asks for the builtin
+        line = code.splitlines()[func.lineno - 1]
+        at = func.col_offset + re.match(r"(?:async\s+)?def\s+", line[func.col_offset:]).end()
+        name = SimpleNamespace(lineno=func.lineno, col_offset=at, end_lineno=func.lineno,
+                               end_col_offset=at + len(func.name))
+        edits += [(name, func.name + "_")] + [(c.func, func.name + "_") for c in own]
+        renamed.append(func.name)
+    return (_edited(code, edits) if edits else code), renamed
 
 
 def cpp_container_calls(code: str) -> tuple[str, int]:
@@ -1251,6 +1280,8 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     fixes = [f"attribute renamed: {r}" for r in renamed]
     code, hidden = unshadow_builtins(code)
     fixes += [f"variable hiding a builtin it calls renamed: {r}" for r in hidden]
+    code, hiding = unshadow_builtin_functions(code)
+    fixes += [f"function hiding a builtin it calls renamed: {r}" for r in hiding]
     code, containers = cpp_container_calls(code)
     fixes += [f"{containers} C++ container call(s) written the Python way"] if containers else []
     if reads_tokens(cpp):
