@@ -5,10 +5,10 @@ pytest.importorskip("pyflakes")
 
 from cpp2py.generation.postprocess import (  # noqa: E402
     add_imports, call_main, concatenate_prints, cpp_container_calls, fix_translation, read_tokens,
-    unshadow_builtin_functions, unshadow_builtins, unshadow_methods,
+    unqualify_namespaces, unshadow_builtin_functions, unshadow_builtins, unshadow_methods,
 )
 from cpp2py.generation.cpp_source import streams_output  # noqa: E402
-from cpp2py.generation.cpp_output import constants  # noqa: E402
+from cpp2py.generation.cpp_output import constants, namespaces  # noqa: E402
 
 
 FUNCTION = "int f(int x) { return x; }"
@@ -333,6 +333,16 @@ def test_a_function_named_like_a_builtin_whose_calls_are_all_its_own_is_left_alo
     assert unshadow_builtin_functions(code) == (code, [])
     wrapper = "import builtins\n\n\ndef print(*values, **options):\n    builtins.print(*values, **options)\n\n\nprint(1, end='')\n"
     assert unshadow_builtin_functions(wrapper) == (wrapper, [])  # format_prints' own wrapper takes every call
+
+
+def test_references_through_cpp_namespaces_become_plain_names():  # thealgorithms/strings/manacher_algorithm
+    cpp = "namespace strings {\nnamespace manacher {\nstd::string manacher(const std::string& s) { return s; }\n}\n}\n"
+    code = ('def manacher(s):\n    return s\n\n\ndef test():\n    assert strings.manacher.manacher("aba") == "aba"\n'
+            "    return strings.manacher.manacher\n")
+    fixed, n = unqualify_namespaces(code, namespaces(cpp))
+    assert n == 2 and 'assert manacher("aba") == "aba"' in fixed and "return manacher\n" in fixed
+    bound = "import os\n\n\ndef f(tests):\n    return tests.size, os.path.sep\n"  # a parameter, a module: bound
+    assert unqualify_namespaces(bound, {"tests", "os"}) == (bound, 0)
 
 
 def test_cpp_container_calls_become_python_ones():  # humaneval-x/118: word.length()

@@ -362,6 +362,24 @@ def test_functions_the_translation_calls_but_lost_are_translated_alone_before_th
     exec(compile(r.python.replace('if __name__ == "__main__":', "if True:"), "t", "exec"), ns)
 
 
+def test_a_call_through_a_cpp_namespace_is_read_as_the_function_it_lost(capsys):
+    """main calls search::twice as search.twice: the namespace goes, and twice, never defined, is translated."""
+    def model(conv):
+        cpp = cpp_of(conv)
+        if "int main()" in cpp:
+            return "```python\ndef main():\n    print(search.twice(21))\n```"
+        assert "int twice(" in cpp and "self_test" not in cpp
+        return "```python\ndef twice(x):\n    return 2 * x\n```"
+
+    program = TESTED_PROGRAM.replace("    self_test();", "    std::cout << search::twice(21);")
+    fake = FakeBackend(model)
+    r = Translator(fake, TranslateConfig(model="fake")).translate_many([program])[0]
+    assert [len(c) for c in fake.calls] == [1, 1] and "print(twice(21))" in r.python and r.undefined == []
+    ns: dict = {}
+    exec(compile(r.python.replace('if __name__ == "__main__":', "if True:"), "t", "exec"), ns)
+    assert capsys.readouterr().out == "42\n"
+
+
 def test_no_lost_unit_when_every_called_name_is_defined_or_the_cpp_lacks_it():
     defined = "def self_test():\n    print('ok')\n\n\n" + MAIN_ONLY
     unknown = MAIN_ONLY.replace("self_test", "helper")  # undefined, but no C++ function of that name

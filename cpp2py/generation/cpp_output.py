@@ -714,6 +714,13 @@ def constants(cpp: str) -> dict[str, str]:
     return {name: repr(value) for name, value in known.items() if name not in clashes}
 
 
+def namespaces(cpp: str) -> set[str]:
+    """The names of the C++'s namespaces, each part of a nested ``a::b`` one too."""
+    names = [n.child_by_field_name("name") for n in walk(parse(cpp)) if n.type == "namespace_definition"]
+    return {text(part) for name in names if name is not None for part in walk(name)
+            if part.type == "namespace_identifier"}
+
+
 def free_functions(cpp: str) -> dict[str, int]:
     """The C++'s functions outside classes, but ``main``, with how many parameters each takes (a name
     defined with two arities, an overload, is left out)."""

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 from cpp2py.generation.cpp_output import (
     Output, Printf, char_codes, constants, descending_sorts, free_functions, initialised_locals, int_limits,
-    maps_inserting_on_lookup, read_output, strings_written_by_index, struct_fields,
+    maps_inserting_on_lookup, namespaces, read_output, strings_written_by_index, struct_fields,
 )
 from cpp2py.generation.cpp_source import has_main, reads_tokens, streams_output
 
@@ -313,6 +313,35 @@ def unshadow_builtins(code: str) -> tuple[str, list[str]]:
         start = (node.lineno, node.col_offset)
         _splice(lines, start, (node.lineno, node.col_offset + len(text) - 1), text)
     return "".join(lines), renamed
+
+
+def unqualify_namespaces(code: str, spaces: set[str]) -> tuple[str, int]:
+    """A model keeps a C++ namespace in the Python (``strings.manacher.manacher(s)`` for
+    ``strings::manacher::manacher(s)``, ``tests.test1()``), where a Python module has one namespace: an
+    attribute chain rooted at a name the module never binds, whose leading parts are the C++'s namespaces
+    ``spaces``, loses those parts (what is left is the module's own function, or one it lost, which the
+    translator then translates). Returns the code (edited in place) and how many references changed."""
+    tree = ast.parse(code)
+    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    bound |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    bound |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+              for a in n.names}
+    bound |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+    edits = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute):
+            continue
+        parts, root = [node.attr], node.value
+        while isinstance(root, ast.Attribute):
+            parts.append(root.attr)
+            root = root.value
+        if not isinstance(root, ast.Name) or root.id not in spaces - bound:
+            continue
+        names = [root.id] + parts[::-1]
+        keep = next(i for i in range(1, len(names)) if names[i] not in spaces or i == len(names) - 1)
+        edits.append((node, ".".join(names[keep:])))
+    edits = [e for e in edits if e[0] in _outermost([n for n, _ in edits])]
+    return (_edited(code, edits) if edits else code), len(edits)
 
 
 def unshadow_builtin_functions(code: str) -> tuple[str, list[str]]:
@@ -1291,10 +1320,12 @@ def fix_translation(python: str, cpp: str) -> Fixed:
         output, chars, maps = read_output(cpp), char_codes(cpp), maps_inserting_on_lookup(cpp)
         inits, written, limits = initialised_locals(cpp), strings_written_by_index(cpp), int_limits(cpp)
         consts, functions, fields = constants(cpp), free_functions(cpp), struct_fields(cpp)
-        sorts = descending_sorts(cpp)
+        sorts, spaces = descending_sorts(cpp), namespaces(cpp)
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
         output, chars, maps, inits, written, limits = Output(), {}, {}, {}, {}, {}
-        consts, functions, fields, sorts = {}, {}, {}, {}
+        consts, functions, fields, sorts, spaces = {}, {}, {}, {}, set()
+    code, unqualified = unqualify_namespaces(code, spaces)
+    fixes += [f"{unqualified} reference(s) through a C++ namespace made plain names"] if unqualified else []
     code, started = initialise_locals(code, inits)
     fixes += [f"initialiser the translation dropped restored: {n}" for n in started]
     code, listed = mutable_strings(code, written)

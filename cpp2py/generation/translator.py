@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from cpp2py import cpptree, prompt
 from cpp2py.generation.cpp_source import definitions_piece, main_piece, split_to_fit
-from cpp2py.generation.postprocess import fix_translation, has_driver, squashed, undefined_names
+from cpp2py.generation.postprocess import fix_translation, has_driver, squashed
 from cpp2py.schema import BenchmarkItem, TranslateConfig
 
 NOT_PARSING = "# cpp2py: translation does not parse"
@@ -185,12 +185,14 @@ class Translator:
     @staticmethod
     def _lost_units(cpp_sources: list[str], units: list[_Unit], joined: list[tuple[str, bool]]) -> list[_Unit]:
         """A unit of the C++ definitions (with the preamble) of the free functions each translation that parses
-        calls but never defines (pyflakes' undefined names), with the functions they call that the translation
-        lacks too (in any spelling: ``isPrime`` as ``is_prime``); none where the C++ defines none of them."""
+        calls but never defines (the names still undefined once it is fixed: ``test`` after ``tests.test()``
+        lost its C++ namespace), with the functions they call that it lacks too (in any spelling: ``isPrime`` as
+        ``is_prime``); none where the C++ defines none of them."""
         out = []
         for k, cpp in enumerate(cpp_sources):
             code, parses = joined[k]
-            missing = set(undefined_names(code)) if parses else set()
+            fixed = fix_translation(code, cpp) if parses else None  # imports, C++ constants: not lost
+            missing = set(fixed.undefined) if fixed else set()
             if not missing:
                 continue
             try:
@@ -199,7 +201,7 @@ class Translator:
                     functions.setdefault(name, []).append(node)
             except ImportError:  # tree-sitter is the optional extra cpp2py[oracle]
                 return []
-            have = {squashed(n.name) for n in ast.parse(code).body
+            have = {squashed(n.name) for n in ast.parse(fixed.python).body
                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
             wanted = missing & functions.keys() - {"main"}
             todo = list(wanted)
