@@ -14,7 +14,7 @@ from cpp2py import prompt
 from cpp2py.errors import Cpp2PyError
 from cpp2py.generation.backends import Reply, make_backend
 from cpp2py.generation.cpp_source import looks_like_cpp, split_declarations
-from cpp2py.generation.translator import NOT_PARSING
+from cpp2py.generation.translator import NOT_PARSING, reassemble
 from cpp2py.jobs import translate as tr
 from cpp2py.jobs.verify import VerifyingTranslator as Translator
 from cpp2py.schema import BenchmarkItem, TranslateConfig
@@ -285,6 +285,14 @@ def test_long_input_is_split_translated_and_reassembled():
     assert r.python.count("import math") == 1 and r.python.startswith("import math")
     assert r.python.count("K = 3") == 1
     assert all(f"def {n}(" in r.python for n in ("add", "mul", "sq"))
+
+
+def test_reassembly_keeps_each_statement_with_the_comments_above_it():
+    one = "# Sums two numbers.\nimport math\n\nK = 3  # the base\n\n\n# Adds.\ndef add(a, b):\n    return a + b\n"
+    two = "import math\n\nK = 3  # the base\n\n# Multiplies,\n# with K.\ndef mul(a, b):\n    return a * b * K\n"
+    code = reassemble([one, two])
+    assert code.startswith("import math\n\n\n") and code.count("K = 3") == 1
+    assert "# Adds.\ndef add(a, b):" in code and "# Multiplies,\n# with K.\ndef mul(a, b):" in code
 
 
 CLASS_PROGRAM = ("#include <iostream>\nusing namespace std;\nclass Acct {\npublic:\n    int b = 0;\n"

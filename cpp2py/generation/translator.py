@@ -278,7 +278,8 @@ def _without(code: str, names: set[str]) -> str:
 
 def reassemble(codes: list[str]) -> str:
     """Join piecewise translations into one module: imports hoisted to the top and de-duplicated, and
-    top-level statements repeated across pieces (the shared preamble's globals) kept once."""
+    top-level statements repeated across pieces (the shared preamble's globals) kept once, each with the
+    comments above it."""
     trees = []
     for code in codes:
         try:
@@ -288,13 +289,21 @@ def reassemble(codes: list[str]) -> str:
     imports: list[str] = []
     body: list[str] = []
     guards: list[str] = []  # last: what a later piece defines must exist before main() runs
+    seen: set[str] = set()
     for lines, tree in trees:
+        end = 0
         for node in tree.body:
-            text = "\n".join(lines[_first_line(node):node.end_lineno]).rstrip()
-            target = imports if isinstance(node, (ast.Import, ast.ImportFrom)) else \
-                guards if _is_main_guard(node) else body
-            if text not in target:
-                target.append(text)
+            start = _first_line(node)
+            text = "\n".join(lines[start:node.end_lineno]).rstrip()
+            above = "\n".join(lines[end:start]).strip("\n")  # only comments and blank lines lie between statements
+            end = node.end_lineno
+            if text in seen:
+                continue
+            seen.add(text)
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                imports.append(text)
+            else:
+                (guards if _is_main_guard(node) else body).append(f"{above}\n{text}" if above else text)
     out = "\n".join(imports)
     return (out + "\n\n\n" if out else "") + "\n\n\n".join(body + guards)
 
