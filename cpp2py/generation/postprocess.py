@@ -1301,7 +1301,7 @@ def int_limits_as_cpp(code: str, limits: dict[str, tuple[int | None, int | None]
 
 def fix_translation(python: str, cpp: str) -> Fixed:
     """All the fixes, for code that parses, as far as the C++ ``cpp`` calls for them: shadowed methods and
-    builtins, C++ container calls, line reads where the C++ read tokens, ``<<`` chains and printf formats
+    builtins, C++ namespaces kept in references, C++ container calls, line reads where the C++ read tokens, ``<<`` chains and printf formats
     transcribed with other text, maps whose [] inserts, strings written by index, stand-ins for the int limits,
     chars used as numbers, bools and doubles printed as Python writes them, C++ constants used undefined,
     missing imports, the ``main()`` call."""
