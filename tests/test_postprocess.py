@@ -32,6 +32,13 @@ def test_missing_math_import_is_added_and_the_program_runs():
     assert run(fixed) == "True\n"
 
 
+def test_a_function_the_cpp_defines_itself_is_not_imported_in_its_place():  # thealgorithms lru_cache: log(msg)
+    cpp = '#include <iostream>\nvoid log(const std::string& m) { std::cout << m; }\nint main() { log("hi"); }\n'
+    fixed = fix_translation('def main():\n    log("hi")\n', cpp)
+    assert "import" not in fixed.python and fixed.undefined == ["log"]  # left for the lost-function unit
+    assert add_imports("print(log(8, 2))\n")[1] == ["from math import log"]
+
+
 def test_module_names_and_future_imports_keep_their_place():
     code = '"""doc"""\nfrom __future__ import annotations\nprint(math.floor(2.5), deque([1]))\n'
     fixed, added, _ = add_imports(code)

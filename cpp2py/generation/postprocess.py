@@ -17,6 +17,7 @@ import string
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from cpp2py import cpptree
 from cpp2py.generation.cpp_output import (
     Output, Printf, char_codes, constants, descending_sorts, free_functions, initialised_locals, int_limits,
     maps_inserting_on_lookup, namespaces, read_output, strings_written_by_index, struct_fields,
@@ -75,15 +76,17 @@ def _exception_names(code: str) -> set[str]:
     return found
 
 
-def add_imports(code: str) -> tuple[str, list[str], list[str]]:
+def add_imports(code: str, own: frozenset[str] = frozenset()) -> tuple[str, list[str], list[str]]:
     """(code, import lines and class definitions added, names still undefined). An exception class the model
     named after the C++'s (``raise UnderflowError(...)`` for ``underflow_error``) that Python does not have is
-    defined, so raising it raises it, not ``NameError``."""
+    defined, so raising it raises it, not ``NameError``. Names in ``own`` (functions the C++ defines itself,
+    such as a ``log(msg)``) are never imported: ``math.log`` would stand in for them."""
     lines, missing = [], []
     undefined = undefined_names(code)
     raised = _exception_names(code) if undefined else set()
     for name in undefined:
-        line = _import_for(name) or (f"class {name}(Exception): pass" if name in raised else None)
+        line = None if name in own else \
+            _import_for(name) or (f"class {name}(Exception): pass" if name in raised else None)
         (lines if line else missing).append(line or name)
     if not lines:
         return code, [], missing
@@ -1321,9 +1324,10 @@ def fix_translation(python: str, cpp: str) -> Fixed:
         inits, written, limits = initialised_locals(cpp), strings_written_by_index(cpp), int_limits(cpp)
         consts, functions, fields = constants(cpp), free_functions(cpp), struct_fields(cpp)
         sorts, spaces = descending_sorts(cpp), namespaces(cpp)
+        own = frozenset(name for name, _ in cpptree.free_functions(cpptree.parse(cpp)))
     except ImportError:  # no tree-sitter-cpp (the optional extra cpp2py[oracle]): these fixes are skipped
         output, chars, maps, inits, written, limits = Output(), {}, {}, {}, {}, {}
-        consts, functions, fields, sorts, spaces = {}, {}, {}, {}, set()
+        consts, functions, fields, sorts, spaces, own = {}, {}, {}, {}, set(), frozenset()
     code, unqualified = unqualify_namespaces(code, spaces)
     fixes += [f"{unqualified} reference(s) through a C++ namespace made plain names"] if unqualified else []
     code, started = initialise_locals(code, inits)
@@ -1357,7 +1361,7 @@ def fix_translation(python: str, cpp: str) -> Fixed:
     fixes += [f"the C++'s name bound to the function the model renamed: {n}" for n in named]
     code, defined = define_constants(code, consts)
     fixes += [f"C++ constant defined: {n}" for n in defined]
-    code, imports, undefined = add_imports(code)
+    code, imports, undefined = add_imports(code, own)
     fixes += [f"added: {line}" for line in imports]
     if has_main(cpp):
         code, added = call_main(code)
