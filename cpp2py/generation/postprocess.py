@@ -325,11 +325,7 @@ def unqualify_namespaces(code: str, spaces: set[str]) -> tuple[str, int]:
     ``spaces``, loses those parts (what is left is the module's own function, or one it lost, which the
     translator then translates). Returns the code (edited in place) and how many references changed."""
     tree = ast.parse(code)
-    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    bound |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    bound |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-              for a in n.names}
-    bound |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+    bound = _bound_names(tree)
     edits = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Attribute):
