@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from cpp2py import cpptree, prompt
 from cpp2py.generation.cpp_source import definitions_piece, main_piece, split_to_fit
-from cpp2py.generation.postprocess import fix_translation, has_driver, squashed
+from cpp2py.generation.postprocess import Fixed, fix_translation, has_driver, squashed
 from cpp2py.schema import BenchmarkItem, TranslateConfig
 
 NOT_PARSING = "# cpp2py: translation does not parse"
@@ -143,29 +143,43 @@ class Translator:
         units = [_Unit(k, piece) for k, cpp in enumerate(cpp_sources) for piece in self.pieces(cpp)]
         self._generate_units(units)
         joined = [_joined([u for u in units if u.source == k]) for k in range(len(cpp_sources))]
-        for find_units in (self._driver_units, self._lost_units):  # lost functions: the driver's calls too
-            extra = find_units(cpp_sources, units, joined)
-            if extra:
-                self._generate_units(extra)
-                units += [u for u in extra if u.parses]
-                for k in {u.source for u in extra if u.parses}:
-                    joined[k] = _joined([u for u in units if u.source == k])
+        self._add_units(self._driver_units(cpp_sources, units, joined), units, joined)
+
+        def fixed_of(k: int) -> Fixed | None:
+            code, parses = joined[k]
+            return fix_translation(code, cpp_sources[k]) if parses else None
+
+        # lost functions come after the driver, whose calls may be what is lost; fixing runs once per version
+        fixed = [fixed_of(k) for k in range(len(cpp_sources))]
+        for k in self._add_units(self._lost_units(cpp_sources, units, fixed), units, joined):
+            fixed[k] = fixed_of(k)
         results = []
-        for k, cpp in enumerate(cpp_sources):
+        for k in range(len(cpp_sources)):
             mine = [u for u in units if u.source == k]
             code, parses = joined[k]
-            fixed = fix_translation(code, cpp) if parses else None
             results.append(TranslationResult(
-                python=fixed.python if fixed else code, parses=parses, verified=None, repairs=0, seconds=0.0,
+                python=fixed[k].python if fixed[k] else code, parses=parses, verified=None, repairs=0, seconds=0.0,
                 raw="\n\n".join(u.raw for u in mine), hit_token_cap=any(u.hit_cap for u in mine),
                 pieces=sum(not (u.driver or u.lost) for u in mine), driver=any(u.driver for u in mine),
-                undefined=fixed.undefined if fixed else [],
+                undefined=fixed[k].undefined if fixed[k] else [],
             ))
         self.finish(cpp_sources, items, results)
         per_item = (time.perf_counter() - t0) / max(1, len(cpp_sources))
         for r in results:
             r.seconds = per_item
         return results
+
+    def _add_units(self, extra: list[_Unit], units: list[_Unit], joined: list[tuple[str, bool]]) -> set[int]:
+        """Generate ``extra`` units, add those that parse to ``units`` and rejoin their inputs in ``joined``;
+        returns the inputs rejoined."""
+        if not extra:
+            return set()
+        self._generate_units(extra)
+        units += [u for u in extra if u.parses]
+        changed = {u.source for u in extra if u.parses}
+        for k in changed:
+            joined[k] = _joined([u for u in units if u.source == k])
+        return changed
 
     @staticmethod
     def _driver_units(cpp_sources: list[str], units: list[_Unit], joined: list[tuple[str, bool]]) -> list[_Unit]:
@@ -183,16 +197,15 @@ class Translator:
         return out
 
     @staticmethod
-    def _lost_units(cpp_sources: list[str], units: list[_Unit], joined: list[tuple[str, bool]]) -> list[_Unit]:
+    def _lost_units(cpp_sources: list[str], units: list[_Unit], fixed: list[Fixed | None]) -> list[_Unit]:
         """A unit of the C++ definitions (with the preamble) of the free functions each translation that parses
-        calls but never defines (the names still undefined once it is fixed: ``test`` after ``tests.test()``
-        lost its C++ namespace), with the functions they call that it lacks too (in any spelling: ``isPrime`` as
-        ``is_prime``); none where the C++ defines none of them."""
+        calls but never defines (``fixed[k]``: its fixed code, None where it does not parse; names fixing
+        supplies, imports and C++ constants, are not lost, and ``tests.test()`` has lost its C++ namespace
+        there), with the functions they call that it lacks too (in any spelling: ``isPrime`` as ``is_prime``);
+        none where the C++ defines none of them."""
         out = []
         for k, cpp in enumerate(cpp_sources):
-            code, parses = joined[k]
-            fixed = fix_translation(code, cpp) if parses else None  # imports, C++ constants: not lost
-            missing = set(fixed.undefined) if fixed else set()
+            missing = set(fixed[k].undefined) if fixed[k] else set()
             if not missing:
                 continue
             try:
@@ -201,7 +214,7 @@ class Translator:
                     functions.setdefault(name, []).append(node)
             except ImportError:  # tree-sitter is the optional extra cpp2py[oracle]
                 return []
-            have = {squashed(n.name) for n in ast.parse(fixed.python).body
+            have = {squashed(n.name) for n in ast.parse(fixed[k].python).body
                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
             wanted = missing & functions.keys() - {"main"}
             todo = list(wanted)
