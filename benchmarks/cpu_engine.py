@@ -110,7 +110,8 @@ def decode(threads: int | None) -> dict:
     threads = threads or len(os.sched_getaffinity(0))
 
     def load(**kw):
-        return llama_cpp.Llama(gguf, n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False, **kw)
+        with llamacpp.model_params(llama_cpp, use_extra_bufts=llamacpp.extra_buffers_safe()):  # as the backend loads
+            return llama_cpp.Llama(gguf, n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False, **kw)
 
     llm = load(logits_all=True)
     text = prompt.render(llamacpp.LlamaCppBackend(llm, "chat").tokenizer, prompt.messages(PRIMES.read_text()), "chat")

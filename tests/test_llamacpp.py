@@ -109,11 +109,18 @@ def _torch_logits(hf_dir, adapter, ids):
         return m(torch.tensor([ids])).logits[0].numpy()
 
 
-def _llama_logits(gguf_file, ids):
+def _llama(gguf_file, **kw):
+    """A llama.cpp model loaded with the backend's model parameters (no AMX buffers where the CPU lists AMX)."""
     import llama_cpp
+
+    with llamacpp.model_params(llama_cpp, use_extra_bufts=llamacpp.extra_buffers_safe()):
+        return llama_cpp.Llama(str(gguf_file), verbose=False, **kw)
+
+
+def _llama_logits(gguf_file, ids):
     import numpy as np
 
-    llm = llama_cpp.Llama(str(gguf_file), n_ctx=256, logits_all=True, verbose=False, type_k=0, type_v=0)  # f32 KV
+    llm = _llama(gguf_file, n_ctx=256, logits_all=True, type_k=0, type_v=0)  # f32 KV
     llm.eval(ids)
     return np.array(llm.scores[:len(ids)])
 
@@ -146,7 +153,6 @@ def test_merge_into_a_quantised_tied_gguf_keeps_the_adapter(tiny, tmp_path):
     """A Q5_0 base (as the shipped model's 896-wide tensors) whose output matrix is its embedding in Q8_0:
     the changed tensors come out Q8_0 holding the adapter's change, and one embedding matrix is kept."""
     import gguf
-    import llama_cpp
     import numpy as np
     from gguf.quants import dequantize, quantize
 
@@ -184,7 +190,7 @@ def test_merge_into_a_quantised_tied_gguf_keeps_the_adapter(tiny, tmp_path):
         assert float(np.sum(change * delta) / np.sum(delta * delta)) > 0.9, name  # the change survived
     # llama.cpp takes the embedding as output; without logits_all, llama-cpp-python 0.3.36 writes no row of
     # `scores` at all, so reading one would judge whatever the buffer held
-    llm = llama_cpp.Llama(str(merged), n_ctx=64, logits_all=True, verbose=False)
+    llm = _llama(merged, n_ctx=64, logits_all=True)
     llm.eval([5, 17, 42])
     assert np.isfinite(np.array(llm.scores[: llm.n_tokens])).all()
 
@@ -233,6 +239,25 @@ def test_openmp_threads_spin_only_where_the_cpus_are_idle_unless_told(tiny, monk
     llamacpp.LlamaCppBackend.load(TranslateConfig(backend="llamacpp", model=str(gguf_file), threads=2))
     assert os.environ["OMP_WAIT_POLICY"] == chosen
     assert len(sampled) == (preset is None)  # a policy given is kept without sampling the CPUs
+
+
+@pytest.mark.parametrize("flags, extra", [({"avx2", "avx512f"}, True), ({"avx512f", "amx_tile", "amx_int8"}, False)])
+def test_extra_buffer_types_are_off_where_the_cpu_lists_amx(tiny, monkeypatch, flags, extra):
+    import llama_cpp
+
+    _, gguf_file, _ = tiny
+    seen, real = [], llama_cpp.Llama
+    monkeypatch.setattr(llama_cpp, "Llama", lambda *a, **k: seen.append(
+        llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts) or real(*a, **k))
+    monkeypatch.setattr(llamacpp, "cpu_flags", lambda: flags)
+    llamacpp.LlamaCppBackend.load(TranslateConfig(backend="llamacpp", model=str(gguf_file), threads=1))
+    assert seen == [extra]
+    assert llama_cpp.llama_cpp.llama_model_default_params().use_extra_bufts  # only that load
+
+
+def test_cpu_flags_come_from_proc_cpuinfo():
+    flags = llamacpp.cpu_flags()
+    assert not os.path.exists("/proc/cpuinfo") or "fpu" in flags or "fp" in flags or not flags
 
 
 def test_idle_cpus_reads_the_processs_own_cpus():

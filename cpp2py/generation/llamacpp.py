@@ -322,6 +322,47 @@ def wait_policy(threads: int) -> str:
     return "ACTIVE" if idle is not None and idle >= threads - 0.5 else "PASSIVE"
 
 
+def cpu_flags() -> set[str]:
+    """The CPU feature flags ``/proc/cpuinfo`` lists; empty where it cannot be read (not Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        pass
+    return set()
+
+
+def extra_buffers_safe() -> bool:
+    """Whether llama.cpp may put weights in its extra CPU buffer types (AMX, repacked layouts). Where the CPU
+    lists AMX, ggml stores Q4_K weights for AMX tiles; on a VM that lists AMX without enabling its tile state
+    the first matrix product dies of SIGSEGV (a general protection fault at ``ldtilecfg``; seen 2026-12-02 on
+    this project's 2-core Xeon workplace, docs/translation.md), so they stay off on any CPU that lists AMX."""
+    return not {"amx_tile", "amx_int8", "amx_bf16"} & cpu_flags()
+
+
+@contextlib.contextmanager
+def model_params(llama_cpp, **fields):
+    """Set ``llama_model_params`` fields that llama-cpp-python's ``Llama`` has no argument for, for the loads
+    inside: it starts from ``llama_model_default_params()``, so those defaults carry them (a field an older
+    binding lacks is then an ignored attribute)."""
+    low = llama_cpp.llama_cpp
+    default = low.llama_model_default_params
+
+    def params():
+        p = default()
+        for name, value in fields.items():
+            setattr(p, name, value)
+        return p
+
+    low.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = default
+
+
 @contextlib.contextmanager
 def _quiet_stderr():
     """Silence file descriptor 2 (where llama.cpp's C code writes) for the duration."""
@@ -380,7 +421,8 @@ class LlamaCppBackend:
         base = base or model_lib.DEFAULT_BASE
         gguf_path = merged_model(adapter_dir, base) if adapter_dir else model_lib.resolve_gguf(base)
         try:
-            with _quiet_stderr():  # llama.cpp logs as it loads; errors still raise below
+            # llama.cpp logs as it loads; errors still raise below
+            with _quiet_stderr(), model_params(llama_cpp, use_extra_bufts=extra_buffers_safe()):
                 llama = llama_cpp.Llama(str(gguf_path), n_ctx=MAX_CONTEXT, n_threads=threads,
                                         n_threads_batch=threads, verbose=False)
         except (ValueError, RuntimeError) as e:
