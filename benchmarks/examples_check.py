@@ -44,7 +44,9 @@ def main() -> int:
     if args.verify:
         cmd += ["--verify"] + [a for f in sorted((ROOT / "examples").glob("*.in")) for a in ("--stdin", str(f))]
     # exit 3 only says some output is marked; each is judged below
-    subprocess.run(cmd + [a for a in args.translate_options if a != "--"])
+    rc = subprocess.run(cmd + [a for a in args.translate_options if a != "--"]).returncode
+    if rc not in (0, 3):
+        sys.exit(f"examples_check: cpp2py translate exited {rc} (a signal if negative); nothing to judge")
     verdicts = {f.stem: judge(f, out / f"{f.stem}.py") for f in examples}
     for name, verdict in verdicts.items():
         print(f"{name:14} {verdict}")
